@@ -1,0 +1,95 @@
+"""The `thinkact` command line. Heavy libraries are imported inside each command, so `--help` is instant.
+
+    thinkact --help
+    thinkact data generate            # the built-in data set into data/ (params.yaml: data)
+    thinkact data import --format bfcl --category simple_python --out bfcl_simple.jsonl
+    thinkact validate data/train.jsonl
+"""
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from thinkact.errors import ThinkactError
+
+# Offline and quiet by default (DESIGN.md: telemetry switches). Users may override any of them.
+for _key, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+                     "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "DVC_NO_ANALYTICS": "1",
+                     "GX_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}.items():
+    os.environ.setdefault(_key, _value)
+
+app = typer.Typer(help="Train tool-using assistants that think before they act.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+data_app = typer.Typer(help="Generate, import and inspect contract data sets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console(stderr=True)
+
+
+class ImportFormat(str, Enum):
+    bfcl = "bfcl"
+    openai = "openai"
+
+
+@data_app.command("generate")
+def data_generate(
+    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: paths.data from params.yaml).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Override data.seed.")] = None,
+) -> None:
+    """Write the built-in data set: <split>.jsonl per split and manifest.json (byte-identical for a seed)."""
+    import dataclasses
+
+    from thinkact.config import load_params
+    from thinkact.data.writer import write_dataset
+
+    params = load_params()
+    data = params.data if seed is None else dataclasses.replace(params.data, seed=seed)
+    target = out or Path(params.paths.data)
+    manifest = write_dataset(target, data)
+    for split, info in manifest["splits"].items():
+        console.print(f"{target}/{info['file']}: {info['examples']} examples")
+
+
+@data_app.command("import")
+def data_import(
+    source: Annotated[Optional[Path], typer.Argument(help="Input JSONL (for --format openai).")] = None,
+    format: Annotated[ImportFormat, typer.Option("--format", help="Source format.")] = ImportFormat.openai,
+    category: Annotated[Optional[str], typer.Option(help="BFCL category, e.g. simple_python, parallel, live_simple.")] = None,
+    split: Annotated[str, typer.Option(help="Split written into each example.")] = "test_task",
+    out: Annotated[Path, typer.Option(help="Output contract JSONL.")] = Path("imported.jsonl"),
+) -> None:
+    """Convert BFCL (from the installed bfcl-eval package) or OpenAI-style chat JSONL to contract JSONL."""
+    from thinkact.contract import write_jsonl
+
+    if format is ImportFormat.bfcl:
+        from thinkact.importers.bfcl import bfcl_categories, import_bfcl
+
+        if not category:
+            raise ThinkactError(f"--format bfcl needs --category, one of: {', '.join(bfcl_categories())}")
+        examples = import_bfcl(category, split=split)
+    else:
+        if source is None:
+            raise ThinkactError("--format openai needs the input file: thinkact data import --format openai IN --out FILE")
+        from thinkact.importers.openai import import_openai
+
+        examples = import_openai(source, split=split)
+    n = write_jsonl(out, examples)
+    console.print(f"{out}: {n} examples")
+
+
+def main() -> None:
+    """Entry point: user errors print one clear line (no traceback) and exit 2."""
+    try:
+        app()
+    except ThinkactError as e:
+        console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

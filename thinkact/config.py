@@ -1,0 +1,133 @@
+"""params.yaml, loaded once into typed, frozen config objects. Stage code never reads a raw dict.
+
+Each section of params.yaml is a dataclass below; an unknown key, a missing key or a value of the wrong
+type raises ConfigError naming the key. TRL trainer fields (`sft.trainer`, `grpo.trainer`) stay plain
+mappings that pass straight into SFTConfig / GRPOConfig.
+
+    from thinkact.config import load_params
+    params = load_params()            # params.yaml in the project root, or $THINKACT_PARAMS
+    params.data.sizes["train"]
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from thinkact.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PARAMS_FILE = "params.yaml"
+
+
+@dataclass(frozen=True)
+class PathsParams:
+    data: str = "data"
+    outputs: str = "outputs"
+
+    def stage_dir(self, stage: str) -> Path:
+        """outputs/<stage>: where a stage writes everything it produces."""
+        return Path(self.outputs) / stage
+
+
+@dataclass(frozen=True)
+class DistractorParams:
+    min: int = 1
+    max: int = 3
+
+
+@dataclass(frozen=True)
+class DataParams:
+    seed: int = 0
+    sizes: dict[str, int] = field(default_factory=dict)
+    held_out_domains: tuple[str, ...] = ()
+    distractors: DistractorParams = DistractorParams()
+    turn_mix: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self):
+        from thinkact.contract import SPLITS, TURN_TYPES
+
+        for split in self.sizes:
+            if split not in SPLITS:
+                raise ConfigError(f"data.sizes.{split}", f"unknown split; use {', '.join(SPLITS)}")
+        for turn, share in self.turn_mix.items():
+            if turn not in TURN_TYPES:
+                raise ConfigError(f"data.turn_mix.{turn}", f"unknown turn type; use {', '.join(TURN_TYPES)}")
+            if share < 0:
+                raise ConfigError(f"data.turn_mix.{turn}", "must be >= 0")
+        if not 0 <= self.distractors.min <= self.distractors.max:
+            raise ConfigError("data.distractors", "need 0 <= min <= max")
+
+
+@dataclass(frozen=True)
+class Params:
+    paths: PathsParams = PathsParams()
+    data: DataParams = DataParams()
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        return _coerce(value, next(a for a in args if a is not type(None)), key)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(key, f"expected a mapping, got {value!r}")
+        _, vt = typing.get_args(hint)
+        return {k: _coerce(v, vt, f"{key}.{k}") for k, v in value.items()}
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(key, f"expected a list, got {value!r}")
+        item = typing.get_args(hint)[0]
+        return tuple(_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value))
+    if hint is Any:
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(key, f"expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(prefix or "<root>", f"expected a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in names:
+            where = f"{prefix}.{key}" if prefix else key
+            raise ConfigError(where, f"unknown key; known keys here: {', '.join(sorted(names))}")
+    kwargs = {k: _coerce(v, hints[k], f"{prefix}.{k}" if prefix else k) for k, v in raw.items()}
+    return cls(**kwargs)
+
+
+def params_path() -> Path:
+    return Path(os.environ.get("THINKACT_PARAMS", PROJECT_ROOT / PARAMS_FILE))
+
+
+def load_params(path: str | os.PathLike | None = None) -> Params:
+    """Read and check params.yaml; any problem raises ConfigError naming the key."""
+    p = Path(path) if path else params_path()
+    if not p.is_file():
+        raise ConfigError("<file>", "not found; run from the project root or set THINKACT_PARAMS", str(p))
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError("<file>", f"not valid YAML: {e}", str(p)) from None
+    try:
+        return _build(Params, raw, "")
+    except ConfigError as e:  # name the file actually read
+        raise ConfigError(e.key, e.problem, str(p)) from None

@@ -1,0 +1,1 @@
+"""The built-in data set: tool catalog, simulated tools, generator and writer."""
