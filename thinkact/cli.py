@@ -27,7 +27,9 @@ for _key, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DAT
 app = typer.Typer(help="Train tool-using assistants that think before they act.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 data_app = typer.Typer(help="Generate, import and inspect contract data sets.", no_args_is_help=True)
+rewards_app = typer.Typer(help="The reward registry (rewards are also the evaluation metrics).", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(rewards_app, name="rewards")
 console = Console(stderr=True)
 
 
@@ -80,6 +82,19 @@ def data_import(
         examples = import_openai(source, split=split)
     n = write_jsonl(out, examples)
     console.print(f"{out}: {n} examples")
+
+
+@rewards_app.command("list")
+def rewards_list() -> None:
+    """Print every registered reward with its options and one-line doc."""
+    from rich.table import Table
+
+    from thinkact.rewards import describe, options_of
+
+    table = Table("reward", "options", "what it scores")
+    for name, doc in describe():
+        table.add_row(name, ", ".join(f"{k}={v!r}" for k, v in options_of(name).items()), doc)
+    Console().print(table)
 
 
 def main() -> None:

@@ -1,0 +1,143 @@
+"""Contract tests for every reward (TRL's test_rewards style) and for the registry."""
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from thinkact.errors import ConfigError
+from thinkact.rewards import build, describe, get, names, register
+from thinkact.rewards.compare import calls_score, values_equal
+from thinkact.rewards.parsing import parse
+
+CALL_T = json.dumps({"tool_calls": [{"name": "get_order_status", "arguments": {"order_id": "ORD-12345"}}]})
+PAR_T = json.dumps({"tool_calls": [{"name": "get_forecast", "arguments": {"city": "Paris", "days": 3}},
+                                   {"name": "get_balance", "arguments": {"account_id": "AC123456"}}]})
+ANS_T = json.dumps({"content": "Order ORD-12345 is shipped; expected delivery 2026-03-02."})
+
+
+def call(name, args, think="get_order_status fits."):
+    return f"<think>\n{think}\n</think>\n\n<tool_call>\n{json.dumps({'name': name, 'arguments': args})}\n</tool_call>"
+
+
+RIGHT = call("get_order_status", {"order_id": "ORD-12345"})
+WRONG_VALUE = call("get_order_status", {"order_id": "ORD-99999"})
+WRONG_NAME = call("cancel_order", {"order_id": "ORD-12345"})
+ANSWER = "<think>\nThe result is in; no tool needed.\n</think>\n\nOrder ORD-12345 is shipped; expected delivery 2026-03-02."
+MALFORMED = ["", "<think>unclosed", "<tool_call>{not json}</tool_call>", "<think>x</think><tool_call>{\"name\": 1}</tool_call>",
+             "<think>x</think> text <tool_call>{\"name\": \"f\", \"arguments\": {}}</tool_call>", "x" * 70_000]
+ALL = names()
+
+
+def score(name, completions, target, **options):
+    return build([name], {name: options} if options else None)[0](completions, target=target, turn_type=["call"] * len(completions))
+
+
+def test_registry_lists_the_paper_rewards_with_docs():
+    assert {"tool_call", "tool_call_exact", "answer", "format", "reasoning_consistency"} <= set(ALL)
+    assert all(doc for _, doc in describe())
+
+
+def test_duplicate_and_unknown_names_are_refused():
+    with pytest.raises(ValueError, match="already registered"):
+        register(get("tool_call"))
+    with pytest.raises(ConfigError, match="unknown reward 'tool_calls'"):
+        build(["tool_calls"])
+    with pytest.raises(ConfigError, match="rewards.options.answer.nope"):
+        build(["answer"], {"answer": {"nope": 1}})
+
+
+def test_tool_call_right_wrong_partial():
+    assert score("tool_call", [RIGHT, WRONG_VALUE, WRONG_NAME], [CALL_T] * 3) == [1.0, pytest.approx(2 / 3), 0.0]
+    assert score("tool_call_exact", [RIGHT, WRONG_VALUE, WRONG_NAME], [CALL_T] * 3) == [1.0, 0.0, 0.0]
+
+
+def test_parallel_calls_are_order_insensitive_and_extras_cost():
+    a = {"name": "get_forecast", "arguments": {"city": "paris", "days": 3.0}}
+    b = {"name": "get_balance", "arguments": {"account_id": "AC123456"}}
+    both = "<think>get_forecast and get_balance</think>" + "".join(f"<tool_call>{json.dumps(c)}</tool_call>" for c in (b, a))
+    one = f"<think>get_forecast</think><tool_call>{json.dumps(a)}</tool_call>"
+    extra = both + f"<tool_call>{json.dumps(b)}</tool_call>"
+    assert score("tool_call_exact", [both, one, extra], [PAR_T] * 3) == [1.0, 0.0, 0.0]
+    full, half, more = score("tool_call", [both, one, extra], [PAR_T] * 3)
+    assert full == 1.0 and 0 < half < 1 and 0 < more < 1
+
+
+def test_answer_exact_and_f1():
+    close = "<think>no tool needed</think> Order ORD-12345 is shipped."
+    assert score("answer", [ANSWER, close, RIGHT], [ANS_T] * 3, mode="exact") == [1.0, 0.0, 0.0]
+    f1 = score("answer", [ANSWER, close, RIGHT], [ANS_T] * 3)
+    assert f1[0] == 1.0 and 0.3 < f1[1] < 1.0 and f1[2] == 0.0
+
+
+def test_format_and_consistency():
+    assert score("format", [RIGHT, ANSWER, "Order shipped.", MALFORMED[3]], [CALL_T] * 4) == [1.0, 1.0, 0.0, 0.5]
+    inconsistent = call("get_order_status", {"order_id": "ORD-12345"}, think="I will look at the weather.")
+    assert score("reasoning_consistency", [RIGHT, ANSWER, inconsistent, "Order shipped."], [CALL_T] * 4) == [1.0, 1.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("name", ["tool_call", "tool_call_exact", "answer"])
+def test_not_applicable_is_none(name):
+    other = ANS_T if name.startswith("tool_call") else CALL_T
+    assert score(name, [RIGHT, ANSWER], [other] * 2) == [None, None]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_malformed_never_raise_and_score_zero_or_none(name):
+    target = ANS_T if name == "answer" else CALL_T
+    out = score(name, MALFORMED, [target] * len(MALFORMED))
+    assert len(out) == len(MALFORMED) and all(v is None or v in (0.0, 0.5) for v in out)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_extra_columns_ignored_conversational_completions_and_picklable(name):
+    fn = build([name])[0]
+    conv = [[{"role": "assistant", "content": RIGHT}]]
+    assert fn(conv, target=[CALL_T], turn_type=["call"], tools=["[]"], id=["x"], anything=[object()]) == \
+        fn([RIGHT], target=[CALL_T])
+    again = pickle.loads(pickle.dumps(fn))
+    assert again.__name__ == name and again([RIGHT], target=[CALL_T]) == fn([RIGHT], target=[CALL_T])
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(st.text(max_size=400), st.builds(lambda a, b: f"<think>{a}</think><tool_call>{b}</tool_call>",
+                                                         st.text(max_size=50), st.text(max_size=200))),
+       target=st.sampled_from([CALL_T, PAR_T, ANS_T]))
+def test_adversarial_completions_stay_in_range(text, target):
+    for name in ALL:
+        (v,) = score(name, [text], [target])
+        assert v is None or 0.0 <= v <= 1.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(args=st.dictionaries(st.text(min_size=1, max_size=8), st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8),
+    max_size=4))
+def test_any_call_scores_exactly_against_itself(args):
+    text = f"<think>f</think><tool_call>{json.dumps({'name': 'f', 'arguments': args})}</tool_call>"
+    target = json.dumps({"tool_calls": [{"name": "f", "arguments": args}]})
+    assert score("tool_call_exact", [text], [target]) == [1.0] and score("tool_call", [text], [target]) == [1.0]
+
+
+def test_value_rules():
+    assert values_equal("New York", "new york") and values_equal("2026-01-05", "20260105")
+    assert values_equal(5, 5.0) and not values_equal(True, 1) and not values_equal("5", 5)
+    assert values_equal([1, "a"], [1.0, "A"]) and not values_equal([1, 2], [2, 1])
+    accepted = {"unit": {"values": ["celsius", "c"], "optional": True}}
+    gold = [("f", {"city": "Paris"}, accepted)]
+    assert calls_score([("f", {"city": "Paris"})], gold) == 1.0
+    assert calls_score([("f", {"city": "Paris", "unit": "c"})], gold) == 1.0
+    assert calls_score([("f", {"city": "Paris", "unit": "kelvin"})], gold) < 1.0
+
+
+def test_parse_reads_think_calls_and_answer():
+    p = parse(RIGHT + "<|im_end|>")
+    assert p.think == "get_order_status fits." and p.calls == [("get_order_status", {"order_id": "ORD-12345"})]
+    assert p.well_formed and p.answer is None
+    p = parse('<think></think><tool_call>{"name": "f", "arguments": "{\\"a\\": 1}"}</tool_call>')
+    assert p.calls == [("f", {"a": 1})] and p.think == ""
+    assert parse("just text").think is None and parse("just text").answer == "just text"

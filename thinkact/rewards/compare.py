@@ -1,0 +1,110 @@
+"""Comparing tool calls the way function-calling benchmarks do (BFCL's AST checker is the reference).
+
+Value rules (documented in README, "Rewards"):
+- strings: case-insensitive, surrounding whitespace ignored, and the characters `,./-_*^` and spaces removed
+  before comparing (BFCL's `standardize_string`), so "New York" == "new york" and "2026-01-05" == "20260105";
+- numbers: an int equals a float of the same value (5 == 5.0); a bool is never a number;
+- lists compare element by element, in order; objects compare key by key, recursively;
+- a gold argument with accepted alternatives (imports) matches any of them, and an optional one may be omitted.
+Across parallel calls order does not matter: predicted calls are paired with gold calls to maximise the score.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+from collections import Counter
+from typing import Any
+
+_STRIP = re.compile(r"[ ,./\-_*^]")
+
+
+def normalize_string(s: str) -> str:
+    return _STRIP.sub("", s.strip().lower())
+
+
+def values_equal(pred: Any, gold: Any) -> bool:
+    if isinstance(gold, bool) or isinstance(pred, bool):
+        return type(pred) is type(gold) and pred == gold
+    if isinstance(gold, (int, float)):
+        return isinstance(pred, (int, float)) and float(pred) == float(gold)
+    if isinstance(gold, str):
+        return isinstance(pred, str) and normalize_string(pred) == normalize_string(gold)
+    if isinstance(gold, list):
+        return isinstance(pred, list) and len(pred) == len(gold) and all(map(values_equal, pred, gold))
+    if isinstance(gold, dict):
+        return isinstance(pred, dict) and pred.keys() == gold.keys() and all(values_equal(pred[k], gold[k]) for k in gold)
+    return pred == gold
+
+
+def _accepts(value: Any, key: str, gold: dict[str, Any], accepted: dict[str, Any] | None) -> bool:
+    if accepted and key in accepted:
+        return any(values_equal(value, v) for v in accepted[key]["values"] if v != "")
+    return key in gold and values_equal(value, gold[key])
+
+
+def pair_score(pred_args: dict[str, Any], gold_args: dict[str, Any], accepted: dict[str, Any] | None = None
+               ) -> tuple[float, float]:
+    """(key score, value score) of one predicted call against one gold call with the same name.
+
+    Keys: 1.0 when every required gold key is present and no unknown key is added, else the Jaccard overlap.
+    Values: the share of compared keys (gold keys plus extra predicted ones) whose value is accepted.
+    """
+    optional = {k for k, a in (accepted or {}).items() if a["optional"]}
+    allowed = set(gold_args) | set(accepted or {})
+    required = set(gold_args) - optional
+    pred_keys = set(pred_args)
+    if required <= pred_keys <= allowed:
+        key_score = 1.0
+    else:
+        union = pred_keys | set(gold_args)
+        key_score = len(pred_keys & set(gold_args)) / len(union) if union else 1.0
+    compared = required | pred_keys
+    if not compared:
+        return key_score, 1.0
+    good = sum(1 for k in compared if k in pred_args and _accepts(pred_args[k], k, gold_args, accepted))
+    return key_score, good / len(compared)
+
+
+def calls_score(pred: list[tuple[str, dict]], gold: list[tuple[str, dict, dict | None]]) -> float:
+    """Partial credit in [0, 1] (ToolRL-style): names, then keys, then values, order-insensitive.
+
+    Mean of three parts: multiset Jaccard of function names; key score and value score of the best pairing
+    of same-name calls, divided by max(#pred, #gold) so missing and extra calls both cost. 1.0 only when exact.
+    """
+    if not pred:
+        return 0.0
+    names_p, names_g = Counter(n for n, _ in pred), Counter(n for n, _, _ in gold)
+    name_part = sum((names_p & names_g).values()) / sum((names_p | names_g).values())
+    n = max(len(pred), len(gold))
+    best_keys = best_values = 0.0
+    for pairing in _candidate_pairings(len(pred), len(gold)):
+        k_sum = v_sum = 0.0
+        for i, j in pairing:
+            if pred[i][0] == gold[j][0]:
+                k, v = pair_score(pred[i][1], gold[j][1], gold[j][2])
+                k_sum, v_sum = k_sum + k, v_sum + v
+        if k_sum + v_sum > best_keys + best_values:
+            best_keys, best_values = k_sum, v_sum
+    return (name_part + best_keys / n + best_values / n) / 3
+
+
+def calls_exact(pred: list[tuple[str, dict]], gold: list[tuple[str, dict, dict | None]]) -> bool:
+    """Exact match of the set of calls: same number, and a pairing where every call matches fully."""
+    if len(pred) != len(gold):
+        return False
+    for pairing in _candidate_pairings(len(pred), len(gold)):
+        if all(pred[i][0] == gold[j][0] and pair_score(pred[i][1], gold[j][1], gold[j][2]) == (1.0, 1.0)
+               for i, j in pairing):
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=64)
+def _candidate_pairings(n_pred: int, n_gold: int) -> tuple[tuple[tuple[int, int], ...], ...]:
+    """All pairings for up to 5 calls a side (parallel calls are few); index order beyond that."""
+    if n_pred <= 5 and n_gold <= 5:
+        if n_pred <= n_gold:
+            return tuple(tuple(zip(range(n_pred), p)) for p in itertools.permutations(range(n_gold), n_pred))
+        return tuple(tuple(zip(p, range(n_gold))) for p in itertools.permutations(range(n_pred), n_gold))
+    return (tuple(zip(range(min(n_pred, n_gold)), range(min(n_pred, n_gold)))),)

@@ -1,0 +1,144 @@
+"""The built-in rewards. Each is also an evaluation metric of the same name (thinkact.evaluation).
+
+Columns come from the contract, as the GRPO dataset holds them: `target` (JSON string of the contract's
+target) and optionally `turn_type`. Completions are strings or TRL conversational completions
+(`[{"role": "assistant", "content": ...}]`). Unknown extra columns are ignored. Never raises on a
+completion, whatever it holds; every score is in [0, 1] or None (not applicable).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import re
+from typing import Any
+
+from thinkact.rewards.compare import calls_exact, calls_score, normalize_string
+from thinkact.rewards.parsing import Parsed, parse
+
+MAX_TARGET_CHARS = 200_000
+
+
+@functools.lru_cache(maxsize=65536)
+def _target(raw: str) -> tuple[list[tuple[str, dict, dict | None]] | None, str | None]:
+    """(gold calls, gold content) from a `target` column value (a JSON string or a dict)."""
+    t = json.loads(raw) if len(raw) <= MAX_TARGET_CHARS else {}
+    if t.get("tool_calls"):
+        return [(c["name"], c.get("arguments") or {}, c.get("accepted")) for c in t["tool_calls"]], None
+    return None, t.get("content")
+
+
+def gold(target: Any) -> tuple[list[tuple[str, dict, dict | None]] | None, str | None]:
+    return _target(target if isinstance(target, str) else json.dumps(target, sort_keys=True))
+
+
+def text_of(completion: Any) -> str:
+    """The text of a completion: a string, or the content of TRL's conversational message list."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list) and completion and isinstance(completion[-1], dict):
+        return str(completion[-1].get("content") or "")
+    if isinstance(completion, dict):
+        return str(completion.get("content") or "")
+    return ""
+
+
+def _parsed(completion: Any) -> Parsed:
+    return parse(text_of(completion))
+
+
+# -- rewards -------------------------------------------------------------------------------------------------
+from thinkact.rewards.registry import register  # noqa: E402  (after the helpers the rewards use)
+
+
+@register
+def tool_call(completions: list[Any], target: list[Any], **_: Any) -> list[float | None]:
+    """Partial credit in [0, 1] for tool-call targets: names, then keys, then values (1.0 only when exact)."""
+    out: list[float | None] = []
+    for completion, t in zip(completions, target):
+        calls, _content = gold(t)
+        if calls is None:
+            out.append(None)
+            continue
+        p = _parsed(completion)
+        out.append(calls_score(p.calls, calls) if p.calls else 0.0)
+    return out
+
+
+@register
+def tool_call_exact(completions: list[Any], target: list[Any], **_: Any) -> list[float | None]:
+    """1 when the set of calls matches the target exactly (names and every argument), else 0."""
+    out: list[float | None] = []
+    for completion, t in zip(completions, target):
+        calls, _content = gold(t)
+        if calls is None:
+            out.append(None)
+            continue
+        p = _parsed(completion)
+        out.append(1.0 if p.calls and calls_exact(p.calls, calls) else 0.0)
+    return out
+
+
+_WORD = re.compile(r"\w+")
+
+
+def token_f1(pred: str, gold_text: str) -> float:
+    p, g = _WORD.findall(pred.lower()), _WORD.findall(gold_text.lower())
+    if not p or not g:
+        return float(p == g)
+    common = sum(min(p.count(w), g.count(w)) for w in set(p) & set(g))
+    if not common:
+        return 0.0
+    precision, recall = common / len(p), common / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+@register
+def answer(completions: list[Any], target: list[Any], *, mode: str = "f1", **_: Any) -> list[float | None]:
+    """Answer and clarification targets: normalized exact match (mode=exact) or token F1 (mode=f1)."""
+    if mode not in ("exact", "f1"):
+        raise ValueError(f"answer: mode must be 'exact' or 'f1', got {mode!r}")
+    out: list[float | None] = []
+    for completion, t in zip(completions, target):
+        calls, content = gold(t)
+        if calls is not None:
+            out.append(None)
+            continue
+        p = _parsed(completion)
+        if p.calls or p.answer is None:
+            out.append(0.0)
+        elif normalize_string(p.answer) == normalize_string(content or ""):
+            out.append(1.0)
+        else:
+            out.append(token_f1(p.answer, content or "") if mode == "f1" else 0.0)
+    return out
+
+
+@register
+def format(completions: list[Any], **_: Any) -> list[float | None]:
+    """1 for `<think>…</think>` first, then one well-formed kind of action; 0.5 if only the think is right."""
+    out: list[float | None] = []
+    for completion in completions:
+        p = _parsed(completion)
+        out.append(0.0 if p.think is None else 1.0 if p.well_formed else 0.5)
+    return out
+
+
+NO_TOOL_CUES = ("no tool", "without a tool", "not a task for a tool", "directly", "ask", "missing", "required",
+                "returned", "result", "output", "can't", "cannot", "none of")
+
+
+@register
+def reasoning_consistency(completions: list[Any], **_: Any) -> list[float | None]:
+    """The thought names every tool it then calls (share named), or for an answer says no call is needed."""
+    out: list[float | None] = []
+    for completion in completions:
+        p = _parsed(completion)
+        thought = (p.think or "").lower()
+        if not thought.strip() or not p.well_formed:
+            out.append(0.0)
+        elif p.calls:
+            names = {name for name, _ in p.calls}
+            out.append(sum(1 for n in names if n.lower() in thought) / len(names))
+        else:
+            out.append(1.0 if any(cue in thought for cue in NO_TOOL_CUES) else 0.0)
+    return out

@@ -1,0 +1,90 @@
+"""The one registry of reward functions (verl-style): registered once by name, duplicates refused.
+
+A reward has TRL's signature `fn(completions, **columns) -> list[float | None]` (None = not applicable).
+Its registered name is the function's `__name__`, which is what TRL logs (`rewards/<name>/mean`) and what
+evaluation reports, so what GRPO optimises and what the report measures cannot drift apart.
+Options (keyword-only parameters with defaults) are set from params.yaml through `build`.
+
+    from thinkact.rewards import build, names
+    funcs = build(["tool_call", "format"], options={"answer": {"mode": "exact"}})
+"""
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from thinkact.errors import ConfigError
+
+RewardFn = Callable[..., list[float | None]]
+_REGISTRY: dict[str, RewardFn] = {}
+
+
+def register(fn: RewardFn) -> RewardFn:
+    """Decorator: add `fn` to the registry under its own name; a second function of that name is refused."""
+    name = fn.__name__
+    if name in _REGISTRY:
+        raise ValueError(f"reward '{name}' is already registered ({_REGISTRY[name].__module__})")
+    _REGISTRY[name] = fn
+    return fn
+
+
+def names() -> list[str]:
+    _load_builtins()
+    return list(_REGISTRY)
+
+
+def get(name: str) -> RewardFn:
+    _load_builtins()
+    if name not in _REGISTRY:
+        raise ConfigError("rewards", f"unknown reward '{name}'; registered: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def describe() -> list[tuple[str, str]]:
+    """(name, first line of its docstring) for every reward, for `thinkact rewards list` and the docs."""
+    _load_builtins()
+    return [(n, (inspect.getdoc(f) or "").splitlines()[0]) for n, f in _REGISTRY.items()]
+
+
+def options_of(name: str) -> dict[str, Any]:
+    """The keyword-only options of a reward and their defaults."""
+    sig = inspect.signature(get(name))
+    return {p.name: p.default for p in sig.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+@dataclass(frozen=True)
+class Reward:
+    """A registered reward with its options bound; picklable, callable like the function, same `__name__`."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def __name__(self) -> str:  # TRL names the metric after this
+        return self.name
+
+    def __call__(self, completions: list[Any], **columns: Any) -> list[float | None]:
+        return get(self.name)(completions, **columns, **self.options)
+
+
+def build(selected: list[str], options: dict[str, dict[str, Any]] | None = None) -> list[Reward]:
+    """Resolve reward names and options from params; unknown names or options fail at once, naming the key."""
+    options = options or {}
+    for name in options:
+        if name not in selected:
+            get(name)  # an option for an unknown reward is still an error
+    out = []
+    for name in selected:
+        known = options_of(name)
+        for key in options.get(name, {}):
+            if key not in known:
+                raise ConfigError(f"rewards.options.{name}.{key}",
+                                  f"unknown option; '{name}' takes: {', '.join(known) or 'none'}")
+        out.append(Reward(name, dict(options.get(name, {}))))
+    return out
+
+
+def _load_builtins() -> None:
+    import thinkact.rewards.functions  # noqa: F401  (registers the built-in rewards on import)
