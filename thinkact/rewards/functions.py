@@ -28,7 +28,7 @@ def _target(raw: str) -> tuple[list[tuple[str, dict, dict | None]] | None, str |
 
 
 def gold(target: Any) -> tuple[list[tuple[str, dict, dict | None]] | None, str | None]:
-    return _target(target if isinstance(target, str) else json.dumps(target, sort_keys=True))
+    return _target(_target_key(target))
 
 
 def text_of(completion: Any) -> str:
@@ -46,6 +46,22 @@ def _parsed(completion: Any) -> Parsed:
     return parse(text_of(completion))
 
 
+@functools.lru_cache(maxsize=65536)
+def _call_scores(text: str, target: str) -> tuple[float, float]:
+    """(partial credit, exact) of one completion against a call target; shared by the two call rewards."""
+    calls, _content = _target(target)
+    p = parse(text)
+    if not p.calls:
+        return 0.0, 0.0
+    if calls_exact(p.calls, calls):
+        return 1.0, 1.0
+    return calls_score(p.calls, calls), 0.0
+
+
+def _target_key(target: Any) -> str:
+    return target if isinstance(target, str) else json.dumps(target, sort_keys=True)
+
+
 # -- rewards -------------------------------------------------------------------------------------------------
 from thinkact.rewards.registry import register  # noqa: E402  (after the helpers the rewards use)
 
@@ -55,12 +71,8 @@ def tool_call(completions: list[Any], target: list[Any], **_: Any) -> list[float
     """Partial credit in [0, 1] for tool-call targets: names, then keys, then values (1.0 only when exact)."""
     out: list[float | None] = []
     for completion, t in zip(completions, target):
-        calls, _content = gold(t)
-        if calls is None:
-            out.append(None)
-            continue
-        p = _parsed(completion)
-        out.append(calls_score(p.calls, calls) if p.calls else 0.0)
+        key = _target_key(t)
+        out.append(None if _target(key)[0] is None else _call_scores(text_of(completion), key)[0])
     return out
 
 
@@ -69,12 +81,8 @@ def tool_call_exact(completions: list[Any], target: list[Any], **_: Any) -> list
     """1 when the set of calls matches the target exactly (names and every argument), else 0."""
     out: list[float | None] = []
     for completion, t in zip(completions, target):
-        calls, _content = gold(t)
-        if calls is None:
-            out.append(None)
-            continue
-        p = _parsed(completion)
-        out.append(1.0 if p.calls and calls_exact(p.calls, calls) else 0.0)
+        key = _target_key(t)
+        out.append(None if _target(key)[0] is None else _call_scores(text_of(completion), key)[1])
     return out
 
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_COMPLETION_CHARS = 64_000   # longer completions are malformed outright
 MAX_CALL_CHARS = 16_000         # one <tool_call> JSON body
@@ -20,10 +19,9 @@ _CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 _TAGS = ("<think>", "</think>", "<tool_call>", "</tool_call>")
 
 
-@dataclass(frozen=True)
-class Parsed:
+class Parsed(NamedTuple):  # a NamedTuple: ~5x cheaper to build than a frozen dataclass, on the reward hot path
     think: str | None                                   # None: no leading, closed think block
-    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    calls: list[tuple[str, dict[str, Any]]] = []
     answer: str | None = None                           # the text after the think when there are no calls
     well_formed: bool = False                           # exactly one kind of action, every call valid JSON
     error: str | None = None
@@ -53,8 +51,9 @@ def parse(text: str) -> Parsed:
         return Parsed(None, error="not text")
     if len(text) > MAX_COMPLETION_CHARS:
         return Parsed(None, error=f"completion over {MAX_COMPLETION_CHARS} characters")
-    for marker in END_MARKERS:
-        text = text.replace(marker, "")
+    text = text.rstrip()
+    while text.endswith(END_MARKERS):  # end-of-turn markers only where generation stops
+        text = text[: text.rindex("<|")].rstrip()
     rest = text.lstrip()
     think = None
     if rest.startswith("<think>"):
@@ -62,16 +61,17 @@ def parse(text: str) -> Parsed:
         if end < 0:
             return Parsed(None, error="unclosed <think>")
         think, rest = rest[len("<think>"):end].strip(), rest[end + len("</think>"):]
-    bodies = _CALL.findall(rest)
-    if bodies:
+    pieces = _CALL.split(rest) if "<tool_call>" in rest else [rest]
+    if len(pieces) > 1:  # text, body, text, body, ..., text
+        bodies = pieces[1::2]
         calls = [c for c in map(_call, bodies) if c is not None]
-        outside = _CALL.sub("", rest).strip()
+        outside = "".join(pieces[0::2]).strip()
         error = ("invalid tool call JSON" if len(calls) < len(bodies)
                  else "text beside tool calls" if outside else None)
         return Parsed(think, calls, None, think is not None and error is None, error)
     answer = rest.strip()
     if not answer:
         return Parsed(think, [], None, False, "empty action")
-    if any(tag in answer for tag in _TAGS):
+    if "<" in answer and any(tag in answer for tag in _TAGS):
         return Parsed(think, [], answer, False, "stray tag in answer")
     return Parsed(think, [], answer, think is not None, None)
