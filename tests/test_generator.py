@@ -136,7 +136,7 @@ def test_generated_data_matches_data_dvc(builtin_data):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["data", "import", "--format", "openai"], "needs the input file"),
+    (["data", "import", "--format", "openai"], "needs an input JSONL file"),
     (["data", "import", "--format", "openai", "missing.jsonl"], "missing.jsonl"),
 ])
 def test_cli_user_errors_are_one_line(args, words, tmp_path):

@@ -62,25 +62,13 @@ def data_import(
     source: Annotated[Optional[Path], typer.Argument(help="Input JSONL (for --format openai).")] = None,
     format: Annotated[ImportFormat, typer.Option("--format", help="Source format.")] = ImportFormat.openai,
     category: Annotated[Optional[str], typer.Option(help="BFCL category, e.g. simple_python, parallel, live_simple.")] = None,
-    split: Annotated[str, typer.Option(help="Split written into each example.")] = "test_task",
+    split: Annotated[Optional[str], typer.Option(help="Split written into each example (bfcl: test_task, openai: train).")] = None,
     out: Annotated[Path, typer.Option(help="Output contract JSONL.")] = Path("imported.jsonl"),
 ) -> None:
     """Convert BFCL (from the installed bfcl-eval package) or OpenAI-style chat JSONL to contract JSONL."""
-    from thinkact.contract import write_jsonl
+    from thinkact.importers import import_to_file
 
-    if format is ImportFormat.bfcl:
-        from thinkact.importers.bfcl import bfcl_categories, import_bfcl
-
-        if not category:
-            raise ThinkactError(f"--format bfcl needs --category, one of: {', '.join(bfcl_categories())}")
-        examples = import_bfcl(category, split=split)
-    else:
-        if source is None:
-            raise ThinkactError("--format openai needs the input file: thinkact data import --format openai IN --out FILE")
-        from thinkact.importers.openai import import_openai
-
-        examples = import_openai(source, split=split)
-    n = write_jsonl(out, examples)
+    n = import_to_file(format.value, out, category=category, source=source, split=split)
     console.print(f"{out}: {n} examples")
 
 

@@ -1,0 +1,39 @@
+"""Importers: turn public function-calling data into contract JSONL (thinkact/contract.py).
+
+- `bfcl`: the Berkeley Function Calling Leaderboard single-turn categories, read from the installed
+  bfcl-eval package (`import_bfcl(category)`, `bfcl_categories()`).
+- `openai`: OpenAI/Hermes-style chat JSONL, one example per assistant turn (`import_openai(path)`).
+
+    thinkact data import --format bfcl --category parallel --out bfcl_parallel.jsonl
+    thinkact data import --format openai conversations.jsonl --out imported.jsonl
+"""
+from __future__ import annotations
+
+import os
+
+FORMATS = ("bfcl", "openai")
+
+
+def import_to_file(fmt: str, out: str | os.PathLike, *, category: str | None = None,
+                   source: str | os.PathLike | None = None, split: str | None = None) -> int:
+    """Import `category` (bfcl) or the file `source` (openai) and write contract JSONL atomically to `out`;
+    returns the number of examples written. `split` overrides each importer's default split."""
+    from thinkact.contract import write_jsonl
+    from thinkact.errors import ThinkactError
+
+    kwargs = {} if split is None else {"split": split}
+    if fmt == "bfcl":
+        from thinkact.importers.bfcl import bfcl_categories, import_bfcl
+
+        if not category:
+            raise ThinkactError(f"the bfcl format needs a category, one of: {', '.join(bfcl_categories())}")
+        examples = import_bfcl(category, **kwargs)
+    elif fmt == "openai":
+        from thinkact.importers.openai import import_openai
+
+        if source is None:
+            raise ThinkactError("the openai format needs an input JSONL file")
+        examples = import_openai(source, **kwargs)
+    else:
+        raise ThinkactError(f"unknown import format {fmt!r}; valid: {', '.join(FORMATS)}")
+    return write_jsonl(out, examples)

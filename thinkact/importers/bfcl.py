@@ -1,0 +1,242 @@
+"""Import the Berkeley Function Calling Leaderboard (single-turn categories) into the data contract.
+
+The JSONL files are read from the installed `bfcl-eval` package (installed with --no-deps; none of its
+modules is imported). Each BFCL record becomes one Example: `tools` = its functions with BFCL's types
+translated to JSON Schema, `messages` = its first (only) turn, `target` = for every argument that may not be
+left out, the first accepted value valid under the schema, and `ToolCall.accepted` keeps every value BFCL
+accepts ("" alternatives become "optional"; dict answers with per-key alternatives are expanded). Irrelevance categories
+have no answer: the target is a "no tool applies" text and turn_type "no_tool".
+
+    thinkact data import --format bfcl --category simple_python --out bfcl_simple.jsonl
+    from thinkact.importers.bfcl import bfcl_categories, import_bfcl
+"""
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import math
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from thinkact.contract import Example
+from thinkact.errors import DataError, ThinkactError
+
+NO_TOOL_CONTENT = "None of the available tools can help with this request, so I will not call any of them."
+ALIASES = {"simple": "simple_python"}  # BFCL v1-v3 name of simple_python
+# Single-turn Python categories. Left out: simple_java / simple_javascript (arguments are Java/JS source
+# strings that BFCL's converters parse: not JSON values), live_relevance (any call is right: no answer),
+# and the multi_turn, memory, web_search and format_sensitivity categories (not single-turn).
+_SUPPORTED = re.compile(r"(live_)?(simple(_python)?|multiple|parallel|parallel_multiple|irrelevance)")
+_FILE = re.compile(r"BFCL_v(\d+)_(\w+)\.json")
+# BFCL type -> JSON Schema type (the names of BFCL's GORILLA_TO_OPENAPI); None = any value (no type).
+_TYPES: dict[str, str | None] = {
+    "dict": "object", "object": "object", "HashMap": "object", "Hashtable": "object",
+    "float": "number", "double": "number", "number": "number",
+    "integer": "integer", "int": "integer", "long": "integer", "short": "integer", "byte": "integer",
+    "Bigint": "integer",
+    "boolean": "boolean", "bool": "boolean", "Boolean": "boolean",
+    "string": "string", "String": "string", "char": "string",
+    "array": "array", "tuple": "array", "list": "array", "Array": "array", "ArrayList": "array",
+    "Queue": "array", "Stack": "array",
+    "any": None, "Any": None, "": None,
+}
+_DICT_TYPES = {"dict", "object", "HashMap", "Hashtable"}
+_LIST_TYPES = {"array", "tuple", "list", "Array", "ArrayList", "Queue", "Stack"}
+_OMIT = object()  # an optional key left out of an expanded dict alternative
+MAX_EXPANSION = 10_000  # alternatives of one dict-valued argument, after expanding its keys
+
+
+def data_dir() -> Path:
+    """The `data/` folder of the installed bfcl-eval package, found without importing it."""
+    spec = importlib.util.find_spec("bfcl_eval")
+    if spec is None or not spec.submodule_search_locations:
+        raise ThinkactError("bfcl-eval is not installed: run `bash scripts/setup-env.sh` "
+                            "(it installs bfcl-eval with --no-deps)")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+@cache
+def _files() -> dict[str, Path]:
+    """category -> question file of the newest BFCL version the package ships."""
+    found: dict[str, tuple[int, Path]] = {}
+    for path in data_dir().glob("BFCL_v*_*.json"):
+        m = _FILE.fullmatch(path.name)
+        if m and _SUPPORTED.fullmatch(m.group(2)) and int(m.group(1)) >= found.get(m.group(2), (-1,))[0]:
+            found[m.group(2)] = (int(m.group(1)), path)
+    return {cat: p for cat, (_, p) in sorted(found.items())}
+
+
+def bfcl_categories() -> list[str]:
+    """The single-turn categories the installed bfcl-eval ships, e.g. simple_python, live_parallel."""
+    return list(_files())
+
+
+def _read(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if line.strip():
+                try:
+                    out.append((number, json.loads(line)))
+                except json.JSONDecodeError as e:
+                    raise DataError(str(path), number, None, f"invalid JSON ({e.msg})") from None
+    return out
+
+
+def _resolve(category: str) -> tuple[str, Path]:
+    """(canonical category name, its question file); a bad name raises with the list of valid ones."""
+    files = _files()
+    category = category if category in files else ALIASES.get(category, category)
+    if category not in files:
+        shipped = any((m := _FILE.fullmatch(p.name)) and m.group(2) == category for p in data_dir().iterdir())
+        what = "not a single-turn Python category this importer supports" if shipped else "unknown"
+        raise ThinkactError(f"BFCL category {category!r} is {what}; valid: {', '.join(files) or '(none found)'}")
+    return category, files[category]
+
+
+def _answer_path(path: Path) -> Path:
+    return path.parent / "possible_answer" / path.name
+
+
+def bfcl_raw(category: str) -> dict[str, dict[str, Any]]:
+    """id -> {"function": BFCL's own function docs, "ground_truth": its possible answer (None for
+    irrelevance)}: what BFCL's AST checker takes (it needs BFCL's types, not the translated schemas)."""
+    _, path = _resolve(category)
+    answers = {a["id"]: a["ground_truth"] for _, a in _read(_answer_path(path))} if _answer_path(path).is_file() else {}
+    return {r["id"]: {"function": r["function"], "ground_truth": answers.get(r["id"])} for _, r in _read(path)}
+
+
+def to_json_schema(schema: Any, where: str = "parameters") -> Any:
+    """Translate a BFCL parameter schema to JSON Schema (dict->object, float->number, tuple->array,
+    any->no type), recursively through properties, items and additionalProperties."""
+    if not isinstance(schema, dict):
+        return schema
+    out = dict(schema)
+    if "type" in schema:
+        bfcl_type = schema["type"]
+        if bfcl_type not in _TYPES:
+            raise ValueError(f"{where}: unknown BFCL type {bfcl_type!r}")
+        if _TYPES[bfcl_type] is None:
+            del out["type"]
+        else:
+            out["type"] = _TYPES[bfcl_type]
+    if isinstance(schema.get("properties"), dict):
+        out["properties"] = {k: to_json_schema(v, f"{where}.{k}") for k, v in schema["properties"].items()}
+    if isinstance(schema.get("items"), dict):
+        out["items"] = to_json_schema(schema["items"], f"{where}[]")
+    if isinstance(schema.get("additionalProperties"), dict):
+        out["additionalProperties"] = to_json_schema(schema["additionalProperties"], f"{where}{{}}")
+    return out
+
+
+def _tool(function: dict[str, Any]) -> dict[str, Any]:
+    out = {"name": function["name"]}
+    if "description" in function:
+        out["description"] = function["description"]
+    out["parameters"] = to_json_schema(function["parameters"], function["name"])
+    return {"type": "function", "function": out}
+
+
+def _expand_dict(alternative: dict[str, Any]) -> list[dict[str, Any]]:
+    """A BFCL dict answer maps each key to its accepted values ("" = may be left out): list every dict
+    it accepts, the canonical one (first value of each key, optional keys left out) first."""
+    choices = []
+    for values in alternative.values():
+        values = values if isinstance(values, list) else [values]
+        kept = [v for v in values if v != ""]
+        choices.append([_OMIT, *kept] if len(kept) < len(values) else kept)
+    size = math.prod(len(c) for c in choices)
+    if size > MAX_EXPANSION:
+        raise ValueError(f"a dict answer with {size:,} alternatives, over the {MAX_EXPANSION:,} limit")
+    keys = list(alternative)
+    return [{k: v for k, v in zip(keys, combo) if v is not _OMIT} for combo in itertools.product(*choices)]
+
+
+def _concrete(values: list[Any], bfcl_schema: dict[str, Any]) -> list[Any]:
+    """Concrete accepted values of one argument (dict answers expanded, as BFCL's dict checkers read them)."""
+    kind = bfcl_schema.get("type")
+    item_kind = (bfcl_schema.get("items") or {}).get("type")
+    out: list[Any] = []
+    for value in values:
+        if kind in _DICT_TYPES and isinstance(value, dict):
+            out.extend(_expand_dict(value))
+        elif kind in _LIST_TYPES and item_kind in _DICT_TYPES and isinstance(value, list) \
+                and all(isinstance(v, dict) for v in value):
+            per_item = [_expand_dict(v) for v in value]
+            if math.prod(map(len, per_item)) > MAX_EXPANSION:
+                raise ValueError(f"a list-of-dicts answer with over {MAX_EXPANSION:,} alternatives")
+            out.extend(list(combo) for combo in itertools.product(*per_item))
+        else:
+            out.append(value)
+    return out
+
+
+def _call(answer: dict[str, Any], functions: dict[str, dict[str, Any]], tools: dict[str, dict[str, Any]]
+          ) -> dict[str, Any]:
+    """One ground-truth call -> {name, arguments, accepted}. An argument may be left out when BFCL accepts
+    "" for it and the schema does not require it (BFCL's checker rejects a missing required argument).
+    The canonical value is the first accepted value that is valid under the translated schema."""
+    if not isinstance(answer, dict) or len(answer) != 1:
+        raise ValueError(f"a ground-truth call must be one {{name: arguments}} object, got {answer!r:.80}")
+    (name, args), = answer.items()
+    bfcl_props = functions.get(name, {}).get("parameters", {}).get("properties", {})
+    schema = tools.get(name, {}).get("parameters", {})
+    required = set(schema.get("required", []))
+    arguments, accepted = {}, {}
+    for arg, values in args.items():
+        kept = _concrete([v for v in values if v != ""], bfcl_props.get(arg, {}))
+        optional = "" in values and arg not in required
+        accepted[arg] = {"values": kept, "optional": optional}
+        if not optional and kept:
+            check = Draft202012Validator(schema.get("properties", {}).get(arg, {})).is_valid
+            arguments[arg] = next((v for v in kept if check(v)), kept[0])
+    return {"name": name, "arguments": arguments, "accepted": accepted}
+
+
+def _example(record: dict[str, Any], answer: dict[str, Any] | None, category: str, split: str,
+             file: str) -> Example:
+    functions = {f["name"]: f for f in record["function"]}
+    tools = [_tool(f) for f in record["function"]]
+    d: dict[str, Any] = {
+        "id": record["id"], "domain": f"bfcl_{category}", "split": split,
+        "tools": tools,
+        "messages": record["question"][0],
+        "source": {"format": "bfcl", "category": category, "id": record["id"], "file": file},
+    }
+    if answer is None:
+        d["target"], d["turn_type"] = {"content": NO_TOOL_CONTENT}, "no_tool"
+    else:
+        by_name = {t["function"]["name"]: t["function"] for t in tools}
+        calls = [_call(a, functions, by_name) for a in answer["ground_truth"]]
+        d["target"], d["turn_type"] = {"tool_calls": calls}, "parallel" if len(calls) > 1 else "call"
+    return Example.from_dict(d)
+
+
+def import_bfcl(category: str, split: str = "test_task") -> list[Example]:
+    """All examples of one BFCL category, in file order; `split` is written into each example."""
+    category, path = _resolve(category)
+    records = _read(path)
+    answers: dict[str, dict[str, Any]] = {}
+    answer_path = _answer_path(path)
+    if "irrelevance" not in category:
+        if not answer_path.is_file():
+            raise DataError(str(answer_path), None, None, "possible-answer file missing from bfcl-eval",
+                            "reinstall bfcl-eval")
+        answers = {a["id"]: a for _, a in _read(answer_path)}
+    examples = []
+    for number, record in records:
+        rid = record.get("id", f"<line {number}>")
+        if "irrelevance" not in category and rid not in answers:
+            raise DataError(str(answer_path), None, "id", f"no possible answer for {rid!r}")
+        try:
+            examples.append(_example(record, answers.get(rid), category, split, path.name))
+        except DataError as e:
+            raise DataError(str(path), number, e.field, f"{rid}: {e.problem}") from None
+        except (ValueError, KeyError, TypeError, IndexError) as e:
+            raise DataError(str(path), number, None, f"{rid}: cannot import ({type(e).__name__}: {e})") from None
+    return examples
