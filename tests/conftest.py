@@ -49,3 +49,48 @@ def builtin_examples(builtin_data):
     from thinkact.contract import SPLITS, read_jsonl
 
     return {split: read_jsonl(builtin_data / f"{split}.jsonl") for split in SPLITS}
+
+
+# The quick profile: builtin:tiny at its smallest and a few steps of each stage, for tests (under a minute).
+QUICK = {
+    "data": {"sizes": {"train": 240, "test_id": 60, "test_env": 60, "test_task": 60}},
+    "model": {"tiny": {"hidden_size": 64, "intermediate_size": 128, "num_layers": 2, "num_heads": 2,
+                       "num_kv_heads": 1, "vocab_size": 1024}},
+    "sft": {"max_examples": 96, "trainer": {"max_steps": 6, "per_device_train_batch_size": 8, "logging_steps": 1,
+                                            "save_steps": 2, "learning_rate": 3.0e-3, "warmup_steps": 0}},
+}
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(base.get(key) or {}, value) if isinstance(value, dict) else value
+    return out
+
+
+def write_params(folder, overrides: dict | None = None):
+    """params.yaml with the quick profile (and `overrides`), writing under `folder`; returns its path."""
+    import yaml
+
+    raw = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    raw = _merge(raw, QUICK)
+    raw["paths"] = {**raw["paths"], "data": str(folder / "data"), "outputs": str(folder / "outputs"),
+                    "models_cache": str(folder / "models")}
+    raw = _merge(raw, overrides or {})
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def quick_project(tmp_path, monkeypatch):
+    """A quick-profile params.yaml with its own data, outputs, model cache and MLflow store under tmp_path."""
+    from thinkact.config import load_params as _load
+    from thinkact.data.writer import write_dataset
+
+    path = write_params(tmp_path)
+    monkeypatch.setenv("THINKACT_PARAMS", str(path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    params = _load(path)
+    write_dataset(params.paths.data, params.data)
+    return params

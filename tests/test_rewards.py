@@ -114,7 +114,7 @@ def test_adversarial_completions_stay_in_range(text, target):
 
 @settings(max_examples=200, deadline=None)
 @given(args=st.dictionaries(st.text(min_size=1, max_size=8), st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=10),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8),
     max_size=4))
 def test_any_call_scores_exactly_against_itself(args):

@@ -16,7 +16,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
@@ -30,6 +30,7 @@ PARAMS_FILE = "params.yaml"
 class PathsParams:
     data: str = "data"
     outputs: str = "outputs"
+    models_cache: str = ".cache/models"
 
     def stage_dir(self, stage: str) -> Path:
         """outputs/<stage>: where a stage writes everything it produces."""
@@ -66,9 +67,72 @@ class DataParams:
 
 
 @dataclass(frozen=True)
+class CountRange:
+    """Inclusive bounds on a number of rows."""
+
+    min: int = 0
+    max: int = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class ShareRange:
+    """Inclusive bounds on a share (0..1)."""
+
+    min: float = 0.0
+    max: float = 1.0
+
+
+@dataclass(frozen=True)
+class ValidateParams:
+    """The `validate` stage: shape bounds of the data set, and how many offending ids a failure lists."""
+
+    rows: dict[str, CountRange] = field(default_factory=dict)         # rows per split
+    turn_share: dict[str, ShareRange] = field(default_factory=dict)   # share of each turn type, every split
+    show_ids: int = 10                                                # offending ids listed per failure
+
+    def __post_init__(self):
+        from thinkact.contract import SPLITS, TURN_TYPES
+
+        for split, r in self.rows.items():
+            if split not in SPLITS:
+                raise ConfigError(f"validate.rows.{split}", f"unknown split; use {', '.join(SPLITS)}")
+            if not 0 <= r.min <= r.max:
+                raise ConfigError(f"validate.rows.{split}", "need 0 <= min <= max")
+        for turn, r in self.turn_share.items():
+            if turn not in TURN_TYPES:
+                raise ConfigError(f"validate.turn_share.{turn}", f"unknown turn type; use {', '.join(TURN_TYPES)}")
+            if not 0 <= r.min <= r.max <= 1:
+                raise ConfigError(f"validate.turn_share.{turn}", "need 0 <= min <= max <= 1")
+        if self.show_ids < 0:
+            raise ConfigError("validate.show_ids", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """The base model: a built-in, a Hugging Face id in the local cache, or a local folder."""
+
+    base: str = "builtin:tiny"
+    seed: int = 0
+    tiny: dict[str, int] = field(default_factory=dict)  # thinkact.tiny.TinySize fields, checked when it is built
+
+
+@dataclass(frozen=True)
+class SftParams:
+    """The `sft` stage. `trainer` passes straight into trl.SFTConfig, `lora` into peft.LoraConfig."""
+
+    with_reasoning: bool = False
+    max_examples: int = 0
+    lora: Optional[dict[str, Any]] = None
+    trainer: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Params:
     paths: PathsParams = PathsParams()
     data: DataParams = DataParams()
+    validate: ValidateParams = ValidateParams()
+    model: ModelParams = ModelParams()
+    sft: SftParams = SftParams()
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:

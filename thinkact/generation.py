@@ -7,7 +7,6 @@ batch pads little, left-padded, and decoded without the prompt. Greedy by defaul
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,22 +17,6 @@ def prompt_text(tokenizer: Any, example: Example) -> str:
     """The prompt exactly as training renders it: the conversation so far, the offered tools, generation prompt."""
     return tokenizer.apply_chat_template(example.messages, tools=example.tools or None, tokenize=False,
                                          add_generation_prompt=True)
-
-
-def messages_for_template(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Messages with tool-call arguments as JSON strings (how HF datasets must store them; the template
-    renders a string argument verbatim, so the text is the same as for a dict)."""
-    out = []
-    for m in messages:
-        if m.get("tool_calls"):
-            m = {**m, "tool_calls": [{**c, "function": {**c["function"], "arguments": _json(c["function"]["arguments"])}}
-                                     for c in m["tool_calls"]]}
-        out.append(m)
-    return out
-
-
-def _json(arguments: Any) -> str:
-    return arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
 
 
 def generate_completions(model: Any, tokenizer: Any, examples: Sequence[Example], *, max_new_tokens: int = 128,

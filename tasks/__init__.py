@@ -1,0 +1,1 @@
+"""Pipeline stages: one module per dvc.yaml stage, named exactly like it (DESIGN.md)."""

@@ -1,0 +1,63 @@
+"""Stage `sft`: the paper's baseline, TRL's SFTTrainer on the train split (no thinking by default).
+
+Reads `<paths.data>/train.jsonl` and params.yaml (`model`, `sft`), writes `<paths.outputs>/sft/model/`
+(safetensors, tokenizer with the chat template, model card), `metrics.json` (DVC metrics) and `loss.json`
+(DVC plot); logs params, the loss curve and the model card to MLflow. A rerun after a crash resumes from the
+last checkpoint in `<paths.outputs>/sft/checkpoints/`; the previous model stays in place until the new one is
+complete.
+
+    python -m tasks.sft               # what `dvc repro sft` runs, from the project root
+"""
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from thinkact.config import Params, load_params
+from thinkact.contract import read_jsonl
+from thinkact.errors import ThinkactError
+from thinkact.io import atomic_write_json
+
+STAGE = "sft"
+
+
+def file_md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def run(params: Params) -> dict:
+    """Train and save the SFT model; returns the stage metrics."""
+    from thinkact.tracking import stage_run
+    from thinkact.training.sft import check_params, train_sft
+
+    out = params.paths.stage_dir(STAGE)
+    check_params(params, out / "checkpoints")  # bad params fail before anything loads or runs
+    train_path = Path(params.paths.data) / "train.jsonl"
+    train = read_jsonl(train_path)
+    md5 = file_md5(train_path)
+    logged = {"model": asdict(params.model), STAGE: asdict(params.sft)}
+    with stage_run(STAGE, params=logged, tags={"thinkact.train_md5": md5}) as tracked:
+        result = train_sft(params, train, out, tracked, data_md5=md5)
+        metrics = result.to_dict()
+        atomic_write_json(out / "metrics.json", metrics)
+        tracked.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+        tracked.log_artifact(out / "metrics.json")
+        tracked.log_artifact(out / "model" / "thinkact-card.json", "model")
+        tracked.log_artifact(out / "loss.json")
+    return metrics
+
+
+def main() -> int:
+    try:
+        metrics = run(load_params())
+    except ThinkactError as e:
+        print(f"{STAGE}: {e}", file=sys.stderr)
+        return 1
+    print(f"[{STAGE}] done: {metrics}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

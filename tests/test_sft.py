@@ -1,0 +1,100 @@
+"""The sft stage on the quick profile: loss goes down, the model is saved whole, bad params fail early,
+and a killed run resumes from its last checkpoint."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import write_params
+from thinkact.config import PROJECT_ROOT, load_params
+from thinkact.contract import read_jsonl
+from thinkact.errors import ConfigError, ThinkactError
+from thinkact.training.sft import sft_rows
+
+
+def test_rows_keep_arguments_and_tools_as_json_strings(builtin_examples):
+    examples = builtin_examples["train"][:50]
+    rows = sft_rows(examples, with_reasoning=False)
+    assert all(isinstance(r["tools"], str) for r in rows)
+    for row in rows:
+        for m in row["prompt"] + row["completion"]:
+            for call in m.get("tool_calls") or ():
+                assert isinstance(call["function"]["arguments"], str)
+    assert "reasoning_content" not in rows[0]["completion"][0]
+    assert sft_rows(examples[:1], with_reasoning=True)[0]["completion"][0]["reasoning_content"] == examples[0].reasoning
+
+
+@pytest.mark.slow
+def test_sft_stage_learns_and_saves(quick_project):
+    from mlflow.tracking import MlflowClient
+    from tasks.sft import run
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    metrics = run(quick_project)
+    out = quick_project.paths.stage_dir("sft")
+    losses = [h["loss"] for h in json.loads((out / "loss.json").read_text()) if "loss" in h]
+    assert metrics["steps"] == 6 and losses[-1] < losses[0]
+    model_dir = out / "model"
+    assert (model_dir / "model.safetensors").is_file() and (model_dir / "README.md").is_file()
+    card = json.loads((model_dir / "thinkact-card.json").read_text())
+    assert card["stage"] == "sft" and card["data_md5"] and card["with_reasoning"] is False
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    assert "<tool_call>" in tok.chat_template and AutoModelForCausalLM.from_pretrained(model_dir)
+    assert not (out / "checkpoints").exists()
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    (run_info,) = client.search_runs([client.get_experiment_by_name("thinkact").experiment_id])
+    assert run_info.info.run_name == "sft" and run_info.info.status == "FINISHED"
+    assert len(client.get_metric_history(run_info.info.run_id, "loss")) == 6
+
+
+@pytest.mark.parametrize("overrides, key", [
+    ({"sft": {"trainer": {"learning_rat": 0.1}}}, "sft.trainer.learning_rat"),
+    ({"sft": {"trainer": {"lr_scheduler_type": "sideways"}}}, "sft.trainer"),
+    ({"sft": {"lora": {"rank": 4}}}, "sft.lora"),
+    ({"sft": {"trainer": {"output_dir": "/tmp/x"}}}, "sft.trainer.output_dir"),
+])
+def test_bad_params_fail_before_training(tmp_path, monkeypatch, overrides, key):
+    from tasks.sft import run
+
+    params = load_params(write_params(tmp_path, overrides))
+    with pytest.raises(ConfigError) as err:
+        run(params)
+    assert err.value.key == key
+    assert not (tmp_path / "outputs" / "sft" / "model").exists()
+
+
+def test_missing_model_is_one_clear_error(quick_project, monkeypatch, tmp_path):
+    import dataclasses
+
+    from tasks.sft import run
+
+    params = dataclasses.replace(quick_project, model=dataclasses.replace(quick_project.model, base="no-such/model"))
+    monkeypatch.setenv("THINKACT_TRACKING", "0")
+    with pytest.raises(ThinkactError, match="not found offline"):
+        run(params)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_last_checkpoint(quick_project):
+    env = {**os.environ, "THINKACT_TRACKING": "0"}
+    out = quick_project.paths.stage_dir("sft")
+    cmd = [sys.executable, "-m", "tasks.sft"]
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (out / "checkpoints" / "checkpoint-4").is_dir():
+        assert proc.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "model").exists()
+    done = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["resumed_from"].endswith(("checkpoint-4", "checkpoint-6")) and metrics["steps"] == 6

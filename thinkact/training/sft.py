@@ -1,0 +1,95 @@
+"""SFT core: the train split as TRL prompt/completion conversations, then TRL's SFTTrainer.
+
+Loss is on the target assistant turn only (TRL's completion-only loss on the prompt/completion format).
+By default the target has an empty think block (the paper's baseline); `sft.with_reasoning: true` trains
+on the gold reasoning too. Runs resume from their last checkpoint after a crash.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from thinkact.config import Params
+from thinkact.contract import Example
+from thinkact.io import atomic_write_json
+
+STAGE = "sft"
+
+
+def sft_rows(examples: Sequence[Example], with_reasoning: bool) -> list[dict[str, Any]]:
+    """TRL conversational prompt/completion rows; `tools` and tool-call arguments as JSON strings, since
+    Hugging Face datasets would pad differently-keyed dicts into one struct."""
+    from thinkact.chat_template import json_arguments, target_message
+
+    return [{"prompt": json_arguments(ex.messages),
+             "completion": json_arguments([target_message(ex.target.to_dict(), ex.reasoning if with_reasoning else None)]),
+             "tools": json.dumps(ex.tools, ensure_ascii=False)} for ex in examples]
+
+
+def sft_config(params: Params, checkpoints: Path) -> Any:
+    """trl.SFTConfig from params.sft.trainer (checked before any model loads) plus what thinkact fixes."""
+    from trl import SFTConfig
+
+    from thinkact.training.common import device_defaults, trl_config
+
+    fields = {**device_defaults(SFTConfig, params.sft.trainer), **params.sft.trainer}
+    return trl_config(SFTConfig, fields, "sft.trainer", output_dir=str(checkpoints),
+                      completion_only_loss=True, disable_tqdm=True)
+
+
+def check_params(params: Params, checkpoints: Path) -> tuple[Any, Any]:
+    """(SFTConfig, LoraConfig or None) from params; any bad field raises ConfigError before work starts."""
+    from thinkact.training.common import lora_config
+
+    return sft_config(params, checkpoints), lora_config(params.sft.lora, STAGE)
+
+
+@dataclass(frozen=True)
+class SftResult:
+    steps: int
+    train_loss: float
+    seconds: float
+    resumed_from: str | None
+    examples: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def train_sft(params: Params, train: Sequence[Example], out_dir: Path, run: Any, data_md5: str | None = None) -> SftResult:
+    """Train the SFT model on `train` and write it to out_dir/model (atomically); metrics go to `run`."""
+    from datasets import Dataset
+    from transformers import PrinterCallback
+    from trl import SFTTrainer
+
+    from thinkact.training.callbacks import TrackingCallback
+    from thinkact.training.common import fingerprint, load_base, resume_point, save_final
+
+    checkpoints = out_dir / "checkpoints"
+    config, peft_config = check_params(params, checkpoints)  # bad fields fail here, before the model loads
+    examples = list(train[: params.sft.max_examples] if params.sft.max_examples else train)
+    model, tokenizer = load_base(params, train)
+    dataset = Dataset.from_list(sft_rows(examples, params.sft.with_reasoning))
+    key = fingerprint(STAGE, data_md5 or len(examples), params.model, params.sft)
+    resume = resume_point(checkpoints, key)
+    tracker = TrackingCallback(run, STAGE)
+    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+                         peft_config=peft_config, callbacks=[tracker])
+    trainer.remove_callback(PrinterCallback)  # TrackingCallback prints one line per logging step instead
+    start = time.monotonic()
+    output = trainer.train(resume_from_checkpoint=resume)
+    seconds = time.monotonic() - start
+    result = SftResult(steps=trainer.state.global_step, train_loss=float(output.training_loss), seconds=round(seconds, 1),
+                       resumed_from=resume, examples=len(examples))
+    save_final(trainer, tokenizer, out_dir / "model", {
+        "stage": STAGE, "base": params.model.base, "data_md5": data_md5, "with_reasoning": params.sft.with_reasoning,
+        "steps": result.steps, "train_loss": result.train_loss, "lora": bool(params.sft.lora),
+        "params": {"model": asdict(params.model), "sft": asdict(params.sft)}})
+    atomic_write_json(out_dir / "loss.json", tracker.history)
+    shutil.rmtree(checkpoints, ignore_errors=True)  # only a crash needs them
+    return result
