@@ -72,6 +72,30 @@ def data_import(
     console.print(f"{out}: {n} examples")
 
 
+@data_app.command("stats")
+def data_stats(
+    model: Annotated[Optional[str], typer.Option(help="Model spec whose tokenizer counts (default: model.base).")] = None,
+    split: Annotated[str, typer.Option(help="Split to measure.")] = "test_id",
+) -> None:
+    """Tokens per example (prompt with tools, gold completion with reasoning) under the chat template."""
+    import json
+
+    from thinkact.config import load_params
+    from thinkact.contract import read_jsonl
+    from thinkact.data.stats import token_stats
+    from thinkact.models import TINY, load_tokenizer
+    from thinkact.training.common import tiny_corpus
+
+    params = load_params()
+    spec = model or params.model.base
+    data = Path(params.paths.data)
+    corpus = tiny_corpus(read_jsonl(data / "train.jsonl")) if spec == TINY else None
+    tokenizer = load_tokenizer(spec, params.paths.models_cache, corpus=corpus, seed=params.model.seed,
+                               tiny_size=params.model.tiny if spec == TINY else None)
+    stats = {"model": spec, "split": split, **token_stats(tokenizer, read_jsonl(data / f"{split}.jsonl"))}
+    Console().print_json(json.dumps(stats))
+
+
 @rewards_app.command("list")
 def rewards_list() -> None:
     """Print every registered reward with its options and one-line doc."""

@@ -61,8 +61,10 @@ class SftResult:
         return asdict(self)
 
 
-def train_sft(params: Params, train: Sequence[Example], out_dir: Path, run: Any, data_md5: str | None = None) -> SftResult:
-    """Train the SFT model on `train` and write it to out_dir/model (atomically); metrics go to `run`."""
+def train_sft(params: Params, train: Sequence[Example], out_dir: Path, run: Any, data_md5: str | None = None,
+              callbacks: Sequence[Any] = ()) -> SftResult:
+    """Train the SFT model on `train` and write it to out_dir/model (atomically); metrics go to `run`.
+    Extra `callbacks` (e.g. the learning-curve probe in benchmarks/) join the trainer's."""
     from datasets import Dataset
     from transformers import PrinterCallback
     from trl import SFTTrainer
@@ -79,7 +81,7 @@ def train_sft(params: Params, train: Sequence[Example], out_dir: Path, run: Any,
     resume = resume_point(checkpoints, key)
     tracker = TrackingCallback(run, STAGE)
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-                         peft_config=peft_config, callbacks=[tracker])
+                         peft_config=peft_config, callbacks=[tracker, *callbacks])
     trainer.remove_callback(PrinterCallback)  # TrackingCallback prints one line per logging step instead
     start = time.monotonic()
     output = trainer.train(resume_from_checkpoint=resume)
@@ -90,6 +92,6 @@ def train_sft(params: Params, train: Sequence[Example], out_dir: Path, run: Any,
         "stage": STAGE, "base": params.model.base, "data_md5": data_md5, "with_reasoning": params.sft.with_reasoning,
         "steps": result.steps, "train_loss": result.train_loss, "lora": bool(params.sft.lora),
         "params": {"model": asdict(params.model), "sft": asdict(params.sft)}})
-    atomic_write_json(out_dir / "loss.json", tracker.history)
+    atomic_write_json(out_dir / "loss.json", [h for h in tracker.history if "loss" in h])  # the DVC plot
     shutil.rmtree(checkpoints, ignore_errors=True)  # only a crash needs them
     return result
