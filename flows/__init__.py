@@ -1,0 +1,1 @@
+"""Prefect flows: compose the DVC stages, schedules and promotion (flows -> tasks -> thinkact)."""
