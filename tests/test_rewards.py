@@ -56,7 +56,7 @@ def test_tool_call_right_wrong_partial():
 
 
 def test_parallel_calls_are_order_insensitive_and_extras_cost():
-    a = {"name": "get_forecast", "arguments": {"city": "paris", "days": 3.0}}
+    a = {"name": "get_forecast", "arguments": {"city": "paris", "days": 3}}
     b = {"name": "get_balance", "arguments": {"account_id": "AC123456"}}
     both = "<think>get_forecast and get_balance</think>" + "".join(f"<tool_call>{json.dumps(c)}</tool_call>" for c in (b, a))
     one = f"<think>get_forecast</think><tool_call>{json.dumps(a)}</tool_call>"
@@ -125,7 +125,7 @@ def test_any_call_scores_exactly_against_itself(args):
 
 def test_value_rules():
     assert values_equal("New York", "new york") and values_equal("2026-01-05", "20260105")
-    assert values_equal(5, 5.0) and not values_equal(True, 1) and not values_equal("5", 5)
+    assert values_equal(5, 5.0) and not values_equal(5.0, 5) and not values_equal(True, 1) and not values_equal("5", 5)
     assert values_equal([1, "a"], [1.0, "A"]) and not values_equal([1, 2], [2, 1])
     accepted = {"unit": {"values": ["celsius", "c"], "optional": True}}
     gold = [("f", {"city": "Paris"}, accepted)]

@@ -1,0 +1,94 @@
+"""Figures of an evaluation: one panel per metric, a bar per model in each split, 95 % CI error bars.
+
+matplotlib with the Agg backend (no display needed); the PNG is rendered in memory and written atomically.
+
+    png = metrics_png(evaluation)            # bytes
+    png = deltas_png(evaluation)             # paired deltas with their intervals (None without deltas)
+"""
+from __future__ import annotations
+
+import io
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from thinkact.evaluation.summary import Evaluation
+    from thinkact.evaluation.stats import Estimate
+
+COLUMNS = 5    # panels per row
+DPI = 110
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _bars(ax, groups: list[str], series: list[str], estimate, title: str) -> None:
+    """Grouped bars: x = `groups` (splits), one bar per series (model) with asymmetric CI error bars."""
+    width = 0.8 / max(1, len(series))
+    for k, name in enumerate(series):
+        xs, ys, lo, hi = [], [], [], []
+        for g, group in enumerate(groups):
+            e: Estimate = estimate(name, group)
+            if e.value is None:
+                continue
+            xs.append(g + (k - (len(series) - 1) / 2) * width)
+            ys.append(e.value)
+            lo.append(max(0.0, e.value - e.low) if e.low is not None else 0.0)  # yerr must be >= 0
+            hi.append(max(0.0, e.high - e.value) if e.high is not None else 0.0)
+        ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, label=name, color=f"C{k}", ecolor="0.25")
+    ax.set_xticks(range(len(groups)), groups, fontsize=7)
+    ax.set_title(title, fontsize=8)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.axhline(0, color="0.5", linewidth=0.5)
+
+
+def _render(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})  # no version stamp: stable bytes
+    _pyplot().close(fig)
+    return buf.getvalue()
+
+
+def _grid(n: int):
+    plt = _pyplot()
+    rows = max(1, math.ceil(n / COLUMNS))
+    cols = min(COLUMNS, max(1, n))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.5 * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat)
+
+
+def metrics_png(ev: Evaluation) -> bytes:
+    """Every metric by model x split, with the bootstrap intervals as error bars."""
+    fig, axes = _grid(len(ev.metrics))
+    for ax, metric in zip(axes, ev.metrics):
+        _bars(ax, ev.splits, ev.models, lambda m, s, k=metric: ev.summary[m][s][k], metric)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.suptitle(f"mean per example, {ev.bootstrap.confidence:.0%} bootstrap CI", y=0.995, fontsize=9, x=0.99,
+                 ha="right")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return _render(fig)
+
+
+def deltas_png(ev: Evaluation) -> bytes | None:
+    """Every metric's paired deltas (e.g. grpo-sft, sft-base) by split; None when there are no pairs."""
+    if not ev.deltas:
+        return None
+    pairs = list(ev.deltas)
+    fig, axes = _grid(len(ev.metrics))
+    for ax, metric in zip(axes, ev.metrics):
+        _bars(ax, ev.splits, pairs, lambda p, s, k=metric: ev.deltas[p][s][k], f"Δ {metric}")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.suptitle(f"paired difference, {ev.bootstrap.confidence:.0%} bootstrap CI", y=0.995, fontsize=9, x=0.99,
+                 ha="right")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return _render(fig)
