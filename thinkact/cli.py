@@ -96,6 +96,32 @@ def data_stats(
     Console().print_json(json.dumps(stats))
 
 
+@app.command("validate")
+def validate(
+    path: Annotated[Path, typer.Argument(help="A contract JSONL file, or a folder of <split>.jsonl files.")],
+    report_dir: Annotated[Optional[Path], typer.Option(help="Also write report.json and GX data docs here.")] = None,
+) -> None:
+    """Run the Great Expectations data gate on any contract data (exit 1 when an expectation fails)."""
+    from thinkact.validation.command import validate_command
+
+    raise typer.Exit(validate_command(path, report_dir))
+
+
+@app.command("score")
+def score(
+    data: Annotated[Path, typer.Option(help="Contract JSONL with the examples.")],
+    predictions: Annotated[Path, typer.Option(help='JSONL of {"id", "completion"} produced elsewhere.')],
+    out: Annotated[Path, typer.Option(help="Per-example scores (JSONL); the summary goes beside it.")],
+) -> None:
+    """Score completions made elsewhere (e.g. by an API model) with the same metrics as evaluation: no model needed."""
+    import json
+
+    from thinkact.evaluation.score import score_file
+
+    summary = score_file(data, predictions, out)
+    Console().print_json(json.dumps(summary))
+
+
 @rewards_app.command("list")
 def rewards_list() -> None:
     """Print every registered reward with its options and one-line doc."""
