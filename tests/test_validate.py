@@ -276,7 +276,10 @@ def _dvc_project(root: Path) -> dict[str, str]:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(PROJECT_ROOT / "thinkact", root / "thinkact", ignore=ignore)
     shutil.copytree(PROJECT_ROOT / "tasks", root / "tasks", ignore=ignore)
-    (root / "dvc.yaml").write_text((PROJECT_ROOT / "dvc.yaml").read_text() + DOWNSTREAM)
+    import yaml  # the project's own validate stage, then a dummy downstream stage (the training stages need more)
+
+    validate = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]["validate"]
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"validate": validate}}, sort_keys=False) + DOWNSTREAM)
     (root / "downstream.py").write_text(DOWNSTREAM_PY)
     (root / "params.yaml").write_text("paths:\n  data: data\n  outputs: outputs\n" + TEST_PARAMS_YAML)
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", "THINKACT_TRACKING": "0",
