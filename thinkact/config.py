@@ -127,12 +127,35 @@ class SftParams:
 
 
 @dataclass(frozen=True)
+class GrpoParams:
+    """The `grpo` stage. `rewards` are registry names (thinkact.rewards), `reward_options` their options by name;
+    `trainer` passes straight into trl.GRPOConfig (its `reward_weights` follow the order of `rewards`)."""
+
+    rewards: tuple[str, ...] = ()
+    reward_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sample_every: int = 10       # steps between completion samples (JSONL artifact); 0: never
+    max_examples: int = 0        # 0: the whole train split
+    cpu_threads: int = 0         # torch threads when training on a CPU; 0: torch's default (one per core)
+    lora: Optional[dict[str, Any]] = None
+    trainer: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.cpu_threads < 0:
+            raise ConfigError("grpo.cpu_threads", "must be >= 0 (0: torch's default)")
+        if self.sample_every < 0:
+            raise ConfigError("grpo.sample_every", "must be >= 0 (0: no samples)")
+        if self.max_examples < 0:
+            raise ConfigError("grpo.max_examples", "must be >= 0 (0: the whole train split)")
+
+
+@dataclass(frozen=True)
 class Params:
     paths: PathsParams = PathsParams()
     data: DataParams = DataParams()
     validate: ValidateParams = ValidateParams()
     model: ModelParams = ModelParams()
     sft: SftParams = SftParams()
+    grpo: GrpoParams = GrpoParams()
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:

@@ -1,0 +1,118 @@
+"""Overhead of the grpo stage over a plain GRPOTrainer script (target: time per step within 5 %).
+
+Both train from the SFT model (<paths.outputs>/sft/model) with the same data, rewards and GRPOConfig fields
+(params.yaml `grpo`, max_steps overridden) and the same torch thread count, in one process, interleaved
+stage, plain, plain, stage, ... so drifting load on a shared machine hits both alike:
+  stage  tasks.grpo.run(params): params checks, model load, rows, MLflow run (a temporary sqlite store) with every
+         metric per step, progress lines, completion samples, checkpoint bookkeeping, the model saved atomically
+  plain  load the model and tokenizer, render the prompts with apply_chat_template, GRPOConfig(**trainer fields),
+         GRPOTrainer(...).train(): no tracking, no samples, no saving
+Time per step is the training loop (`trainer.train()`) divided by the steps; the whole stage call is reported too.
+Same seed and same work: the two reward histories must be identical, which the benchmark checks.
+
+    python benchmarks/bench_grpo_overhead.py [--steps 10] [--rounds 2]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+for _k, _v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+               "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "TOKENIZERS_PARALLELISM": "false"}.items():
+    os.environ.setdefault(_k, _v)
+
+
+def plain_grpo(params, steps_dir: Path) -> tuple[float, list[float]]:
+    """What a user would write without thinkact; returns (seconds per step, reward per step)."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    from thinkact.contract import read_jsonl
+    from thinkact.rewards import build
+
+    sft = params.paths.stage_dir("sft") / "model"
+    model = AutoModelForCausalLM.from_pretrained(sft)
+    tokenizer = AutoTokenizer.from_pretrained(sft)
+    train = read_jsonl(Path(params.paths.data) / "train.jsonl")
+    train = train[: params.grpo.max_examples] if params.grpo.max_examples else train
+    rows = [{"prompt": tokenizer.apply_chat_template(ex.messages, tools=ex.tools or None, tokenize=False,
+                                                     add_generation_prompt=True),
+             "target": json.dumps(ex.target.to_dict()), "turn_type": ex.turn_type or ""} for ex in train]
+    config = GRPOConfig(output_dir=str(steps_dir), use_cpu=True, **params.grpo.trainer)
+    trainer = GRPOTrainer(model=model, reward_funcs=build(list(params.grpo.rewards), params.grpo.reward_options),
+                          args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+    start = time.monotonic()
+    trainer.train()
+    seconds = time.monotonic() - start
+    return seconds / trainer.state.global_step, [e["reward"] for e in trainer.state.log_history if "reward" in e]
+
+
+def stage_grpo(params) -> tuple[float, float, list[float]]:
+    """The grpo stage as `python -m tasks.grpo` runs it; returns (seconds per step, whole call, reward per step)."""
+    from tasks.grpo import run
+
+    start = time.monotonic()
+    metrics = run(params)
+    whole = time.monotonic() - start
+    history = json.loads((params.paths.stage_dir("grpo") / "rewards.json").read_text())
+    return metrics["seconds_per_step"], whole, [h["reward"] for h in history]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=10, help="GRPO steps per run (sample_every of the params applies)")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of stage+plain (order alternates each round)")
+    args = ap.parse_args()
+
+    from thinkact.config import load_params
+    from thinkact.training.grpo import set_cpu_threads
+
+    params = load_params()
+    sft = (ROOT / params.paths.stage_dir("sft") / "model").resolve()
+    if not (sft / "config.json").is_file():
+        sys.exit(f"no SFT model at {sft}: run `python -m tasks.sft` (or `dvc repro sft`) first")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-grpo-"))
+    (tmp / "outputs" / "sft").mkdir(parents=True)
+    (tmp / "outputs" / "sft" / "model").symlink_to(sft)
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp / 'mlflow.db'}"
+    grpo = dataclasses.replace(params.grpo, trainer={**params.grpo.trainer, "max_steps": args.steps})
+    paths = dataclasses.replace(params.paths, data=str((ROOT / params.paths.data).resolve()),
+                                outputs=str(tmp / "outputs"))
+    params = dataclasses.replace(params, grpo=grpo, paths=paths)
+    set_cpu_threads(params.grpo.cpu_threads)  # the same for both (the stage sets it again, to the same value)
+
+    stage_steps, plain_steps, wholes, same = [], [], [], True
+    for r in range(args.rounds):
+        order = ("stage", "plain") if r % 2 == 0 else ("plain", "stage")
+        for kind in order:
+            if kind == "stage":
+                per_step, whole, rewards_stage = stage_grpo(params)
+                stage_steps.append(per_step)
+                wholes.append(whole)
+            else:
+                per_step, rewards_plain = plain_grpo(params, tmp / f"plain-{r}")
+                plain_steps.append(per_step)
+            print(f"[bench] round {r + 1}/{args.rounds} {kind}: {per_step:.3f} s/step", flush=True)
+        same = same and [round(x, 4) for x in rewards_stage] == [round(x, 4) for x in rewards_plain]
+    stage, plain = statistics.median(stage_steps), statistics.median(plain_steps)
+    print(json.dumps({
+        "steps": args.steps, "rounds": args.rounds, "cpu_threads": params.grpo.cpu_threads,
+        "stage_seconds_per_step": [round(x, 3) for x in stage_steps],
+        "plain_seconds_per_step": [round(x, 3) for x in plain_steps],
+        "stage_median": round(stage, 3), "plain_median": round(plain, 3), "ratio": round(stage / plain, 4),
+        "stage_whole_call_seconds": [round(x, 1) for x in wholes], "same_rewards": same,
+        "target_ratio": 1.05, "meets_target": stage / plain <= 1.05}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Stage `grpo`: TRL's GRPOTrainer from the SFT model, with the registry's rewards (tool-call accuracy, answer
+correctness, format, reasoning consistency) weighted as params.yaml says.
+
+Reads `<paths.outputs>/sft/model/`, `<paths.data>/train.jsonl` and params.yaml (`model`, `grpo`); writes
+`<paths.outputs>/grpo/model/` (safetensors, tokenizer with the chat template, model card), `metrics.json` (DVC
+metrics: steps, time, mean total reward over the first and last 10 % of steps), `rewards.json` (DVC plot: the
+reward per step) and `samples/step-NNNNN.jsonl` (completions with their rewards every `grpo.sample_every` steps);
+logs every TRL metric per step, the samples and the model card to MLflow. A rerun after a crash resumes from the
+last checkpoint in `<paths.outputs>/grpo/checkpoints/`; the previous model stays until the new one is complete.
+
+    python -m tasks.grpo              # what `dvc repro grpo` runs, from the project root
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from thinkact.config import Params, load_params
+from thinkact.contract import read_jsonl
+from thinkact.errors import ThinkactError
+from thinkact.io import atomic_write_json
+
+STAGE = "grpo"
+
+
+def run(params: Params) -> dict:
+    """Train and save the GRPO model; returns the stage metrics."""
+    from tasks.sft import file_md5
+    from thinkact.tracking import stage_run
+    from thinkact.training.grpo import check_params, sft_model_dir, train_grpo
+
+    out = params.paths.stage_dir(STAGE)
+    check_params(params, out / "checkpoints")  # bad params fail before anything loads or runs
+    sft_model_dir(params)                      # and so does a missing SFT model
+    train_path = Path(params.paths.data) / "train.jsonl"
+    train = read_jsonl(train_path)
+    md5 = file_md5(train_path)
+    logged = {"model": asdict(params.model), STAGE: asdict(params.grpo)}
+    with stage_run(STAGE, params=logged, tags={"thinkact.train_md5": md5}) as tracked:
+        result = train_grpo(params, train, out, tracked, data_md5=md5)
+        metrics = result.to_dict()
+        atomic_write_json(out / "metrics.json", metrics)
+        tracked.log_metrics({**{k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+                             **{f"reward_last/{k}": v for k, v in metrics["rewards_last"].items()}})
+        tracked.log_artifact(out / "metrics.json")
+        tracked.log_artifact(out / "model" / "thinkact-card.json", "model")
+        tracked.log_artifact(out / "rewards.json")
+    return metrics
+
+
+def main() -> int:
+    try:
+        metrics = run(load_params())
+    except ThinkactError as e:
+        print(f"{STAGE}: {e}", file=sys.stderr)
+        return 1
+    print(f"[{STAGE}] done: {metrics}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""The grpo stage on the quick profile: prompts render like evaluation, completions reach the rewards as raw text,
+two steps log every reward metric to MLflow with completion samples, bad params fail before any model loads, and a
+killed run resumes from its last checkpoint."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import write_params
+from thinkact.config import PROJECT_ROOT, load_params
+from thinkact.errors import ConfigError, ThinkactError
+
+# Two steps of 2 prompts x 2 completions, short completions; beta > 0 so TRL also computes and logs `kl`.
+TWO_STEPS = {"grpo": {"max_examples": 16, "sample_every": 1, "trainer": {
+    "max_steps": 2, "per_device_train_batch_size": 4, "num_generations": 2, "max_completion_length": 24,
+    "beta": 0.04, "save_steps": 1}}}
+
+
+def _fake_sft_model(params) -> Path:
+    """The quick base model saved where the sft stage writes its model (GRPO's start), without training it."""
+    from thinkact.contract import read_jsonl
+    from thinkact.training.common import load_base
+
+    model, tokenizer = load_base(params, read_jsonl(Path(params.paths.data) / "train.jsonl"))
+    folder = params.paths.stage_dir("sft") / "model"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def grpo_project(tmp_path, monkeypatch):
+    from thinkact.data.writer import write_dataset
+
+    path = write_params(tmp_path, TWO_STEPS)
+    monkeypatch.setenv("THINKACT_PARAMS", str(path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    params = load_params(path)
+    write_dataset(params.paths.data, params.data)
+    _fake_sft_model(params)
+    return params
+
+
+def test_rows_render_prompts_like_evaluation_and_completions_decode_raw(grpo_project):
+    from transformers import AutoTokenizer
+
+    from thinkact.chat_template import render_target
+    from thinkact.contract import read_jsonl
+    from thinkact.generation import prompt_text
+    from thinkact.rewards import build
+    from thinkact.training.grpo import grpo_rows
+
+    tok = AutoTokenizer.from_pretrained(grpo_project.paths.stage_dir("sft") / "model")
+    examples = read_jsonl(Path(grpo_project.paths.data) / "train.jsonl")[:40]
+    rows = grpo_rows(examples, tok)
+    for ex, row in zip(examples, rows):
+        assert row["prompt"] == prompt_text(tok, ex)  # the tools are in it: TRL would drop a `tools` column
+        assert all(t["function"]["name"] in row["prompt"] for t in ex.tools)
+        assert json.loads(row["target"]) == ex.target.to_dict() and row["turn_type"] == ex.turn_type
+    # TRL decodes completions of text prompts with skip_special_tokens=True: <think> and <tool_call> survive.
+    call = next(ex for ex in examples if ex.target.is_call)
+    text = render_target(call.target.to_dict(), "I call it.")
+    ids = tok(text + "<|im_end|>", add_special_tokens=False)["input_ids"]
+    decoded = tok.batch_decode([ids], skip_special_tokens=True)[0]
+    assert decoded == text
+    tool_call, fmt = build(["tool_call", "format"])
+    assert tool_call([decoded], target=[json.dumps(call.target.to_dict())]) == [1.0] and fmt([decoded]) == [1.0]
+
+
+def test_two_steps_log_reward_metrics_and_samples(grpo_project):
+    from mlflow.tracking import MlflowClient
+
+    from tasks.grpo import run
+
+    metrics = run(grpo_project)
+    out = grpo_project.paths.stage_dir("grpo")
+    assert metrics["steps"] == 2 and metrics["reward_first"] is not None
+    assert (out / "model" / "model.safetensors").is_file() and not (out / "checkpoints").exists()
+    assert json.loads((out / "model" / "thinkact-card.json").read_text())["stage"] == "grpo"
+    history = json.loads((out / "rewards.json").read_text())
+    assert [h["step"] for h in history] == [1, 2]
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    (found,) = client.search_runs([client.get_experiment_by_name("thinkact").experiment_id])
+    assert found.info.run_name == "grpo" and found.info.status == "FINISHED"
+    names = grpo_project.grpo.rewards
+
+    def steps(key):
+        return [m.step for m in client.get_metric_history(found.info.run_id, key)]
+
+    for key in ["reward", "reward_std", "kl", "entropy", "completions/mean_length", "loss",
+                "rewards/format/mean", "rewards/reasoning_consistency/mean"]:
+        assert steps(key) == [1, 2], key
+    # Every completion gets exactly one of the two task rewards (the other is None: no metric at a step where no
+    # prompt had that kind of target).
+    assert set(steps("rewards/tool_call/mean") + steps("rewards/answer/mean")) == {1, 2}
+    artifacts = [a.path for a in client.list_artifacts(found.info.run_id, "samples")]
+    assert artifacts == ["samples/step-00001.jsonl", "samples/step-00002.jsonl"]
+    lines = [json.loads(s) for s in (out / "samples" / "step-00002.jsonl").read_text().splitlines()]
+    assert len(lines) == 4
+    for line in lines:
+        assert isinstance(line["completion"], str) and line["id"] and line["target"]
+        assert set(line["rewards"]) == set(names) and line["prompt_tail"].endswith("<|im_start|>assistant\n")
+
+
+@pytest.mark.parametrize("overrides, key", [
+    ({"grpo": {"trainer": {"loss_type": "ppo"}}}, "grpo.trainer.loss_type"),
+    ({"grpo": {"trainer": {"scale_rewards": "sometimes"}}}, "grpo.trainer.scale_rewards"),
+    ({"grpo": {"rewards": ["tool_call", "no_such_reward"]}}, "grpo.rewards"),
+    ({"grpo": {"rewards": []}}, "grpo.rewards"),
+    ({"grpo": {"reward_options": {"answer": {"style": "f1"}}}}, "grpo.reward_options.answer.style"),
+    ({"grpo": {"reward_options": {"answer": {"mode": "fuzzy"}}}}, "grpo.reward_options.answer"),
+    ({"grpo": {"trainer": {"reward_weights": [1.0, 1.0]}}}, "grpo.trainer.reward_weights"),
+    ({"grpo": {"trainer": {"num_generation": 4}}}, "grpo.trainer.num_generation"),
+    ({"grpo": {"trainer": {"output_dir": "/tmp/x"}}}, "grpo.trainer.output_dir"),
+    ({"grpo": {"trainer": {"num_generations": 3}}}, "grpo.trainer"),  # 16 completions per step: not divisible
+    ({"grpo": {"lora": {"rank": 4}}}, "grpo.lora"),
+    ({"grpo": {"sample_every": -1}}, "grpo.sample_every"),
+    ({"grpo": {"cpu_threads": -2}}, "grpo.cpu_threads"),
+])
+def test_bad_params_fail_before_any_model_loads(tmp_path, monkeypatch, overrides, key):
+    import thinkact.models
+    from tasks.grpo import run
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("a model was loaded before the params were checked")
+
+    monkeypatch.setattr(thinkact.models, "load_model", no_loading)
+    monkeypatch.setenv("THINKACT_TRACKING", "0")
+    with pytest.raises(ConfigError) as err:
+        run(load_params(write_params(tmp_path, overrides)))
+    assert err.value.key == key
+    assert not (tmp_path / "outputs" / "grpo").exists()
+
+
+def test_missing_sft_model_is_one_clear_error(tmp_path, monkeypatch):
+    from tasks.grpo import run
+
+    monkeypatch.setenv("THINKACT_TRACKING", "0")
+    with pytest.raises(ThinkactError, match=r"no SFT model there; run the sft stage first"):
+        run(load_params(write_params(tmp_path)))
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_last_checkpoint(grpo_project, tmp_path):
+    path = write_params(tmp_path, {**TWO_STEPS, "grpo": {**TWO_STEPS["grpo"], "trainer": {
+        **TWO_STEPS["grpo"]["trainer"], "max_steps": 4}}})
+    env = {**os.environ, "THINKACT_TRACKING": "0", "THINKACT_PARAMS": str(path)}
+    out = grpo_project.paths.stage_dir("grpo")
+    cmd = [sys.executable, "-m", "tasks.grpo"]
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (out / "checkpoints" / "checkpoint-2").is_dir():
+        assert proc.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "model").exists()
+    done = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["resumed_from"].endswith(("checkpoint-2", "checkpoint-3", "checkpoint-4")) and metrics["steps"] == 4
+    assert [h["step"] for h in json.loads((out / "rewards.json").read_text())] == [1, 2, 3, 4]  # kept across the kill

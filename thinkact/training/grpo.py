@@ -1,0 +1,212 @@
+"""GRPO core: TRL's GRPOTrainer from the SFT model, rewards from the registry, weights from params.
+
+Rows: `prompt` is the conversation up to the target turn rendered as text by the model's chat template with the
+example's tools and the generation prompt, i.e. exactly `thinkact.generation.prompt_text` (what SFT trains on and
+evaluation generates from). It is rendered here, not by TRL: TRL 1.16 renders a conversational prompt with the
+trainer's own `tools=` callables only, never with a dataset's `tools` column, so the tools would vanish from the
+prompt. Text prompts also make TRL hand rewards the raw decoded completion (`batch_decode(skip_special_tokens=True)`
+keeps `<think>` and `<tool_call>`, which are added but not special tokens), never a `parse_response` message whose
+tool calls were moved out of its `content`. `target` (JSON string) and `turn_type` are the reward columns.
+
+Params are checked before anything loads (`check_params`); a killed run resumes from its last checkpoint; the model
+is written atomically; every `sample_every` steps the latest completions and their rewards go to a JSONL artifact.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from thinkact.config import Params
+from thinkact.contract import Example
+from thinkact.errors import ConfigError, ThinkactError
+from thinkact.io import atomic_write_json
+
+STAGE = "grpo"
+SECTION = "grpo.trainer"
+# GRPOConfig fields TRL checks only at the first training step (or not at all): their accepted values in trl 1.16.
+CHOICES = {
+    "loss_type": ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo"),
+    "scale_rewards": ("group", "batch", "none", True, False),
+    "multi_objective_aggregation": ("sum_then_normalize", "normalize_then_sum"),
+    "importance_sampling_level": ("token", "sequence"),
+}
+EDGE_SHARE = 0.1  # reward_first / reward_last: mean total reward over the first / last 10 % of steps
+
+
+def grpo_rows(examples: Sequence[Example], tokenizer: Any) -> list[dict[str, Any]]:
+    """GRPO rows: the rendered prompt (see the module docstring) and the reward columns of the contract."""
+    from thinkact.generation import prompt_text
+
+    return [{"prompt": prompt_text(tokenizer, ex), "target": json.dumps(ex.target.to_dict(), ensure_ascii=False),
+             "turn_type": ex.turn_type or "", "id": ex.id} for ex in examples]
+
+
+def build_rewards(params: Params) -> list[Any]:
+    """The selected rewards with their options; unknown names, options or option values raise ConfigError."""
+    from thinkact.rewards import build
+
+    selected = list(params.grpo.rewards)
+    if not selected:
+        raise ConfigError("grpo.rewards", "list at least one reward (`thinkact rewards list` shows them)")
+    twice = sorted({n for n in selected if selected.count(n) > 1})
+    if twice:
+        raise ConfigError("grpo.rewards", f"'{twice[0]}' is listed twice")
+    try:
+        rewards = build(selected, params.grpo.reward_options)
+    except ConfigError as e:
+        key = "grpo.rewards" if e.key == "rewards" else e.key.replace("rewards.options", "grpo.reward_options", 1)
+        raise ConfigError(key, e.problem) from None
+    probe = {"target": ['{"content": "ok"}', '{"tool_calls": [{"name": "f", "arguments": {}}]}'],
+             "turn_type": ["answer", "call"]}
+    for reward in rewards:  # an option with a bad value (answer: {mode: fuzzy}) fails here, not at step 1
+        try:
+            reward(["<think>\nx\n</think>\n\nok", "ok"], **probe)
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"grpo.reward_options.{reward.name}", str(e).splitlines()[0]) from None
+    return rewards
+
+
+def grpo_config(params: Params, checkpoints: Path, n_rewards: int) -> Any:
+    """trl.GRPOConfig from params.grpo.trainer plus what thinkact fixes; every field checked before any model loads."""
+    from trl import GRPOConfig
+
+    from thinkact.training.common import device_defaults, trl_config
+
+    fields = dict(params.grpo.trainer)
+    for key, allowed in CHOICES.items():
+        if key in fields and fields[key] not in allowed:
+            raise ConfigError(f"{SECTION}.{key}", f"{fields[key]!r} is not one of {', '.join(map(str, allowed))}")
+    weights = fields.get("reward_weights")
+    if weights is not None and (not isinstance(weights, (list, tuple)) or len(weights) != n_rewards):
+        raise ConfigError(f"{SECTION}.reward_weights",
+                          f"needs one weight per reward in grpo.rewards ({n_rewards}), in the same order")
+    if fields.get("use_vllm") and not _cuda():
+        raise ConfigError(f"{SECTION}.use_vllm", "vLLM needs a CUDA GPU; set it to false on this machine")
+    fields = {**device_defaults(GRPOConfig, fields), **fields}
+    return trl_config(GRPOConfig, fields, SECTION, output_dir=str(checkpoints), disable_tqdm=True)
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def check_params(params: Params, checkpoints: Path) -> tuple[Any, Any, list[Any]]:
+    """(GRPOConfig, LoraConfig or None, rewards) from params; any bad value raises ConfigError before work starts."""
+    from thinkact.training.common import lora_config
+
+    rewards = build_rewards(params)
+    return grpo_config(params, checkpoints, len(rewards)), lora_config(params.grpo.lora, STAGE), rewards
+
+
+def set_cpu_threads(threads: int) -> None:
+    """torch's intra-op threads on a CPU (`grpo.cpu_threads`; 0 leaves torch's default); no effect with a GPU."""
+    import torch
+
+    if threads and not torch.cuda.is_available():
+        torch.set_num_threads(threads)
+
+
+def sft_model_dir(params: Params) -> Path:
+    """The model GRPO starts from: the sft stage's output; a clear error when it has not been trained yet."""
+    folder = params.paths.stage_dir("sft") / "model"
+    if not (folder / "config.json").is_file():
+        raise ThinkactError(f"{folder}: no SFT model there; run the sft stage first "
+                            "(`dvc repro sft` or `python -m tasks.sft`)")
+    return folder
+
+
+@dataclass(frozen=True)
+class GrpoResult:
+    steps: int
+    seconds: float
+    seconds_per_step: float
+    resumed_from: str | None
+    examples: int
+    reward_first: float | None   # mean total reward over the first 10 % of steps
+    reward_last: float | None    # ... and over the last 10 %
+    rewards_last: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def reward_history(log_history: Sequence[dict[str, Any]], names: Sequence[str]) -> list[dict[str, float]]:
+    """One row per logged step: `step`, `reward` (weighted total) and each reward's mean under its own name."""
+    rows = []
+    for entry in log_history:
+        if "reward" not in entry:
+            continue
+        row = {"step": entry["step"], "reward": entry["reward"]}
+        row.update({n: entry[f"rewards/{n}/mean"] for n in names
+                    if isinstance(entry.get(f"rewards/{n}/mean"), (int, float))
+                    and math.isfinite(entry[f"rewards/{n}/mean"])})
+        rows.append(row)
+    return rows
+
+
+def _edge_mean(rows: Sequence[dict[str, float]], key: str, last: bool) -> float | None:
+    values = [r[key] for r in rows if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+    if not values:
+        return None
+    k = max(1, round(len(values) * EDGE_SHARE))
+    part = values[-k:] if last else values[:k]
+    return round(sum(part) / len(part), 4)
+
+
+def train_grpo(params: Params, train: Sequence[Example], out_dir: Path, run: Any,
+               data_md5: str | None = None) -> GrpoResult:
+    """GRPO from the SFT model on `train`; writes out_dir/model (atomically), rewards.json and samples/."""
+    from datasets import Dataset
+    from transformers import PrinterCallback
+    from trl import GRPOTrainer
+
+    from thinkact.models import load_model
+    from thinkact.training.callbacks import CompletionSamples, TrackingCallback
+    from thinkact.training.common import fingerprint, resume_point, save_final
+
+    checkpoints = out_dir / "checkpoints"
+    config, peft_config, rewards = check_params(params, checkpoints)  # bad fields fail here, before the model loads
+    start_dir = sft_model_dir(params)
+    examples = list(train[: params.grpo.max_examples] if params.grpo.max_examples else train)
+    set_cpu_threads(params.grpo.cpu_threads)
+    model, tokenizer = load_model(str(start_dir), params.paths.models_cache)
+    rows = grpo_rows(examples, tokenizer)
+    card = (start_dir / "thinkact-card.json").read_text() if (start_dir / "thinkact-card.json").is_file() else ""
+    key = fingerprint(STAGE, data_md5 or len(examples), card, params.model, params.grpo)
+    resume = resume_point(checkpoints, key)
+    if resume is None:
+        shutil.rmtree(out_dir / "samples", ignore_errors=True)  # samples of an earlier, different run
+    names = [r.name for r in rewards]
+    tracker = TrackingCallback(run, STAGE, show=("reward", *(f"rewards/{n}/mean" for n in names), "kl", "entropy"))
+    samples = CompletionSamples(run, out_dir / "samples", params.grpo.sample_every, list(config.reward_weights or []),
+                                {r["prompt"]: {"id": r["id"], "target": r["target"]} for r in rows})
+    trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=config, train_dataset=Dataset.from_list(rows),
+                          processing_class=tokenizer, peft_config=peft_config, callbacks=[tracker, samples])
+    samples.trainer = trainer
+    trainer.remove_callback(PrinterCallback)  # TrackingCallback prints one line per logging step instead
+    begin = time.monotonic()
+    trainer.train(resume_from_checkpoint=resume)
+    seconds = time.monotonic() - begin
+    history = reward_history(trainer.state.log_history, names)  # restored from the checkpoint on resume
+    steps = trainer.state.global_step
+    result = GrpoResult(steps=steps, seconds=round(seconds, 1), seconds_per_step=round(seconds / max(steps, 1), 3),
+                        resumed_from=resume, examples=len(examples),
+                        reward_first=_edge_mean(history, "reward", last=False),
+                        reward_last=_edge_mean(history, "reward", last=True),
+                        rewards_last={n: v for n in names if (v := _edge_mean(history, n, last=True)) is not None})
+    save_final(trainer, tokenizer, out_dir / "model", {
+        "stage": STAGE, "base": params.model.base, "start": str(start_dir), "data_md5": data_md5,
+        "rewards": ", ".join(names), "steps": steps, "reward_first": result.reward_first,
+        "reward_last": result.reward_last, "lora": bool(params.grpo.lora),
+        "params": {"model": asdict(params.model), "grpo": asdict(params.grpo)}})
+    atomic_write_json(out_dir / "rewards.json", history)
+    shutil.rmtree(checkpoints, ignore_errors=True)  # only a crash needs them
+    return result
