@@ -15,9 +15,9 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from thinkact.config import Params, load_params
+from tasks import stage_main
+from thinkact.config import Params
 from thinkact.contract import read_jsonl
-from thinkact.errors import ThinkactError
 from thinkact.io import atomic_write_json
 
 STAGE = "sft"
@@ -50,13 +50,7 @@ def run(params: Params) -> dict:
 
 
 def main() -> int:
-    try:
-        metrics = run(load_params())
-    except ThinkactError as e:
-        print(f"{STAGE}: {e}", file=sys.stderr)
-        return 1
-    print(f"[{STAGE}] done: {metrics}")
-    return 0
+    return stage_main(STAGE, run)
 
 
 if __name__ == "__main__":
