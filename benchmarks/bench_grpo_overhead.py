@@ -1,12 +1,12 @@
 """Overhead of the grpo stage over a plain GRPOTrainer script (target: time per step within 5 %).
 
-Both train from the SFT model (<paths.outputs>/sft/model) with the same data, rewards and GRPOConfig fields
-(params.yaml `grpo`, max_steps overridden) and the same torch thread count, in one process, interleaved
-stage, plain, plain, stage, ... so drifting load on a shared machine hits both alike:
+After an untimed 2-step warm-up, both train from the SFT model (<paths.outputs>/sft/model) with the same data,
+rewards and GRPOConfig fields (params.yaml `grpo`, max_steps overridden) and the same torch thread count, in one
+process, interleaved stage, plain, plain, stage, ... so drifting load on a shared machine hits both alike:
   stage  tasks.grpo.run(params): params checks, model load, rows, MLflow run (a temporary sqlite store) with every
          metric per step, progress lines, completion samples, checkpoint bookkeeping, the model saved atomically
-  plain  load the model and tokenizer, render the prompts with apply_chat_template, GRPOConfig(**trainer fields),
-         GRPOTrainer(...).train(): no tracking, no samples, no saving
+  plain  load the model and tokenizer, render the prompts with apply_chat_template, GRPOConfig(**trainer fields,
+         use_cpu=True, bf16=False), GRPOTrainer(...).train(): no tracking, no samples, no saving (CPU only)
 Time per step is the training loop (`trainer.train()`) divided by the steps; the whole stage call is reported too.
 Same seed and same work: the two reward histories must be identical, which the benchmark checks.
 
@@ -48,7 +48,9 @@ def plain_grpo(params, steps_dir: Path) -> tuple[float, list[float]]:
     rows = [{"prompt": tokenizer.apply_chat_template(ex.messages, tools=ex.tools or None, tokenize=False,
                                                      add_generation_prompt=True),
              "target": json.dumps(ex.target.to_dict()), "turn_type": ex.turn_type or ""} for ex in train]
-    config = GRPOConfig(output_dir=str(steps_dir), use_cpu=True, **params.grpo.trainer)
+    # bf16=False: TRL's configs default to bf16=True even on a CPU, where autocast to bf16 made a step ~8x slower
+    # here (58 s vs 7 s); the stage turns it off on a CPU (training/common.py device_defaults), so must this script.
+    config = GRPOConfig(output_dir=str(steps_dir), use_cpu=True, bf16=False, **params.grpo.trainer)
     trainer = GRPOTrainer(model=model, reward_funcs=build(list(params.grpo.rewards), params.grpo.reward_options),
                           args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
     start = time.monotonic()
@@ -74,6 +76,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="rounds of stage+plain (order alternates each round)")
     args = ap.parse_args()
 
+    import torch
+
     from thinkact.config import load_params
     from thinkact.training.grpo import set_cpu_threads
 
@@ -91,6 +95,10 @@ def main() -> None:
     params = dataclasses.replace(params, grpo=grpo, paths=paths)
     set_cpu_threads(params.grpo.cpu_threads)  # the same for both (the stage sets it again, to the same value)
 
+    # Untimed warm-up: the first trainer in a process pays one-time costs (lazy imports, first kernels, allocator)
+    # that would otherwise land on whichever kind runs first.
+    plain_grpo(dataclasses.replace(params, grpo=dataclasses.replace(
+        params.grpo, trainer={**params.grpo.trainer, "max_steps": 2})), tmp / "warmup")
     stage_steps, plain_steps, wholes, same = [], [], [], True
     for r in range(args.rounds):
         order = ("stage", "plain") if r % 2 == 0 else ("plain", "stage")
@@ -102,7 +110,8 @@ def main() -> None:
             else:
                 per_step, rewards_plain = plain_grpo(params, tmp / f"plain-{r}")
                 plain_steps.append(per_step)
-            print(f"[bench] round {r + 1}/{args.rounds} {kind}: {per_step:.3f} s/step", flush=True)
+            print(f"[bench] round {r + 1}/{args.rounds} {kind}: {per_step:.3f} s/step "
+                  f"(torch threads {torch.get_num_threads()})", flush=True)
         same = same and [round(x, 4) for x in rewards_stage] == [round(x, 4) for x in rewards_plain]
     stage, plain = statistics.median(stage_steps), statistics.median(plain_steps)
     print(json.dumps({
@@ -110,6 +119,7 @@ def main() -> None:
         "stage_seconds_per_step": [round(x, 3) for x in stage_steps],
         "plain_seconds_per_step": [round(x, 3) for x in plain_steps],
         "stage_median": round(stage, 3), "plain_median": round(plain, 3), "ratio": round(stage / plain, 4),
+        "ratio_per_round": [round(a / b, 4) for a, b in zip(stage_steps, plain_steps)],
         "stage_whole_call_seconds": [round(x, 1) for x in wholes], "same_rewards": same,
         "target_ratio": 1.05, "meets_target": stage / plain <= 1.05}))
 

@@ -197,7 +197,8 @@ def train_grpo(params: Params, train: Sequence[Example], out_dir: Path, run: Any
     seconds = time.monotonic() - begin
     history = reward_history(trainer.state.log_history, names)  # restored from the checkpoint on resume
     steps = trainer.state.global_step
-    result = GrpoResult(steps=steps, seconds=round(seconds, 1), seconds_per_step=round(seconds / max(steps, 1), 3),
+    ran = steps - (int(Path(resume).name.rsplit("-", 1)[-1]) if resume else 0)  # steps this process trained
+    result = GrpoResult(steps=steps, seconds=round(seconds, 1), seconds_per_step=round(seconds / max(ran, 1), 3),
                         resumed_from=resume, examples=len(examples),
                         reward_first=_edge_mean(history, "reward", last=False),
                         reward_last=_edge_mean(history, "reward", last=True),
