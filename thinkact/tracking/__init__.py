@@ -1,0 +1,10 @@
+"""Experiment tracking and the model registry: the ONLY package that imports mlflow (DESIGN.md).
+
+- `runs`:     one MLflow run per stage (`stage_run`), where runs go (`tracking_uri`)
+- `registry`: registered model versions, aliases and the promotion gate's bookkeeping
+
+    from thinkact.tracking import stage_run
+"""
+from thinkact.tracking.runs import EXPERIMENT, NullRun, StageRun, flatten, stage_run, tracking_uri
+
+__all__ = ["EXPERIMENT", "NullRun", "StageRun", "flatten", "stage_run", "tracking_uri"]
