@@ -24,6 +24,7 @@ from thinkact.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PARAMS_FILE = "params.yaml"
+MODEL_NAMES = ("base", "sft", "grpo")  # the models the pipeline trains and compares
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,73 @@ class GrpoParams:
 
 
 @dataclass(frozen=True)
+class BootstrapParams:
+    """Bootstrap confidence intervals (scipy.stats.bootstrap) for every metric and paired delta."""
+
+    n_resamples: int = 2000
+    confidence: float = 0.95
+    seed: int = 0
+    method: str = "BCa"
+
+    def __post_init__(self):
+        if self.n_resamples < 100:
+            raise ConfigError("evaluate.bootstrap.n_resamples", "must be >= 100")
+        if not 0.5 <= self.confidence < 1:
+            raise ConfigError("evaluate.bootstrap.confidence", "must be in [0.5, 1)")
+        if self.method not in ("BCa", "percentile", "basic"):
+            raise ConfigError("evaluate.bootstrap.method", "use BCa, percentile or basic")
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    """The `evaluate` stage: which models on which splits, how much, and how generation runs."""
+
+    models: tuple[str, ...] = ("base", "sft", "grpo")
+    splits: tuple[str, ...] = ("test_id", "test_env", "test_task")
+    max_examples: int = 0        # per split, the first N in file order; 0: all
+    max_new_tokens: int = 128
+    batch_size: int = 16
+    cpu_threads: int = 0         # torch threads on a CPU; 0: torch's default
+    bootstrap: BootstrapParams = BootstrapParams()
+
+    def __post_init__(self):
+        from thinkact.contract import SPLITS
+
+        for i, model in enumerate(self.models):
+            if model not in MODEL_NAMES:
+                raise ConfigError(f"evaluate.models[{i}]", f"unknown model {model!r}; use {', '.join(MODEL_NAMES)}")
+        for i, split in enumerate(self.splits):
+            if split not in SPLITS or split == "train":
+                raise ConfigError(f"evaluate.splits[{i}]", f"unknown evaluation split {split!r}; use "
+                                  + ", ".join(s for s in SPLITS if s != "train"))
+        for key in ("max_examples", "cpu_threads"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"evaluate.{key}", "must be >= 0")
+        for key in ("max_new_tokens", "batch_size"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"evaluate.{key}", "must be >= 1")
+
+
+@dataclass(frozen=True)
+class RegisterParams:
+    """The `register` stage: registry name and the promotion gate (challenger vs champion, paired bootstrap)."""
+
+    model_name: str = "thinkact-agent"
+    primary_metric: str = "tool_call"                  # a metric of `thinkact rewards list` / metrics.json
+    splits: tuple[str, ...] = ("test_id", "test_env", "test_task")  # pooled for the gate
+    min_improvement: float = 0.0                       # promote when the delta's lower CI bound is above this
+    thresholds: dict[str, float] = field(default_factory=dict)  # first champion: pooled mean >= each value
+
+
+@dataclass(frozen=True)
+class ScheduleParams:
+    """The scheduled Prefect deployment (flows/): when the pipeline reruns (an unchanged stage is skipped)."""
+
+    cron: str = "0 3 * * *"
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
 class Params:
     paths: PathsParams = PathsParams()
     data: DataParams = DataParams()
@@ -156,6 +224,9 @@ class Params:
     model: ModelParams = ModelParams()
     sft: SftParams = SftParams()
     grpo: GrpoParams = GrpoParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    register: RegisterParams = RegisterParams()
+    schedule: ScheduleParams = ScheduleParams()
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:
