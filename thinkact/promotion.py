@@ -1,0 +1,179 @@
+"""The promotion gate, pure: per-example scores in, a Decision out (no MLflow, no files, no models).
+
+Rules (issue #7, params.yaml `register`):
+- with a champion: pair the challenger's and the champion's scores on `primary_metric` by example key over the
+  pooled `register.splits` (keys present for both; a None on either side drops the pair), bootstrap the paired
+  difference (thinkact.evaluation.stats.paired_delta, `evaluate.bootstrap` settings) and promote only when the
+  lower confidence bound of (challenger - champion) is above `min_improvement`;
+- with no champion yet: promote when every `thresholds` metric's pooled mean on the challenger reaches its value;
+- by hand (`thinkact promote --version N`): `forced()` records who moved the champion, why and from where.
+
+Scores are keyed by example, e.g. "test_id/ex-00012" -> {"tool_call": 0.5, "format": 1.0, "answer": None}.
+
+    from thinkact.promotion import gate
+    decision = gate(challenger_scores, champion_scores, metric="tool_call", bootstrap=params.evaluate.bootstrap,
+                    min_improvement=0.0, thresholds={"format": 0.5}, challenger="7", champion="4")
+    decision.promote, decision.to_json(), decision.to_markdown()
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from thinkact.config import BootstrapParams
+from thinkact.evaluation.stats import paired_delta
+
+Scores = Mapping[str, Mapping[str, float | None]]  # example key -> {metric: score or None}
+RULE_BOOTSTRAP = "paired_bootstrap"   # challenger vs champion
+RULE_THRESHOLDS = "thresholds"        # first champion
+RULE_MANUAL = "manual"                # promote --version N (rollback / force)
+
+
+@dataclass(frozen=True)
+class ThresholdCheck:
+    """One absolute threshold: the challenger's pooled mean of `metric` must reach `required`."""
+
+    metric: str
+    required: float
+    value: float | None
+    n: int
+
+    @property
+    def passed(self) -> bool:
+        return self.value is not None and self.value >= self.required
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the gate decided and every number it decided on; serialises to JSON, Markdown and registry tags."""
+
+    promote: bool
+    rule: str
+    reason: str
+    metric: str
+    challenger: str | None = None          # version labels (registry versions, or any name)
+    champion: str | None = None
+    delta: float | None = None             # mean of (challenger - champion) over the pairs
+    delta_low: float | None = None
+    delta_high: float | None = None
+    n: int = 0                             # pairs compared (or examples the primary metric applies to)
+    challenger_mean: float | None = None   # on the paired examples (or pooled, with no champion)
+    champion_mean: float | None = None
+    confidence: float = 0.95
+    min_improvement: float = 0.0
+    thresholds: tuple[ThresholdCheck, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict)  # who / why / previous champion / where scores came from
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["thresholds"] = [{**asdict(t), "passed": t.passed} for t in self.thresholds]
+        out["promoted"] = int(self.promote)  # a number, for `dvc metrics show`
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def tags(self, prefix: str = "thinkact.gate.") -> dict[str, str]:
+        """Flat string tags for a registry version (numbers rounded to 6 digits; None omitted)."""
+        flat: dict[str, Any] = {
+            "promote": str(self.promote).lower(), "rule": self.rule, "reason": self.reason, "metric": self.metric,
+            "challenger": self.challenger, "champion": self.champion, "delta": self.delta,
+            "delta_low": self.delta_low, "delta_high": self.delta_high, "n": self.n, "confidence": self.confidence,
+            "min_improvement": self.min_improvement, "challenger_mean": self.challenger_mean,
+            "champion_mean": self.champion_mean,
+            **{f"threshold.{t.metric}": f"{_num(t.value)} >= {t.required}: {'pass' if t.passed else 'fail'}"
+               for t in self.thresholds},
+            **self.extra,
+        }
+        return {prefix + k: (_num(v) if isinstance(v, float) else str(v))[:5000]
+                for k, v in flat.items() if v is not None}
+
+    def to_markdown(self) -> str:
+        verdict = "**promote**" if self.promote else "**keep the current champion**"
+        lines = [f"## Promotion decision: {verdict}", "", self.reason, "",
+                 "| | |", "|---|---|",
+                 f"| rule | `{self.rule}` |", f"| primary metric | `{self.metric}` |",
+                 f"| challenger | {self.challenger or '-'} |", f"| champion | {self.champion or '(none yet)'} |"]
+        if self.rule == RULE_BOOTSTRAP:
+            ci = (f"[{_num(self.delta_low)}, {_num(self.delta_high)}]" if self.delta_low is not None else "n/a")
+            lines += [f"| challenger mean / champion mean | {_num(self.challenger_mean)} / {_num(self.champion_mean)} |",
+                      f"| delta (challenger - champion) | {_num(self.delta)} |",
+                      f"| {self.confidence:.0%} CI | {ci} |",
+                      f"| required lower bound above | {self.min_improvement} |", f"| paired examples | {self.n} |"]
+        elif self.rule == RULE_THRESHOLDS:
+            lines += [f"| challenger mean | {_num(self.challenger_mean)} (n={self.n}) |"]
+        lines += [f"| {k} | {v} |" for k, v in self.extra.items()]
+        if self.thresholds:
+            lines += ["", "| threshold | required | challenger | n | |", "|---|---|---|---|---|"]
+            lines += [f"| `{t.metric}` | {t.required} | {_num(t.value)} | {t.n} | {'pass' if t.passed else 'fail'} |"
+                      for t in self.thresholds]
+        return "\n".join(lines) + "\n"
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.6g}"
+
+
+def _column(scores: Scores, metric: str, keys: list[str]) -> list[float | None]:
+    return [None if scores[k].get(metric) is None else float(scores[k][metric]) for k in keys]
+
+
+def check_thresholds(scores: Scores, thresholds: Mapping[str, float]) -> tuple[ThresholdCheck, ...]:
+    """Pooled mean of each threshold metric over the examples it applies to (a metric never scored fails)."""
+    keys = sorted(scores)
+    checks = []
+    for metric, required in sorted(thresholds.items()):
+        values = [v for v in _column(scores, metric, keys) if v is not None]
+        checks.append(ThresholdCheck(metric, float(required), sum(values) / len(values) if values else None,
+                                     len(values)))
+    return tuple(checks)
+
+
+def gate(challenger_scores: Scores, champion_scores: Scores | None, *, metric: str, bootstrap: BootstrapParams,
+         min_improvement: float, thresholds: Mapping[str, float], challenger: str | None = None,
+         champion: str | None = None, extra: Mapping[str, str] | None = None) -> Decision:
+    """Decide whether the challenger becomes champion (see the module docstring for the rules)."""
+    checks = check_thresholds(challenger_scores, thresholds)
+    common = dict(metric=metric, challenger=challenger, champion=champion, confidence=bootstrap.confidence,
+                  min_improvement=min_improvement, thresholds=checks, extra=dict(extra or {}))
+    if champion_scores is None:
+        own = [v for v in _column(challenger_scores, metric, sorted(challenger_scores)) if v is not None]
+        failed = [t for t in checks if not t.passed]
+        if not checks:
+            reason = "no champion yet and no thresholds in params.yaml register.thresholds: the first challenger wins"
+        elif failed:
+            reason = "no champion yet; threshold(s) not met: " + ", ".join(
+                f"{t.metric} {_num(t.value)} < {t.required}" for t in failed)
+        else:
+            reason = "no champion yet; every threshold met: " + ", ".join(
+                f"{t.metric} {_num(t.value)} >= {t.required}" for t in checks)
+        return Decision(promote=not failed, rule=RULE_THRESHOLDS, reason=reason, n=len(own),
+                        challenger_mean=sum(own) / len(own) if own else None, **common)
+    keys = sorted(set(challenger_scores) & set(champion_scores))
+    a, b = _column(challenger_scores, metric, keys), _column(champion_scores, metric, keys)
+    pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
+    d = paired_delta([x for x, _ in pairs], [y for _, y in pairs], n_resamples=bootstrap.n_resamples,
+                     confidence=bootstrap.confidence, seed=bootstrap.seed, method=bootstrap.method)
+    means = ((sum(x for x, _ in pairs) / len(pairs), sum(y for _, y in pairs) / len(pairs)) if pairs else (None, None))
+    if d.n < 2 or d.low is None:
+        promote, reason = False, (f"only {d.n} paired example(s) with a '{metric}' score for both models: too few to "
+                                  "compare; the champion stays (check register.splits and the evaluation data)")
+    elif d.low > min_improvement:
+        promote, reason = True, (f"'{metric}' improves by {_num(d.value)} ({bootstrap.confidence:.0%} CI "
+                                 f"[{_num(d.low)}, {_num(d.high)}], n={d.n}); lower bound above {min_improvement}")
+    else:
+        promote, reason = False, (f"'{metric}' delta {_num(d.value)} ({bootstrap.confidence:.0%} CI [{_num(d.low)}, "
+                                  f"{_num(d.high)}], n={d.n}): lower bound not above {min_improvement}; "
+                                  "the champion stays")
+    return Decision(promote=promote, rule=RULE_BOOTSTRAP, reason=reason, delta=d.value, delta_low=d.low,
+                    delta_high=d.high, n=d.n, challenger_mean=means[0], champion_mean=means[1], **common)
+
+
+def forced(version: str, previous: str | None, *, metric: str, who: str, why: str) -> Decision:
+    """A champion set by hand (rollback or force): no statistics, the record says who, why and what it replaced."""
+    reason = f"set by hand by {who}: {why}" + (f" (previous champion: version {previous})" if previous else "")
+    return Decision(promote=True, rule=RULE_MANUAL, reason=reason, metric=metric, challenger=version,
+                    champion=previous, extra={"by": who, "why": why, "previous": previous or "none"})
