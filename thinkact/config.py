@@ -177,6 +177,7 @@ class EvaluateParams:
     max_new_tokens: int = 128
     batch_size: int = 16
     cpu_threads: int = 0         # torch threads on a CPU; 0: torch's default
+    use_vllm: bool = False       # generate with vLLM (CUDA machines with vllm installed)
     bootstrap: BootstrapParams = BootstrapParams()
 
     def __post_init__(self):

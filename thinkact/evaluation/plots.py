@@ -92,3 +92,24 @@ def deltas_png(ev: Evaluation) -> bytes | None:
                  ha="right")
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return _render(fig)
+
+
+def reward_curves_png(history: list[dict[str, float]]) -> bytes | None:
+    """GRPO's reward per step (the grpo stage's rewards.json): the weighted total and each reward's mean."""
+    if not history:
+        return None
+    plt = _pyplot()
+    names = [k for k in history[0] if k not in ("step", "reward")]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3), squeeze=False)
+    steps = [r["step"] for r in history]
+    axes[0][0].plot(steps, [r["reward"] for r in history], color="C0")
+    axes[0][0].set_title("total reward (weighted)", fontsize=8)
+    for k, name in enumerate(names):
+        axes[0][1].plot(steps, [r.get(name, math.nan) for r in history], label=name, color=f"C{k + 1}")
+    axes[0][1].set_title("each reward's mean", fontsize=8)
+    axes[0][1].legend(fontsize=7, frameon=False)
+    for ax in axes[0]:
+        ax.set_xlabel("GRPO step", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return _render(fig)

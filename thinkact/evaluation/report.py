@@ -79,6 +79,18 @@ def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+HEADLINE = ("tool_call_exact", "tool_call", "answer")  # the paper-style table: task success per split
+
+
+def render_headline(ev: Evaluation, metrics: tuple[str, ...] = HEADLINE) -> str:
+    """The paper-style table: a row per model, for each split the headline metrics (mean ± CI)."""
+    shown = [k for k in metrics if k in ev.metrics]
+    lines = [_row(["model", *(f"{s} {k}" for s in ev.splits for k in shown)]),
+             _row(["---"] * (len(ev.splits) * len(shown) + 1))]
+    lines += [_row([m, *(cell(ev.summary[m][s][k], k) for s in ev.splits for k in shown)]) for m in ev.models]
+    return "\n".join(lines) + "\n"
+
+
 def render_markdown(ev: Evaluation, title: str = "Evaluation") -> str:
     """The report: one table per split (models as rows, metrics as columns), then the paired deltas."""
     b = ev.bootstrap
@@ -88,7 +100,7 @@ def render_markdown(ev: Evaluation, title: str = "Evaluation") -> str:
              + ", ".join(f"{s} ({len(ev.examples[s])} examples)" for s in ev.splits) + ".",
              f"Cells: mean per example ± the larger side of its {ci}; scores in [0, 1] shown as %, "
              "`output_length` in characters. Best model per column in bold; n = examples the metric applies to.",
-             ""]
+             "", "## Summary", "", render_headline(ev)]
     for split in ev.splits:
         lines += [f"## {split}", "", _row(["model", *(f"{k} (n={ev.summary[ev.models[0]][split][k].n})"
                                                      for k in ev.metrics)]),

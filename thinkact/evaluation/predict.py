@@ -1,0 +1,130 @@
+"""Completions of a model on evaluation splits: the generation half of the evaluate stage.
+
+Which model: `base` (params.model.base, as the sft stage starts from it), `sft` and `grpo` (the stages' saved
+folders), or any spec `thinkact.models` loads (a local folder, a Hugging Face id in the local cache, a built-in)
+and registry URIs `models:/NAME@ALIAS` / `models:/NAME/VERSION` (downloaded once by thinkact.tracking.registry).
+Greedy decoding, batched and sorted by prompt length (thinkact.generation), on the auto-detected device (bf16 on
+a GPU that has it); with `evaluate.use_vllm` on a CUDA machine vLLM generates instead.
+
+    from thinkact.evaluation.predict import load_for_eval, predict_splits
+    model, tokenizer = load_for_eval("sft", params)
+    texts = predict_splits(model, tokenizer, {"test_id": examples}, params.evaluate)   # split -> completions
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from thinkact.config import EvaluateParams, Params
+from thinkact.contract import Example
+from thinkact.errors import ThinkactError
+
+REGISTRY_PREFIX = "models:/"
+STAGE_MODELS = ("sft", "grpo")  # pipeline models saved by their stage in <paths.outputs>/<stage>/model
+
+
+def model_dir(name: str, params: Params) -> Path:
+    """<paths.outputs>/<stage>/model of a trained pipeline model; ThinkactError when that stage has not run."""
+    folder = params.paths.stage_dir(name) / "model"
+    if not (folder / "config.json").is_file():
+        raise ThinkactError(f"model '{name}': {folder} has no saved model; run its stage first "
+                            f"(dvc repro {name}, or python -m tasks.{name})")
+    return folder
+
+
+def resolve_spec(spec: str, params: Params) -> str:
+    """A pipeline name (sft, grpo) or registry URI turned into what thinkact.models loads; others unchanged."""
+    if spec in STAGE_MODELS:
+        return str(model_dir(spec, params))
+    if spec.startswith(REGISTRY_PREFIX):
+        from thinkact.tracking.registry import resolve_model
+
+        return str(resolve_model(spec, Path(params.paths.models_cache) / "registry"))
+    return spec
+
+
+def load_for_eval(spec: str, params: Params, train: Sequence[Example] | None = None) -> tuple[Any, Any]:
+    """(model, tokenizer) in eval mode. `base` is params.model.base (its tiny tokenizer is built from `train`)."""
+    from thinkact.models import load_model
+
+    if spec == "base":
+        from thinkact.training.common import load_base
+
+        if train is None:
+            from thinkact.contract import read_jsonl
+
+            train = read_jsonl(Path(params.paths.data) / "train.jsonl")
+        model, tokenizer = load_base(params, train)
+        return model.eval(), tokenizer
+    return load_model(resolve_spec(spec, params), params.paths.models_cache)
+
+
+def set_cpu_threads(threads: int) -> None:
+    """torch threads for CPU work (0 leaves torch's default); ignored on a GPU machine."""
+    import torch
+
+    if threads > 0 and not torch.cuda.is_available():
+        torch.set_num_threads(threads)
+
+
+def predict_splits(model: Any, tokenizer: Any, examples: Mapping[str, Sequence[Example]], settings: EvaluateParams,
+                   *, label: str = "model") -> dict[str, list[str]]:
+    """Greedy completions per split, in each split's example order; a progress bar per split."""
+    from thinkact.generation import generate_completions
+
+    set_cpu_threads(settings.cpu_threads)
+    out: dict[str, list[str]] = {}
+    for split, exs in examples.items():
+        out[split] = generate_completions(model, tokenizer, list(exs), max_new_tokens=settings.max_new_tokens,
+                                          batch_size=settings.batch_size, desc=f"{label}/{split}")
+    return out
+
+
+def predict_vllm(folder: str, tokenizer: Any, examples: Mapping[str, Sequence[Example]],
+                 settings: EvaluateParams) -> dict[str, list[str]]:
+    """The same greedy completions with vLLM (CUDA only): all prompts of all splits in one call."""
+    try:
+        from vllm import LLM, SamplingParams
+    except ImportError:
+        raise ThinkactError("evaluate.use_vllm is true but vllm is not installed: pip install vllm on the CUDA "
+                            "machine, or set evaluate.use_vllm: false") from None
+    from thinkact.generation import prompt_text
+
+    names = list(examples)
+    prompts = [prompt_text(tokenizer, ex) for s in names for ex in examples[s]]
+    llm = LLM(model=folder, dtype="bfloat16", seed=0)
+    outputs = llm.generate(prompts, SamplingParams(temperature=0.0, max_tokens=settings.max_new_tokens,
+                                                   stop=["<|im_end|>"], skip_special_tokens=False))
+    texts = [o.outputs[0].text for o in outputs]
+    out, start = {}, 0
+    for s in names:
+        out[s] = texts[start:start + len(examples[s])]
+        start += len(examples[s])
+    return out
+
+
+def predict_model(spec: str, params: Params, examples: Mapping[str, Sequence[Example]],
+                  train: Sequence[Example] | None = None) -> tuple[dict[str, list[str]], float]:
+    """Load `spec`, generate on every split; returns (split -> completions, seconds spent generating)."""
+    settings = params.evaluate
+    set_cpu_threads(settings.cpu_threads)
+    if settings.use_vllm:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ThinkactError("evaluate.use_vllm needs a CUDA GPU; set evaluate.use_vllm: false on this machine")
+        if spec == "base" and params.model.base.startswith("builtin:"):
+            raise ThinkactError("evaluate.use_vllm: the built-in models are for CPUs; set model.base to a Hugging "
+                                "Face id or folder (e.g. Qwen/Qwen3-1.7B) or evaluate.use_vllm: false")
+        folder = params.model.base if spec == "base" else resolve_spec(spec, params)
+        from thinkact.models import load_tokenizer
+
+        tokenizer = load_tokenizer(folder, params.paths.models_cache)
+        t0 = time.perf_counter()
+        return predict_vllm(folder, tokenizer, examples, settings), time.perf_counter() - t0
+    model, tokenizer = load_for_eval(spec, params, train)
+    t0 = time.perf_counter()
+    texts = predict_splits(model, tokenizer, examples, settings, label=spec)
+    return texts, time.perf_counter() - t0
