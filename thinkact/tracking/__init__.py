@@ -1,10 +1,24 @@
 """Experiment tracking and the model registry: the ONLY package that imports mlflow (DESIGN.md).
 
-- `runs`:     one MLflow run per stage (`stage_run`), where runs go (`tracking_uri`)
+- `runs`:     one MLflow run per stage (`stage_run`), a parent run per pipeline run (`pipeline_run`),
+              where runs go (`tracking_uri`)
 - `registry`: registered model versions, aliases and the promotion gate's bookkeeping
 
     from thinkact.tracking import stage_run
 """
-from thinkact.tracking.runs import EXPERIMENT, NullRun, StageRun, flatten, stage_run, tracking_uri
+from thinkact.tracking.runs import (
+    EXPERIMENT,
+    PARENT_ENV,
+    NullPipelineRun,
+    NullRun,
+    PipelineRun,
+    StageRun,
+    flatten,
+    pipeline_run,
+    resolved_params,
+    stage_run,
+    tracking_uri,
+)
 
-__all__ = ["EXPERIMENT", "NullRun", "StageRun", "flatten", "stage_run", "tracking_uri"]
+__all__ = ["EXPERIMENT", "PARENT_ENV", "NullPipelineRun", "NullRun", "PipelineRun", "StageRun", "flatten",
+           "pipeline_run", "resolved_params", "stage_run", "tracking_uri"]

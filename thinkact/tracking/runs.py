@@ -6,18 +6,26 @@
         run.log_artifact("outputs/validate/report.json")
         run.log_artifacts("outputs/validate/data_docs", "data_docs")
 
+    with pipeline_run(root) as parent:           # the flow: one parent run per pipeline run
+        env = {**os.environ, **parent.child_env()}  # stage processes started with this env become its children
+
 Where runs go, decided once per call:
   THINKACT_TRACKING=0      tracking off: `run` is a no-op object, mlflow is never imported
   MLFLOW_TRACKING_URI=...  that store (a server, a file store, a sqlite file)
   otherwise                the embedded store next to params.yaml: mlflow/mlflow.db
 A sqlite store keeps artifacts in an artifacts/ folder beside the .db file.
 
-A run is named like the stage, in experiment "thinkact", tagged with the stage, the git commit and the DVC
-data hash when known. It ends FINISHED, or FAILED when the block raises (the exception propagates).
+Runs live in one experiment per project, "thinkact". A stage run is named like the stage; with
+THINKACT_PARENT_RUN_ID set (the flow sets it for the stage processes it starts) it becomes a child of that
+run (`mlflow.parentRunId`), otherwise it stands alone. Every run is tagged with the git commit (and whether
+the tree was dirty), the DVC md5 of data/ (from data.dvc) and the md5 of params.yaml; the parent run also
+logs every resolved params section once, and params.yaml itself as an artifact.
+A run ends FINISHED, or FAILED when the block raises (the exception propagates).
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import subprocess
 import time
@@ -26,24 +34,33 @@ from pathlib import Path
 from typing import Any
 
 EXPERIMENT = "thinkact"
+PARENT_ENV = "THINKACT_PARENT_RUN_ID"  # set for stage processes: their runs become children of this run
+PIPELINE_RUN = "pipeline"  # the parent run's name
 _OFF = {"0", "false", "no", "off"}
 _MAX_PARAM = 6000  # MLflow's limit on a param value
 
 
-def _project_root() -> Path:
-    from thinkact.config import params_path
+def _params_file(root: Path | None = None) -> Path:
+    """$THINKACT_PARAMS, else params.yaml in `root` (default: the project root)."""
+    from thinkact.config import PARAMS_FILE, params_path
 
-    return params_path().resolve().parent
+    if root is None or os.environ.get("THINKACT_PARAMS"):
+        return params_path().resolve()
+    return (Path(root) / PARAMS_FILE).resolve()
 
 
-def tracking_uri() -> str | None:
-    """The store runs go to, or None when tracking is off."""
+def _project_root(root: Path | None = None) -> Path:
+    return Path(root).resolve() if root is not None else _params_file().parent
+
+
+def tracking_uri(root: Path | None = None) -> str | None:
+    """The store runs go to, or None when tracking is off (`root`: the project, default the one params.yaml is in)."""
     if os.environ.get("THINKACT_TRACKING", "1").strip().lower() in _OFF:
         return None
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return uri
-    return f"sqlite:///{_project_root() / 'mlflow' / 'mlflow.db'}"
+    return f"sqlite:///{_project_root(root) / 'mlflow' / 'mlflow.db'}"
 
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -58,14 +75,30 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
-def _context_tags() -> dict[str, str]:
-    """Git commit and the DVC hash of data/ (from data.dvc), when they can be read cheaply."""
-    root = _project_root()
+def file_md5(path: Path) -> str | None:
+    """md5 of a file's bytes, or None when it cannot be read."""
+    try:
+        return hashlib.md5(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _context_tags(root: Path | None = None) -> dict[str, str]:
+    """Git commit (+ dirty flag), the DVC hash of data/ (from data.dvc) and the md5 of params.yaml, when readable."""
+    params_file = _params_file(root)
+    root = _project_root(root)
     tags: dict[str, str] = {}
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
         if commit.returncode == 0:
             tags["mlflow.source.git.commit"] = commit.stdout.strip()
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                   capture_output=True, text=True, timeout=10)
+            if dirty.returncode == 0:
+                tags["thinkact.git_dirty"] = str(bool(dirty.stdout.strip())).lower()
+    params_md5 = file_md5(params_file)
+    if params_md5:
+        tags["thinkact.params_md5"] = params_md5
     dvc_file = root / "data.dvc"
     if dvc_file.is_file():
         with contextlib.suppress(Exception):
@@ -152,14 +185,83 @@ def stage_run(stage: str, params: Mapping[str, Any] | None = None,
 
     client = MlflowClient(tracking_uri=uri)
     run_tags = {"mlflow.runName": stage, "thinkact.stage": stage, **_context_tags(), **(tags or {})}
-    created = client.create_run(_experiment_id(client, uri), run_name=stage,
-                                tags={k: str(v) for k, v in run_tags.items()})
-    run = StageRun(client, created.info.run_id)
-    try:
+    parent = os.environ.get(PARENT_ENV, "").strip()
+    if parent:
+        run_tags["mlflow.parentRunId"] = parent
+    with _open_run(client, uri, stage, run_tags) as run:
         if params:
             run.log_params(params)
+        yield run
+
+
+@contextlib.contextmanager
+def _open_run(client: Any, uri: str, name: str, tags: Mapping[str, Any]) -> Iterator[StageRun]:
+    created = client.create_run(_experiment_id(client, uri), run_name=name,
+                                tags={k: str(v) for k, v in tags.items()})
+    run = StageRun(client, created.info.run_id)
+    try:
         yield run
     except BaseException:
         client.set_terminated(run.run_id, "FAILED")
         raise
     client.set_terminated(run.run_id, "FINISHED")
+
+
+class PipelineRun(StageRun):
+    """The parent run of one pipeline run; `child_env()` makes the stage processes' runs its children."""
+
+    def __init__(self, client: Any, run_id: str, uri: str):
+        super().__init__(client, run_id)
+        self.tracking_uri = uri
+
+    def child_env(self) -> dict[str, str]:
+        """Environment for a stage process: this run as parent, and the same store (however it was chosen)."""
+        return {PARENT_ENV: self.run_id, "MLFLOW_TRACKING_URI": self.tracking_uri}
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        self.client.log_text(self.run_id, text, artifact_file)
+
+
+class NullPipelineRun(NullRun):
+    """Tracking off: no parent run, stage processes stay untracked too."""
+
+    tracking_uri: str | None = None
+
+    def child_env(self) -> dict[str, str]:
+        return {}
+
+    def log_text(self, text: str, artifact_file: str) -> None: ...
+
+
+def resolved_params(root: Path | None = None) -> dict[str, Any]:
+    """Every params.yaml section as loaded and checked by thinkact.config (defaults filled in)."""
+    from dataclasses import asdict
+
+    from thinkact.config import load_params
+
+    return asdict(load_params(_params_file(root)))
+
+
+@contextlib.contextmanager
+def pipeline_run(root: Path | None = None, tags: Mapping[str, Any] | None = None) -> Iterator[NullRun]:
+    """The parent run of a pipeline run in project `root`: context tags, every resolved params section logged
+    once, params.yaml as an artifact. Yields a PipelineRun (a NullPipelineRun when tracking is off).
+    A bad params.yaml raises ConfigError before any run is created."""
+    uri = tracking_uri(root)
+    if uri is None:
+        yield NullPipelineRun()
+        return
+    params = resolved_params(root)
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    run_tags = {"mlflow.runName": PIPELINE_RUN, "thinkact.stage": PIPELINE_RUN, **_context_tags(root),
+                **(tags or {})}
+    with _open_run(client, uri, PIPELINE_RUN, run_tags) as run:
+        parent = PipelineRun(client, run.run_id, uri)
+        parent.log_params(params)
+        parent.log_artifact(_params_file(root))
+        yield parent
