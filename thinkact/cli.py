@@ -122,6 +122,29 @@ def score(
     Console().print_json(json.dumps(summary))
 
 
+@app.command("evaluate")
+def evaluate(
+    model: Annotated[Optional[list[str]], typer.Option(
+        help="Model to evaluate, repeatable: base, sft, grpo, a saved folder, a Hugging Face id in the local cache, "
+             "models:/NAME@ALIAS or models:/NAME/VERSION; LABEL=SPEC names it in the report. "
+             "Default: evaluate.models from params.yaml.")] = None,
+    data: Annotated[Optional[list[Path]], typer.Option(
+        help="Contract JSONL to evaluate on, repeatable (its file name is the split label). "
+             "Default: evaluate.splits from paths.data.")] = None,
+    bfcl: Annotated[Optional[list[str]], typer.Option(
+        help="A BFCL category from the installed bfcl-eval package (e.g. simple_python), repeatable.")] = None,
+    max_examples: Annotated[Optional[int], typer.Option(help="First N examples per data set (default: "
+                                                        "evaluate.max_examples; 0: all).")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder (metrics.json, report.md, predictions/, plots/).")]
+    = Path("outputs/evaluate-cli"),
+) -> None:
+    """Evaluate any models on any contract data or BFCL categories with the pipeline's metrics and CIs."""
+    from thinkact.evaluation.cli import evaluate_command
+
+    report = evaluate_command(model or [], data or [], bfcl or [], max_examples, out)
+    Console().print(report)
+
+
 @rewards_app.command("list")
 def rewards_list() -> None:
     """Print every registered reward with its options and one-line doc."""

@@ -1,0 +1,138 @@
+"""The evaluate stage and `thinkact evaluate` on the quick profile: every output is written with the layout the
+registry and DVC read, MLflow gets the metrics and files, a missing model or bad setting fails before generation,
+and any saved model evaluates on any contract file or BFCL category."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import write_params
+from thinkact.config import load_params
+from thinkact.errors import ConfigError, ThinkactError
+
+
+def _save_untrained(params, *stages: str) -> None:
+    """The quick base model saved where the sft/grpo stages write theirs: the models under evaluation here."""
+    from thinkact.contract import read_jsonl
+    from thinkact.training.common import load_base
+
+    model, tokenizer = load_base(params, read_jsonl(Path(params.paths.data) / "train.jsonl"))
+    for stage in stages:
+        folder = params.paths.stage_dir(stage) / "model"
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+
+@pytest.fixture
+def eval_project(quick_project):
+    _save_untrained(quick_project, "sft", "grpo")
+    history = [{"step": i, "reward": 0.1 * i, "format": 0.2 * i, "tool_call": 0.0} for i in range(1, 4)]
+    (quick_project.paths.stage_dir("grpo") / "rewards.json").write_text(json.dumps(history))
+    return quick_project
+
+
+def test_stage_writes_metrics_report_predictions_plots_and_logs_them(eval_project):
+    from mlflow.tracking import MlflowClient
+
+    from tasks.evaluate import run
+    from thinkact.evaluation.metrics import metric_names
+    from thinkact.tracking import tracking_uri
+
+    headline = run(eval_project)
+    out = eval_project.paths.stage_dir("evaluate")
+    metrics = json.loads((out / "metrics.json").read_text())
+    splits = ["test_id", "test_env", "test_task"]
+    for model in ("base", "sft", "grpo"):
+        for split in splits:
+            row = metrics[model][split]
+            for name in metric_names():
+                assert name in row and f"{name}_ci" in row and f"{name}_n" in row
+            assert row["format_n"] == 8
+    assert set(metrics["deltas"]) == {"sft-base", "grpo-sft"}
+    # sft and grpo are the same weights here: greedy decoding gives identical completions, so every delta is 0
+    assert all(v == 0 for k, v in metrics["deltas"]["grpo-sft"]["test_id"].items()
+               if not k.endswith(("_ci", "_n")) and v is not None)
+    rows = [json.loads(line) for line in (out / "predictions" / "grpo" / "test_env.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and {"id", "completion", "scores", "gold_action"} <= set(rows[0])
+    for name in ("metrics.png", "deltas.png", "grpo_rewards.png", "metrics.csv"):
+        assert (out / "plots" / name).stat().st_size > 0
+    report = (out / "report.md").read_text()
+    assert "## Summary" in report and "test_task tool_call_exact" in report
+    info = json.loads((out / "run.json").read_text())
+    assert info["splits"] == dict.fromkeys(splits, 8) and set(info["eval_data_md5"]) == set(splits)
+    assert set(headline) == {"seconds", *(f"grpo/{s}/tool_call_exact" for s in splits)}
+
+    client = MlflowClient(tracking_uri())
+    (mlrun,) = client.search_runs([client.get_experiment_by_name("thinkact").experiment_id],
+                                  "attributes.run_name = 'evaluate'")
+    assert mlrun.info.status == "FINISHED"
+    assert "grpo/test_id/tool_call_exact" in mlrun.data.metrics
+    assert "delta/grpo-sft/test_env/format" in mlrun.data.metrics
+    assert mlrun.data.tags["thinkact.eval_md5.test_id"] == info["eval_data_md5"]["test_id"]
+    logged = {f.path for f in client.list_artifacts(mlrun.info.run_id)}
+    assert {"metrics.json", "report.md", "run.json", "plots", "predictions"} <= logged
+
+
+def test_missing_grpo_model_fails_before_generation(quick_project):
+    from tasks.evaluate import run
+
+    _save_untrained(quick_project, "sft")
+    with pytest.raises(ThinkactError, match=r"model 'grpo': .* has no saved model; run its stage first"):
+        run(quick_project)
+    assert not quick_project.paths.stage_dir("evaluate").exists()
+
+
+@pytest.mark.parametrize("overrides, key", [
+    ({"models": ["base", "dpo"]}, "evaluate.models[1]"),
+    ({"splits": ["train"]}, "evaluate.splits[0]"),
+    ({"batch_size": 0}, "evaluate.batch_size"),
+    ({"bootstrap": {"method": "jackknife"}}, "evaluate.bootstrap.method"),
+    ({"max_tokens": 5}, "evaluate.max_tokens"),
+])
+def test_bad_evaluate_params_name_the_key(tmp_path, overrides, key):
+    with pytest.raises(ConfigError, match=re.escape(f"key '{key}'")):
+        load_params(write_params(tmp_path, {"evaluate": overrides}))
+
+
+def test_cli_evaluates_a_saved_folder_on_a_file_and_a_bfcl_category(eval_project, tmp_path):
+    from typer.testing import CliRunner
+
+    from thinkact.cli import app
+
+    folder = eval_project.paths.stage_dir("sft") / "model"
+    data = Path(eval_project.paths.data) / "test_env.jsonl"
+    out = tmp_path / "cli-eval"
+    result = CliRunner().invoke(app, ["evaluate", "--model", f"mine={folder}", "--model", "grpo", "--data",
+                                      str(data), "--bfcl", "simple_python", "--max-examples", "4", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["mine"]) == {"test_env", "bfcl_simple_python"}
+    assert metrics["mine"]["bfcl_simple_python"]["tool_call_exact_n"] == 4
+    assert "grpo-mine" in metrics["deltas"]
+    assert "bfcl_simple_python tool_call_exact" in result.output
+
+
+def test_cli_unknown_model_folder_is_one_clear_error(eval_project, tmp_path):
+    from typer.testing import CliRunner
+
+    from thinkact.cli import app
+
+    result = CliRunner().invoke(app, ["evaluate", "--model", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, ThinkactError) and "does not exist" in str(result.exception)
+
+
+def test_model_labels_are_safe_for_delta_names():
+    from thinkact.evaluation.cli import parse_models
+    from thinkact.evaluation.runner import label_of
+
+    assert label_of("models:/thinkact-agent@champion") == "champion"
+    assert label_of("outputs/sft/model") == "sft_model"
+    assert label_of("Qwen/Qwen3-1.7B") == "qwen_qwen3_1_7b"
+    assert parse_models(["grpo", "q=Qwen/Qwen3-1.7B"], []) == {"grpo": "grpo", "q": "Qwen/Qwen3-1.7B"}
+    assert parse_models([], ["base", "sft"]) == {"base": "base", "sft": "sft"}
+    with pytest.raises(ThinkactError, match="two models are labelled 'sft'"):
+        parse_models(["sft", "sft"], [])
