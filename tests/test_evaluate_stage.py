@@ -136,3 +136,17 @@ def test_model_labels_are_safe_for_delta_names():
     assert parse_models([], ["base", "sft"]) == {"base": "base", "sft": "sft"}
     with pytest.raises(ThinkactError, match="two models are labelled 'sft'"):
         parse_models(["sft", "sft"], [])
+
+
+@pytest.mark.gpu
+def test_on_a_gpu_models_evaluate_in_bf16_on_cuda(eval_project):
+    import torch
+
+    from thinkact.evaluation.predict import load_for_eval, predict_splits
+    from thinkact.contract import read_jsonl
+
+    model, tokenizer = load_for_eval("sft", eval_project)
+    weights = next(model.parameters())
+    assert weights.device.type == "cuda" and weights.dtype == torch.bfloat16
+    examples = {"test_id": read_jsonl(Path(eval_project.paths.data) / "test_id.jsonl")[:4]}
+    assert len(predict_splits(model, tokenizer, examples, eval_project.evaluate)["test_id"]) == 4
