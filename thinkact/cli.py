@@ -158,6 +158,55 @@ def rewards_list() -> None:
     Console().print(table)
 
 
+@app.command("promote")
+def promote(
+    version: Annotated[Optional[str], typer.Option(help="Make this version @champion by hand (rollback / force), "
+                                                        "recorded with who, why and the previous champion.")] = None,
+    reason: Annotated[str, typer.Option(help="Why (with --version); stored as a tag on the version.")] = "",
+) -> None:
+    """Run the promotion gate again for the current @challenger, or with --version N roll @champion back to N."""
+    from thinkact.champion import promote_challenger, promote_version
+    from thinkact.config import load_params
+
+    params = load_params()
+    decision = (promote_version(params, version, why=reason) if version is not None
+                else promote_challenger(params))
+    from rich.markdown import Markdown
+
+    Console().print(Markdown(decision.to_markdown()))
+
+
+@app.command("chat")
+def chat(
+    model: Annotated[str, typer.Option(help="models:/NAME@ALIAS, models:/NAME/VERSION, sft, grpo, base, a saved "
+                                            "model folder or a built-in.")] = "models:/thinkact-agent@champion",
+    message: Annotated[Optional[str], typer.Option(help="One-shot: answer this message and exit.")] = None,
+    tools: Annotated[Optional[Path], typer.Option(help="JSON list of OpenAI function schemas offered to the model.")] = None,
+    system: Annotated[Optional[str], typer.Option(help="A system message.")] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="Longest reply in tokens.")] = 256,
+    temperature: Annotated[float, typer.Option(help="0: greedy.")] = 0.0,
+    json_out: Annotated[bool, typer.Option("--json", help="One-shot: print the parsed reply as JSON.")] = False,
+) -> None:
+    """Talk to a model (the registry's champion by default): shows its reasoning, then its tool calls or answer."""
+    import json
+
+    from thinkact import chat as chat_mod
+    from thinkact.config import load_params
+
+    tool_list = chat_mod.load_tools(tools)
+    loaded, tokenizer = chat_mod.load_chat_model(model, load_params())
+    generation = {"max_new_tokens": max_new_tokens, "temperature": temperature}
+    out = Console()
+    if message is None:
+        chat_mod.interactive(loaded, tokenizer, tool_list, out, system=system, **generation)
+        return
+    turn = chat_mod.one_shot(loaded, tokenizer, message, tool_list, system=system, **generation)
+    if json_out:
+        print(json.dumps(turn, ensure_ascii=False))
+    else:
+        chat_mod.show(out, turn)
+
+
 def main() -> None:
     """Entry point: user errors print one clear line (no traceback) and exit 2."""
     try:

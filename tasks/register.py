@@ -1,0 +1,92 @@
+"""Stage `register`: the evaluated SFT and GRPO models become versions of one registered MLflow model; the GRPO
+version gets the alias `challenger`, and `champion` moves to it only when the promotion gate passes.
+
+Reads `<paths.outputs>/sft/model/`, `<paths.outputs>/grpo/model/`, the evaluate stage's `metrics.json`, `report.md`
+and `predictions/<model>/<split>.jsonl`, the evaluation splits in `<paths.data>` and params.yaml (`register`,
+`evaluate`). Logs both models (transformers flavor, safetensors, tokenizer with the chat template) to the MLflow
+run `register` with the evaluation artifacts, registers them as versions of `register.model_name` tagged with their
+role, the evaluation data md5 and the git commit, runs the gate (thinkact.champion / thinkact.promotion) against
+the current `champion`, records the decision as tags on the GRPO version and writes
+`<paths.outputs>/register/decision.json` (DVC metrics) and `decision.md`.
+
+    python -m tasks.register          # what `dvc repro register` runs, from the project root
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from tasks import stage_main
+from thinkact.config import Params
+from thinkact.errors import ThinkactError
+from thinkact.io import atomic_write_json, atomic_write_text
+
+STAGE = "register"
+ROLES = ("sft", "grpo")       # registered, in this order; the last one is the challenger
+CHALLENGER_ROLE = "grpo"
+
+
+def _inputs(params: Params) -> tuple[Path, dict[str, Path]]:
+    """The evaluate stage's folder and the models, checked before anything is logged."""
+    from thinkact.evaluation.predict import model_dir
+
+    evaluate = params.paths.stage_dir("evaluate")
+    needed = [evaluate / "metrics.json"] + [evaluate / "predictions" / CHALLENGER_ROLE / f"{s}.jsonl"
+                                            for s in params.register.splits]
+    for path in needed:
+        if not path.is_file():
+            raise ThinkactError(f"{path}: missing; run the evaluate stage first (dvc repro evaluate), with every "
+                                "register.splits split in evaluate.splits and grpo in evaluate.models")
+    return evaluate, {role: model_dir(role, params) for role in ROLES}
+
+
+def run(params: Params) -> dict:
+    """Register the models, run the gate, move the aliases; returns the decision as the stage metrics."""
+    from thinkact.champion import EVAL_MD5_TAG, PREDICTIONS_ARTIFACT, PREDICTIONS_TAG, apply, decide, eval_md5
+    from thinkact.tracking import stage_run
+    from thinkact.tracking.registry import CHALLENGER, Registry
+
+    evaluate, models = _inputs(params)
+    out = params.paths.stage_dir(STAGE)
+    md5 = eval_md5(params)
+    registry = Registry(params.register.model_name)
+    logged = {STAGE: asdict(params.register), "evaluate": {"bootstrap": asdict(params.evaluate.bootstrap),
+                                                           "max_examples": params.evaluate.max_examples}}
+    with stage_run(STAGE, params=logged, tags={EVAL_MD5_TAG: md5}) as tracked:
+        registry.attach(tracked.run_id, evaluate / "metrics.json", "evaluation")
+        if (evaluate / "report.md").is_file():
+            registry.attach(tracked.run_id, evaluate / "report.md", "evaluation")
+        registry.attach(tracked.run_id, evaluate / "predictions", PREDICTIONS_ARTIFACT)
+        versions = {}
+        for role, folder in models.items():
+            tags = {EVAL_MD5_TAG: md5}
+            if (evaluate / "predictions" / role).is_dir():
+                tags[PREDICTIONS_TAG] = f"{PREDICTIONS_ARTIFACT}/{role}"
+            versions[role] = registry.log_model(folder, role=role, run_id=tracked.run_id, tags=tags)
+            print(f"[{STAGE}] {role}: {versions[role].uri}", flush=True)
+        challenger = versions[CHALLENGER_ROLE]
+        registry.set_alias(CHALLENGER, challenger.version)
+        decision = decide(registry, challenger, params, local=evaluate / "predictions" / CHALLENGER_ROLE)
+        apply(registry, decision, challenger.version)
+        champion = registry.alias("champion")
+        result = {**decision.to_dict(), "versions": {r: v.version for r, v in versions.items()},
+                  "champion_version": None if champion is None else champion.version}
+        atomic_write_json(out / "decision.json", result)
+        atomic_write_text(out / "decision.md", decision.to_markdown())
+        tracked.set_tags({f"thinkact.{r}_version": v.version for r, v in versions.items()})
+        tracked.log_metrics({"promoted": float(decision.promote),
+                             **{k: getattr(decision, k) for k in ("delta", "delta_low", "delta_high", "n")
+                                if getattr(decision, k) is not None}})
+        tracked.log_artifact(out / "decision.json")
+        tracked.log_artifact(out / "decision.md")
+    print(decision.to_markdown(), flush=True)
+    return {"promoted": decision.promote, "challenger": challenger.version, "champion": result["champion_version"]}
+
+
+def main() -> int:
+    return stage_main(STAGE, run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""The promotion gate against the registry: whose scores, on which examples, and moving `champion`.
+
+Used by the `register` stage (tasks/register.py) and by `thinkact promote`; the decision itself is the pure
+`thinkact.promotion.gate`, the registry calls are `thinkact.tracking.registry`.
+
+The evaluation data of the gate: params.yaml `register.splits` in `<paths.data>`, the first `evaluate.max_examples`
+of each (as the evaluate stage takes them); `eval_md5` fingerprints those files and that limit. A version's
+per-example scores come from its completions, re-scored with today's metrics (`score_examples`, so a change in a
+metric's code cannot make two versions incomparable):
+- from the version's stored predictions (its run's `evaluation/predictions/<role>/`) when its `thinkact.eval_md5`
+  tag matches and every example is there;
+- otherwise generated again from the registered model (`predict_model`, greedy, `evaluate` settings).
+
+    from thinkact.champion import promote_challenger, promote_version
+    decision = promote_challenger(params)                  # thinkact promote
+    decision = promote_version(params, "3", who="alice", why="rollback")   # thinkact promote --version 3
+"""
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from thinkact.config import Params
+from thinkact.contract import Example, read_jsonl
+from thinkact.errors import ThinkactError
+from thinkact.promotion import Decision, Scores, forced, gate
+
+EVAL_MD5_TAG = "thinkact.eval_md5"
+PREDICTIONS_TAG = "thinkact.predictions"   # artifact path, in the version's run, of its predictions folder
+PREDICTIONS_ARTIFACT = "evaluation/predictions"
+
+
+def eval_examples(params: Params) -> dict[str, list[Example]]:
+    """split -> the examples the gate compares on (register.splits, first evaluate.max_examples of each)."""
+    out = {}
+    for split in params.register.splits:
+        path = Path(params.paths.data) / f"{split}.jsonl"
+        if not path.is_file():
+            raise ThinkactError(f"{path}: missing; register.splits in params.yaml names split '{split}' "
+                                "(generate the data with `thinkact data generate` or fix register.splits)")
+        examples = read_jsonl(path)
+        out[split] = examples[: params.evaluate.max_examples] if params.evaluate.max_examples else examples
+    return out
+
+
+def eval_md5(params: Params) -> str:
+    """md5 of the gate's evaluation data: each split's file bytes, its name and the per-split example limit."""
+    h = hashlib.md5()
+    for split in params.register.splits:
+        h.update(f"{split}:{params.evaluate.max_examples}:".encode())
+        h.update(hashlib.md5((Path(params.paths.data) / f"{split}.jsonl").read_bytes()).hexdigest().encode())
+    return h.hexdigest()
+
+
+def read_completions(folder: Path, splits: Sequence[str]) -> dict[str, dict[str, str]]:
+    """split -> {example id: completion} from <folder>/<split>.jsonl (evaluate's predictions); missing split: {}."""
+    out: dict[str, dict[str, str]] = {}
+    for split in splits:
+        path = folder / f"{split}.jsonl"
+        rows = {}
+        if path.is_file():
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if line.strip():
+                    try:
+                        row = json.loads(line)
+                        rows[str(row["id"])] = row["completion"]
+                    except (ValueError, KeyError, TypeError):
+                        raise ThinkactError(f"{path}:{n}: not a prediction row with 'id' and 'completion' "
+                                            "(rerun the evaluate stage: dvc repro evaluate)") from None
+        out[split] = rows
+    return out
+
+
+def score(examples: Mapping[str, Sequence[Example]], completions: Mapping[str, Mapping[str, str] | Sequence[str]],
+          params: Params) -> Scores:
+    """{"split/id": {metric: score}} with today's metrics; completions per split by id or in example order."""
+    from thinkact.evaluation.metrics import score_examples
+
+    out: dict[str, dict[str, float | None]] = {}
+    for split, exs in examples.items():
+        got = completions[split]
+        texts = [got[ex.id] for ex in exs] if isinstance(got, Mapping) else list(got)
+        for ex, row in zip(exs, score_examples(exs, texts, reward_options=params.grpo.reward_options)):
+            out[f"{split}/{ex.id}"] = row
+    return out
+
+
+def version_scores(registry, version, examples: Mapping[str, Sequence[Example]], md5: str, params: Params,
+                   local: Path | None = None) -> tuple[Scores, str]:
+    """A version's scores on `examples` and where its completions came from (see the module docstring)."""
+    splits = list(examples)
+    stored = None
+    if local is not None:
+        stored = read_completions(local, splits)
+    elif version.tags.get(EVAL_MD5_TAG) == md5 and version.tags.get(PREDICTIONS_TAG):
+        with tempfile.TemporaryDirectory(prefix="thinkact-preds-") as tmp:
+            folder = registry.fetch(version.run_id, version.tags[PREDICTIONS_TAG], tmp)
+            stored = read_completions(folder, splits) if folder is not None else None
+    if stored is not None and all(ex.id in stored[s] for s in splits for ex in examples[s]):
+        return score(examples, stored, params), "evaluate stage" if local else "stored predictions"
+    from thinkact.evaluation.predict import predict_model
+
+    texts, _ = predict_model(version.uri, params, examples)
+    return score(examples, texts, params), "generated again (its evaluation used other data)"
+
+
+def decide(registry, challenger, params: Params, *, local: Path | None = None) -> Decision:
+    """Gate `challenger` against the current champion on the evaluation data of params.yaml."""
+    reg = params.register
+    champion = registry.alias("champion")
+    if champion is not None and champion.version == challenger.version:
+        return Decision(promote=False, rule="none", metric=reg.primary_metric, challenger=challenger.version,
+                        champion=champion.version, reason=f"version {challenger.version} already holds @champion")
+    examples, md5 = eval_examples(params), eval_md5(params)
+    chall, chall_from = version_scores(registry, challenger, examples, md5, params, local=local)
+    champ, champ_from = (None, None) if champion is None else version_scores(registry, champion, examples, md5, params)
+    extra = {"challenger_scores": chall_from, "eval_md5": md5, "splits": ",".join(reg.splits)}
+    if champ_from:
+        extra["champion_scores"] = champ_from
+    return gate(chall, champ, metric=reg.primary_metric, bootstrap=params.evaluate.bootstrap,
+                min_improvement=reg.min_improvement, thresholds=reg.thresholds, challenger=challenger.version,
+                champion=None if champion is None else champion.version, extra=extra)
+
+
+def apply(registry, decision: Decision, version: str) -> None:
+    """Record the decision as tags on `version`; when it promotes, move @champion there in one registry call."""
+    registry.set_tags(version, {**decision.tags(), "thinkact.gate.decided_at": _now()})
+    if decision.promote:
+        registry.set_alias("champion", version)
+        registry.set_tags(version, {"thinkact.champion_since": _now(),
+                                    "thinkact.previous_champion": decision.champion or "none"})
+
+
+def promote_challenger(params: Params) -> Decision:
+    """`thinkact promote`: run the gate again for the current @challenger and apply it."""
+    from thinkact.tracking.registry import CHALLENGER, Registry
+
+    registry = Registry(params.register.model_name)
+    challenger = registry.require_alias(CHALLENGER)
+    decision = decide(registry, challenger, params)
+    if decision.rule != "none":
+        apply(registry, decision, challenger.version)
+    _log_run(decision)
+    return decision
+
+
+def promote_version(params: Params, version: str, *, who: str | None = None, why: str = "") -> Decision:
+    """`thinkact promote --version N`: make N the champion by hand (rollback or force), recorded as tags."""
+    from thinkact.tracking.registry import CHAMPION, Registry
+
+    registry = Registry(params.register.model_name)
+    target = registry.get(version)
+    previous = registry.alias(CHAMPION)
+    if previous is not None and previous.version == target.version:
+        raise ThinkactError(f"version {target.version} of '{registry.name}' is already @champion: nothing to do")
+    decision = forced(target.version, None if previous is None else previous.version,
+                      metric=params.register.primary_metric, who=who or _user(), why=why or "rollback by hand")
+    apply(registry, decision, target.version)
+    _log_run(decision)
+    return decision
+
+
+def _log_run(decision: Decision) -> None:
+    """A `promote` run in MLflow with the decision (JSON and Markdown) and its numbers."""
+    from thinkact.tracking import stage_run
+
+    with stage_run("promote", tags={"thinkact.gate.promote": str(decision.promote).lower()}) as run:
+        run.log_metrics({"promoted": float(decision.promote),
+                         **{k: v for k, v in (("delta", decision.delta), ("delta_low", decision.delta_low))
+                            if v is not None}})
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "decision.json").write_text(decision.to_json(), encoding="utf-8")
+            (Path(tmp) / "decision.md").write_text(decision.to_markdown(), encoding="utf-8")
+            run.log_artifacts(tmp, "decision")
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -1,0 +1,274 @@
+"""The MLflow model registry: versions of one registered model, their tags and aliases, and loading them back.
+
+- `Registry(name).log_model(folder, role=..., run_id=...)`: a saved model folder (safetensors, tokenizer with the
+  chat template, thinkact-card.json) is logged to a run as a transformers-flavor model (text-generation, explicit
+  pip requirements: MLflow's inferred ones pull torchvision) and registered as a new version of `name`.
+- aliases: `challenger` (the newest GRPO version), `champion` (moved only by the gate or by hand, always in one
+  `set_registered_model_alias` call, so once a champion exists the registry never lacks one).
+- `resolve_model("models:/NAME@ALIAS" | "models:/NAME/VERSION" | folder, cache_dir)`: downloads a version once
+  into `cache_dir/NAME/v<version>-<key>/` as one flat folder thinkact.models loads (weights, config, tokenizer,
+  chat template, card); a folder is returned as is; an unknown name, alias or version is one error listing what
+  exists.
+
+The store is `thinkact.tracking.tracking_uri()` (MLFLOW_TRACKING_URI, or the embedded mlflow/mlflow.db).
+
+    from thinkact.tracking.registry import Registry, resolve_model
+    reg = Registry("thinkact-agent")
+    v = reg.log_model("outputs/grpo/model", role="grpo", run_id=run.run_id, tags={"thinkact.eval_md5": md5})
+    reg.set_alias("challenger", v.version)
+    folder = resolve_model("models:/thinkact-agent@champion", ".cache/models/registry")
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from thinkact.errors import ThinkactError
+from thinkact.io import atomic_dir, atomic_write_json
+from thinkact.tracking.runs import _context_tags, tracking_uri
+
+PREFIX = "models:/"
+CHAMPION, CHALLENGER = "champion", "challenger"
+ROLE_TAG = "thinkact.role"
+MARKER = "thinkact-registry.json"  # written last into a downloaded folder: its presence means "complete"
+CARD = "thinkact-card.json"
+REQUIREMENTS = ("transformers", "torch", "tokenizers", "safetensors", "accelerate")
+
+
+class RegistryError(ThinkactError):
+    """A registered model, alias or version that does not exist (the message lists what does)."""
+
+
+@dataclass(frozen=True)
+class Version:
+    """One registered model version, as the registry holds it."""
+
+    name: str
+    version: str
+    run_id: str | None
+    source: str
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def role(self) -> str | None:
+        return self.tags.get(ROLE_TAG)
+
+    @property
+    def uri(self) -> str:
+        return f"{PREFIX}{self.name}/{self.version}"
+
+
+def parse_uri(spec: str) -> tuple[str, str | None, str | None]:
+    """models:/NAME@ALIAS -> (NAME, ALIAS, None); models:/NAME/VERSION -> (NAME, None, VERSION)."""
+    rest = spec[len(PREFIX):] if spec.startswith(PREFIX) else ""
+    if "@" in rest:
+        name, alias = rest.rsplit("@", 1)
+        if name and alias and "/" not in name:
+            return name, alias, None
+    elif rest.count("/") == 1:
+        name, version = rest.split("/")
+        if name and version.isdigit():
+            return name, None, version
+    raise RegistryError(f"'{spec}' is not a registry model URI: use models:/NAME@ALIAS (e.g. "
+                        "models:/thinkact-agent@champion) or models:/NAME/VERSION (e.g. models:/thinkact-agent/3)")
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of the installed stack (a local build tag like +cpu dropped: not on PyPI)."""
+    out = []
+    for dist in REQUIREMENTS:
+        try:
+            out.append(f"{dist}=={metadata.version(dist).split('+')[0]}")
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+class Registry:
+    """The versions of one registered model in the tracking store (all calls through one MlflowClient)."""
+
+    def __init__(self, name: str, uri: str | None = None):
+        self.name = name
+        self.uri = uri or tracking_uri()
+        if self.uri is None:
+            raise ThinkactError("the model registry needs MLflow tracking, which THINKACT_TRACKING=0 turns off: "
+                                "unset THINKACT_TRACKING (or point MLFLOW_TRACKING_URI at a store)")
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        if self.uri.startswith("sqlite:///"):
+            Path(self.uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        mlflow.set_tracking_uri(self.uri)  # the flavor's log_model and download_artifacts use the global store
+        mlflow.set_registry_uri(self.uri)
+        self.mlflow = mlflow
+        self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+
+    # ---- reading -------------------------------------------------------------------------------------------
+    def _version(self, mv: Any) -> Version:
+        aliases = tuple(getattr(mv, "aliases", None) or ())
+        return Version(self.name, str(mv.version), mv.run_id, mv.source, dict(mv.tags or {}), aliases)
+
+    def exists(self) -> bool:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(self.name)
+            return True
+        except MlflowException:
+            return False
+
+    def _require_model(self) -> Any:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_registered_model(self.name)
+        except MlflowException:
+            names = sorted(m.name for m in self.client.search_registered_models())
+            raise RegistryError(f"no registered model '{self.name}' in {self.uri}; registered models: "
+                                f"{', '.join(names) or '(none)'}. Register one first: dvc repro register "
+                                "(or python -m tasks.register)") from None
+
+    def versions(self) -> list[Version]:
+        """Every version, oldest first."""
+        found = self.client.search_model_versions(f"name='{self.name}'")
+        return sorted((self._version(mv) for mv in found), key=lambda v: int(v.version))
+
+    def aliases(self) -> dict[str, str]:
+        return {str(a): str(v) for a, v in (self._require_model().aliases or {}).items()}
+
+    def get(self, version: str | int) -> Version:
+        from mlflow.exceptions import MlflowException
+
+        self._require_model()
+        try:
+            return self._version(self.client.get_model_version(self.name, str(version)))
+        except MlflowException:
+            have = ", ".join(v.version for v in self.versions()) or "(none)"
+            raise RegistryError(f"registered model '{self.name}' has no version {version}; versions: {have}") from None
+
+    def alias(self, alias: str) -> Version | None:
+        """The version `alias` points to, or None (also when the registered model does not exist yet)."""
+        if not self.exists():
+            return None
+        target = self.aliases().get(alias)
+        return None if target is None else self.get(target)
+
+    def require_alias(self, alias: str) -> Version:
+        found = self.alias(alias)
+        if found is None:
+            self._require_model()
+            have = ", ".join(f"@{a} -> {v}" for a, v in sorted(self.aliases().items())) or "(none)"
+            raise RegistryError(f"registered model '{self.name}' has no alias '{alias}'; aliases: {have}; versions: "
+                                f"{', '.join(v.version for v in self.versions()) or '(none)'}")
+        return found
+
+    # ---- writing -------------------------------------------------------------------------------------------
+    def log_model(self, folder: str | Path, *, role: str, run_id: str, tags: dict[str, Any] | None = None) -> Version:
+        """Log the saved model `folder` to run `run_id` (transformers flavor) and register it as a new version."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        folder = Path(folder)
+        if not (folder / "config.json").is_file():
+            raise ThinkactError(f"{folder}: no saved model (config.json missing); run the stage that writes it")
+        card_path = folder / CARD
+        card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
+        model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True, dtype="auto")
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        self.mlflow.set_experiment(experiment_id=self.client.get_run(run_id).info.experiment_id)
+        context = _context_tags()  # git commit and the DVC md5 of data/, when known
+        if "mlflow.source.git.commit" in context:
+            context["thinkact.git_commit"] = context.pop("mlflow.source.git.commit")
+        all_tags = {**context, ROLE_TAG: role, **{k: str(v) for k, v in (tags or {}).items()}}
+        info = self.mlflow.transformers.log_model(
+            {"model": model, "tokenizer": tokenizer}, name=role, task="text-generation", run_id=run_id,
+            pip_requirements=pip_requirements(), model_card=_model_card(folder),
+            metadata={"thinkact_card": card}, registered_model_name=self.name, tags=all_tags,
+            await_registration_for=60)
+        return self.get(info.registered_model_version)
+
+    def set_alias(self, alias: str, version: str | int) -> None:
+        """Point `alias` at `version` in one registry call (an existing alias is replaced, never removed first)."""
+        self.client.set_registered_model_alias(self.name, alias, str(version))
+
+    def set_tags(self, version: str | int, tags: dict[str, Any]) -> None:
+        for key, value in tags.items():
+            self.client.set_model_version_tag(self.name, str(version), key, str(value))
+
+    def attach(self, run_id: str, path: str | Path, artifact_path: str) -> None:
+        """Log a file or a folder to `run_id` under `artifact_path`."""
+        path = Path(path)
+        if path.is_dir():
+            self.client.log_artifacts(run_id, str(path), artifact_path)
+        else:
+            self.client.log_artifact(run_id, str(path), artifact_path)
+
+    def fetch(self, run_id: str, artifact_path: str, dst: str | Path) -> Path | None:
+        """Download a run's artifact (file or folder) into `dst`; None when the run has no such artifact."""
+        from mlflow.exceptions import MlflowException
+
+        Path(dst).mkdir(parents=True, exist_ok=True)
+        try:
+            return Path(self.mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path,
+                                                                 dst_path=str(dst), tracking_uri=self.uri))
+        except (MlflowException, OSError):
+            return None
+
+    def download(self, version: Version, cache_dir: str | Path) -> Path:
+        """The version as one flat model folder under `cache_dir` (downloaded once; later calls reuse it)."""
+        key = hashlib.sha256(f"{self.uri}|{version.source}".encode()).hexdigest()[:10]
+        final = Path(cache_dir) / self.name / f"v{version.version}-{key}"
+        if (final / MARKER).is_file():
+            return final
+        with atomic_dir(final) as tmp:
+            raw = Path(self.mlflow.artifacts.download_artifacts(artifact_uri=version.uri, dst_path=str(tmp / "raw")))
+            for part in (raw / "model", raw / "components" / "tokenizer"):
+                for item in part.iterdir() if part.is_dir() else ():
+                    shutil.move(str(item), tmp / item.name)
+            card = _mlmodel_card(raw / "MLmodel")
+            if card:
+                atomic_write_json(tmp / CARD, card)
+            shutil.rmtree(raw)
+            if not (tmp / "config.json").is_file():
+                raise ThinkactError(f"{version.uri} is not a transformers model logged by thinkact (no model/"
+                                    "config.json in its artifacts)")
+            atomic_write_json(tmp / MARKER, {"name": self.name, "version": version.version,
+                                             "source": version.source, "tracking_uri": self.uri})
+        return final
+
+
+def _model_card(folder: Path) -> Any:
+    """The folder's README.md as a Hugging Face ModelCard (so MLflow does not look the card up on the Hub)."""
+    from huggingface_hub import ModelCard
+
+    readme = folder / "README.md"
+    return ModelCard(readme.read_text(encoding="utf-8") if readme.is_file() else f"# {folder.name}\n")
+
+
+def _mlmodel_card(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    import yaml
+
+    return ((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("metadata") or {}).get("thinkact_card") or {}
+
+
+def resolve_model(spec: str, cache_dir: str | Path) -> Path:
+    """A folder thinkact.models can load: a registry URI downloaded once into `cache_dir`, or a local folder."""
+    if not spec.startswith(PREFIX):
+        path = Path(spec).expanduser()
+        if not (path / "config.json").is_file():
+            raise ThinkactError(f"model '{spec}': not a saved model folder (no config.json) and not a registry URI "
+                                "(models:/NAME@ALIAS or models:/NAME/VERSION)")
+        return path
+    name, alias, version = parse_uri(spec)
+    registry = Registry(name)
+    found = registry.require_alias(alias) if alias else registry.get(version)
+    return registry.download(found, cache_dir)
