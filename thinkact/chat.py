@@ -71,6 +71,11 @@ def reply(model: Any, tokenizer: Any, messages: Sequence[dict[str, Any]], tools:
                    target=Target(content=""))
     raw = generate_completions(model, tokenizer, [turn], max_new_tokens=max_new_tokens, batch_size=1,
                                temperature=temperature, progress=False)[0]
+    return turn_of(raw)
+
+
+def turn_of(raw: str) -> dict[str, Any]:
+    """A completion read by the one parser: {"reasoning", "tool_calls", "answer", "well_formed", "error", "raw"}."""
     p = parse(raw)
     return {"reasoning": p.think, "tool_calls": [{"name": n, "arguments": a} for n, a in p.calls],
             "answer": p.answer, "well_formed": p.well_formed, "error": p.error, "raw": raw}
