@@ -74,9 +74,52 @@ def test_answer_exact_and_f1():
 
 
 def test_format_and_consistency():
-    assert score("format", [RIGHT, ANSWER, "Order shipped.", MALFORMED[3]], [CALL_T] * 4) == [1.0, 1.0, 0.0, 0.5]
+    assert score("format", [RIGHT, ANSWER, "Order shipped.", MALFORMED[3]], [CALL_T] * 4) == [1.0, 0.5, 0.0, 0.75]
     inconsistent = call("get_order_status", {"order_id": "ORD-12345"}, think="I will look at the weather.")
     assert score("reasoning_consistency", [RIGHT, ANSWER, inconsistent, "Order shipped."], [CALL_T] * 4) == [1.0, 1.0, 0.0, 0.0]
+
+
+BROKEN_CALL = '<think>\nget_order_status\n</think>\n\n<tool_call>\n{"name": "get_order_status", "arguments": {"order_id"\n</tool_call>'
+GIBBERISH = "<think>\n\n</think>\n\nblorp order zzkx the the of"  # tag-free text after an (empty) think
+
+
+def test_format_ranks_call_turns_valid_call_over_broken_call_over_text():
+    """The exploit GRPO found: on call turns, well-formed text outscored a broken call. Now text earns only the think."""
+    assert score("format", [RIGHT, WRONG_NAME, BROKEN_CALL, GIBBERISH, ANSWER], [CALL_T] * 5) == [1.0, 1.0, 0.75, 0.5, 0.5]
+    # and the mirror image on answer turns: a call is the wrong kind of action, whatever its form
+    assert score("format", [ANSWER, GIBBERISH, RIGHT, BROKEN_CALL, "<think>x</think>Shipped. </think>"], [ANS_T] * 5) == \
+        [1.0, 1.0, 0.5, 0.5, 0.75]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("<think>x</think>", 0.5),                                                            # no action at all
+    ("<think>x</think>   \n", 0.5),
+    ('<think>x</think><tool_call>{"name": "get_order_status"}</tool_call>', 0.75),          # no "arguments" key
+    ('<think>x</think><tool_call>{"name": "f", "arguments": null}</tool_call>', 0.75),
+    ('<think>x</think><tool_call>{"name": "", "arguments": {}}</tool_call>', 0.75),
+    ('<think>x</think><tool_call>{"name": "f", "arguments": {}}', 0.75),                    # never closed
+    ('<think>x</think>Let me check. <tool_call>{"name": "f", "arguments": {}}</tool_call>', 0.75),  # two kinds
+    ('<think>x</think><tool_call>{"name": "f", "arguments": {}}</tool_call><think>y</think>', 0.75),
+    ('<think>x</think><tool_call>{"name": "f", "arguments": {}}</tool_call><|im_end|>', 1.0),  # end marker stripped
+    ('<think>x</think>\n<tool_call>{"name": "f", "arguments": "{\\"a\\": 1}"}</tool_call>', 1.0),  # string arguments
+    ('I will call it. <think>x</think><tool_call>{"name": "f", "arguments": {}}</tool_call>', 0.0),  # think not first
+    ('<tool_call>{"name": "get_order_status", "arguments": {"order_id": "ORD-12345"}}</tool_call>', 0.0),
+])
+def test_format_malformed_calls(text, expected):
+    assert score("format", [text], [CALL_T]) == [expected]
+
+
+def test_format_without_a_target_judges_form_only():
+    fmt = build(["format"])[0]
+    assert fmt([RIGHT, ANSWER, GIBBERISH, BROKEN_CALL, "<think>x</think>", "no think"]) == [1.0, 1.0, 1.0, 0.5, 0.5, 0.0]
+    assert fmt([RIGHT, ANSWER], target=[None, None]) == [1.0, 1.0]
+    assert fmt([RIGHT], target=[{"tool_calls": [{"name": "get_order_status", "arguments": {}}]}]) == [1.0]  # a dict
+
+
+def test_describe_gives_one_line_per_reward():
+    docs = dict(describe())
+    assert all("\n" not in d for d in docs.values())
+    assert "free text on a call turn" in docs["format"]
 
 
 @pytest.mark.parametrize("name", ["tool_call", "tool_call_exact", "answer"])
@@ -89,7 +132,8 @@ def test_not_applicable_is_none(name):
 def test_malformed_never_raise_and_score_zero_or_none(name):
     target = ANS_T if name == "answer" else CALL_T
     out = score(name, MALFORMED, [target] * len(MALFORMED))
-    assert len(out) == len(MALFORMED) and all(v is None or v in (0.0, 0.5) for v in out)
+    assert len(out) == len(MALFORMED) and all(v is None or v in (0.0, 0.5, 0.75) for v in out)
+    assert all(v is None or v < 1.0 for v in out)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -110,6 +154,32 @@ def test_adversarial_completions_stay_in_range(text, target):
     for name in ALL:
         (v,) = score(name, [text], [target])
         assert v is None or 0.0 <= v <= 1.0
+
+
+PIECES = ["<think>", "</think>", "<tool_call>", "</tool_call>", "{", "}", '"name": "f"', '"name": "get_order_status"',
+          '"arguments": {}', '"arguments": {"order_id": "ORD-12345"}', ", ", ":", "[1]", "NaN", "null", "\n", " ",
+          "<|im_end|>", "Order shipped.", "x" * 20, '\\"', "{{", '"']
+
+
+@settings(max_examples=400, deadline=None)
+@given(parts=st.lists(st.sampled_from(PIECES) | st.text(max_size=8), max_size=40),
+       target=st.sampled_from([CALL_T, PAR_T, ANS_T]))
+def test_format_adversarial_never_pays_text_on_call_turns(parts, target):
+    """Completions spliced from tags, JSON fragments and text: format stays on its grid, full marks only for a
+    well-formed action of the target's kind, and never more than the think's 0.5 for text on a call turn."""
+    text = "".join(parts)
+    (v,) = score("format", [text], [target])
+    p = parse(text)
+    assert v in (0.0, 0.5, 0.75, 1.0)
+    assert (v == 0.0) == (p.think is None)
+    if v == 1.0:
+        assert p.well_formed and not p.bare_calls and p.error is None
+        assert bool(p.calls) == (target != ANS_T) and (p.answer is None) == (target != ANS_T)
+    if target != ANS_T and not p.calls and "<tool_call>" not in text:
+        assert v <= 0.5  # no call attempted: the think is all a call turn's form can earn
+    for other in ALL:  # and every reward stays in range on the same text
+        (w,) = score(other, [text], [target])
+        assert w is None or 0.0 <= w <= 1.0
 
 
 @settings(max_examples=200, deadline=None)

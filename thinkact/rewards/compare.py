@@ -73,7 +73,11 @@ def pair_score(pred_args: dict[str, Any], gold_args: dict[str, Any], accepted: d
     if accepted is None and pred_args.keys() == gold_args.keys():  # fast path: same keys, no alternatives
         if not gold_args:
             return 1.0, 1.0
-        return 1.0, sum(1 for k, g in gold_args.items() if values_equal(pred_args[k], g)) / len(gold_args)
+        good = 0
+        for k, g in gold_args.items():
+            if values_equal(pred_args[k], g):
+                good += 1
+        return 1.0, good / len(gold_args)
     optional = {k for k, a in (accepted or {}).items() if a["optional"]}
     allowed = set(gold_args) | set(accepted or {})
     required = set(gold_args) - optional
@@ -114,6 +118,21 @@ def calls_score(pred: list[tuple[str, dict]], gold: list[tuple[str, dict, dict |
         if k_sum + v_sum > best_keys + best_values:
             best_keys, best_values = k_sum, v_sum
     return (name_part + best_keys / n + best_values / n) / 3
+
+
+def call_scores(pred: list[tuple[str, dict]], gold: list[tuple[str, dict, dict | None]]) -> tuple[float, float]:
+    """(calls_score, calls_exact as 0/1) together; one predicted and one gold call (the common case) compare once."""
+    if not pred:
+        return 0.0, 0.0
+    if len(pred) == 1 and len(gold) == 1:
+        (p_name, p_args), (g_name, g_args, accepted) = pred[0], gold[0]
+        if p_name != g_name:
+            return 0.0, 0.0
+        k, v = pair_score(p_args, g_args, accepted)
+        return (1.0, 1.0) if k == 1.0 and v == 1.0 else ((1.0 + k + v) / 3, 0.0)
+    if calls_exact(pred, gold):
+        return 1.0, 1.0
+    return calls_score(pred, gold), 0.0
 
 
 def _greedy_pairing(pred: list[tuple[str, dict]], gold: list[tuple[str, dict, dict | None]]) -> tuple[float, float]:

@@ -43,9 +43,9 @@ def get(name: str) -> RewardFn:
 
 
 def describe() -> list[tuple[str, str]]:
-    """(name, first line of its docstring) for every reward, for `thinkact rewards list` and the docs."""
+    """(name, first paragraph of its docstring, on one line) for every reward, for `thinkact rewards list` and the docs."""
     _load_builtins()
-    return [(n, (inspect.getdoc(f) or "").splitlines()[0]) for n, f in _REGISTRY.items()]
+    return [(n, " ".join((inspect.getdoc(f) or "").split("\n\n", 1)[0].split())) for n, f in _REGISTRY.items()]
 
 
 def options_of(name: str) -> dict[str, Any]:
