@@ -2,61 +2,177 @@
 
 dvc.yaml owns the DAG (DESIGN.md): this flow reads the stage order from it and runs each stage with
 `dvc repro --single-item <stage>`, so dvc.lock and DVC's cache hold here exactly as for `dvc repro`, and an
-unchanged stage is skipped in both. Prefect adds retries, run history, logs and artifacts. A failed stage
-(e.g. the `validate` gate) stops the flow; nothing downstream runs.
+unchanged stage is skipped in both (reported as `skipped`). Prefect adds retries, run history, logs and artifacts:
 
-    python -m flows.pipeline                 # run once (a temporary local Prefect server if none is set)
+- each stage is a Prefect task named like the stage; its output streams into the task's logs;
+- a stage is retried (2 times, 30 s apart) only when its failure looks transient: the process was killed
+  (OOM killer, preemption: exit -9/-15/137/143), a network or tracking-server error, a DVC or sqlite lock.
+  A failed `validate` gate, bad params or a bug fail at once: retrying them cannot help;
+- a failed stage stops the flow; nothing downstream runs;
+- one MLflow parent run per pipeline run (every resolved params section logged on it); each stage process
+  gets its id (THINKACT_PARENT_RUN_ID), so the stage runs are its children;
+- at the end, a Markdown artifact `thinkact-pipeline` with the stages, the evaluation table and the promotion
+  decision (flows/summary.py), also logged to the parent run as summary.md.
+
+    python -m flows.pipeline                       # run once (no server set: a temporary local Prefect server)
+    python -m flows.pipeline --stages validate,sft # some stages only, still in dvc.yaml's order
+    python -m flows.serve                          # the scheduled deployment (cron from params.yaml `schedule`)
 """
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import subprocess
 import sys
+import time
+from collections import deque
 from pathlib import Path
 
 import yaml
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.summary import StageOutcome, summarize
+from thinkact.errors import ThinkactError
 
 ROOT = Path(__file__).resolve().parent.parent
-DVC_FILE = ROOT / "dvc.yaml"
+ARTIFACT_KEY = "thinkact-pipeline"
+RETRIES, RETRY_DELAY_S = 2, 30
+TAIL_LINES = 60  # the end of a stage's output: what a failure is classified by, and quoted in the error
+TRANSIENT = re.compile("|".join([
+    r"exited with (-9|-15|137|143)\b",            # killed: OOM killer, preemption, a worker shutting down
+    r"\bKilled\b",
+    r"Unable to acquire lock",                     # another DVC process holds the repo lock
+    r"database is locked",                         # sqlite stores (MLflow, Prefect) under concurrent writers
+    r"Connection(Error|RefusedError|ResetError)|Connection (refused|reset|aborted)",
+    r"Temporary failure in name resolution|Max retries exceeded|Read timed out|ReadTimeout",
+    r"\b(502|503|504) (Bad Gateway|Service Unavailable|Gateway Time-?out)",
+    r"API request to .* failed",                   # MLflow client: tracking server unreachable
+]), re.IGNORECASE)
 
 
-class StageFailed(RuntimeError):
-    """A DVC stage exited non-zero; its output is in the task's logs."""
+class UnknownStage(ThinkactError):
+    """A requested stage is not in dvc.yaml."""
 
 
-def stage_order(dvc_file: Path = DVC_FILE) -> list[str]:
+class StageFailed(ThinkactError):
+    """A DVC stage exited non-zero; `transient` says whether a retry may help. Its output is in the task's logs."""
+
+    def __init__(self, stage: str, code: int, tail: str, transient: bool):
+        self.stage, self.code, self.tail, self.transient = stage, code, tail, transient
+        kind = "a transient failure" if transient else "not retried: fix the cause and rerun"
+        last = "\n".join(tail.strip().splitlines()[-8:])
+        super().__init__(f"stage '{stage}' failed (dvc exit {code}; {kind}). Last lines:\n{last}")
+
+
+def stage_order(dvc_file: Path = ROOT / "dvc.yaml") -> list[str]:
     """The stages of dvc.yaml in the order written there (their DAG order)."""
-    return list((yaml.safe_load(dvc_file.read_text(encoding="utf-8")) or {}).get("stages", {}))
+    return list((yaml.safe_load(Path(dvc_file).read_text(encoding="utf-8")) or {}).get("stages", {}))
 
 
-@task(retries=1, retry_delay_seconds=10, task_run_name="{stage}")
-def run_stage(stage: str) -> str:
-    """Run one DVC stage (skipped by DVC when its deps, params and outs are unchanged); stream its output."""
+def is_transient(output: str) -> bool:
+    """Whether a stage's failing output looks like a failure a retry can fix (see TRANSIENT)."""
+    return bool(TRANSIENT.search(output))
+
+
+def _retry_if_transient(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's retry_condition_fn signature
+    exc = state.result(raise_on_failure=False)
+    return isinstance(exc, StageFailed) and exc.transient
+
+
+@task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY_S, retry_condition_fn=_retry_if_transient,
+      cache_policy=NO_CACHE, task_run_name="{stage}")
+def run_stage(stage: str, project: str, env: dict[str, str] | None = None) -> StageOutcome:
+    """Run one DVC stage in `project`, streaming its output to the task's logs; DVC skips it when unchanged."""
+    from prefect.runtime import task_run
+
     logger = get_run_logger()
     cmd = [sys.executable, "-m", "dvc", "repro", "--single-item", stage]
-    logger.info("$ %s", " ".join(cmd[2:]))
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    skipped = False
+    logger.info("$ dvc repro --single-item %s", stage)
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"})
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    status = "ran"
     for line in proc.stdout:  # type: ignore[union-attr]
         line = line.rstrip()
         if line:
             logger.info(line)
-            skipped |= "didn't change, skipping" in line
-    if proc.wait() != 0:
-        raise StageFailed(f"stage '{stage}' failed (exit {proc.returncode}); see the log above")
-    return "skipped" if skipped else "ran"
+            tail.append(line)
+            if "didn't change, skipping" in line or "skipping run, checking out outputs" in line:
+                status = "skipped"
+    code = proc.wait()
+    if code != 0:
+        text = "\n".join(tail)
+        raise StageFailed(stage, code, text, is_transient(text))
+    return StageOutcome(stage, status, time.monotonic() - start, task_run.run_count or 1)
 
 
 @flow(name="thinkact-pipeline", log_prints=True)
-def pipeline(stages: list[str] | None = None) -> dict[str, str]:
-    """validate -> sft -> grpo -> evaluate -> ... as declared in dvc.yaml; returns what each stage did."""
-    results: dict[str, str] = {}
-    for stage in stages or stage_order():
-        results[stage] = run_stage.with_options(name=stage)(stage)
-    return results
+def pipeline(stages: list[str] | None = None, project: str | None = None,
+             retries: int | None = None, retry_delay_seconds: float | None = None) -> dict:
+    """dvc.yaml's stages in order (or `stages`, kept in that order) in `project` (default: this checkout).
+
+    Returns the summary (flows/summary.py `Summary.to_dict()`): each stage's result, the evaluation table and
+    the promotion decision when present, the parent MLflow run. Raises StageFailed when a stage fails."""
+    from prefect.runtime import flow_run
+
+    from thinkact.tracking import pipeline_run
+
+    root = Path(project or ROOT).resolve()
+    order = _select(stage_order(root / "dvc.yaml"), stages)
+    options = {k: v for k, v in {"retries": retries, "retry_delay_seconds": retry_delay_seconds}.items()
+               if v is not None}
+    outcomes = [StageOutcome(stage) for stage in order]
+    with pipeline_run(root, tags={"prefect.flow_run_id": str(flow_run.id or "")}) as parent:
+        mlflow = {"run_id": parent.run_id, "tracking_uri": parent.tracking_uri} if parent.run_id else {}
+        try:
+            for i, stage in enumerate(order):
+                try:
+                    outcomes[i] = run_stage.with_options(name=stage, **options)(stage, str(root), parent.child_env())
+                except Exception:
+                    outcomes[i].status = "failed"
+                    raise
+        finally:
+            summary = summarize(root, outcomes, mlflow)
+            _publish(summary, parent)
+    print(" | ".join(f"{s.stage}: {s.status}" for s in outcomes))
+    return summary.to_dict()
+
+
+def _select(order: list[str], stages: list[str] | None) -> list[str]:
+    if not stages:
+        return order
+    unknown = [s for s in stages if s not in order]
+    if unknown:
+        raise UnknownStage(f"dvc.yaml has no stage {', '.join(map(repr, unknown))}; its stages: {', '.join(order)}")
+    return [s for s in order if s in stages]
+
+
+def _publish(summary, parent) -> None:  # noqa: ANN001
+    """The summary as the flow run's Markdown artifact and on the parent MLflow run (statuses as tags)."""
+    markdown = summary.markdown()
+    create_markdown_artifact(markdown, key=ARTIFACT_KEY, description="thinkact pipeline: stages, evaluation, promotion")
+    parent.log_text(markdown, "summary.md")
+    parent.set_tags({f"thinkact.result.{s.stage}": s.status for s in summary.stages})
+    parent.log_metrics({f"seconds.{s.stage}": s.seconds for s in summary.stages if s.status != "not run"})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flows.pipeline", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stages", help="comma-separated stages of dvc.yaml (default: all, in order)")
+    parser.add_argument("--project", help="project folder with dvc.yaml and params.yaml (default: this checkout)")
+    args = parser.parse_args(argv)
+    try:
+        result = pipeline(stages=args.stages.split(",") if args.stages else None, project=args.project)
+    except ThinkactError as e:
+        print(f"pipeline: {e}", file=sys.stderr)
+        return 1
+    print(result["markdown"])
+    return 0
 
 
 if __name__ == "__main__":
-    print(pipeline())
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""The Prefect flow: dvc.yaml's stage order, transient-only retries, skipped stages, and the whole pipeline on the
+quick profile under `prefect_test_harness` in a copy of the project (real DVC, real stages, real MLflow store):
+parent/child runs with their tags, a second run that skips every stage, a failing validate that stops the flow."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import write_params
+from flows.pipeline import StageFailed, UnknownStage, _select, is_transient, pipeline, run_stage, stage_order
+from thinkact.config import PROJECT_ROOT
+
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+DVC = [sys.executable, "-m", "dvc"]
+# The quick profile (conftest.QUICK) plus what the later stages need to stay small; relative paths, like the repo.
+FLOW_QUICK = {
+    "paths": {"data": "data", "outputs": "outputs", "models_cache": ".cache/models"},
+    "validate": {"rows": {"train": {"min": 100, "max": 100000}, "test_id": {"min": 20, "max": 100000},
+                          "test_env": {"min": 20, "max": 100000}, "test_task": {"min": 20, "max": 100000}}},
+    "grpo": {"max_examples": 16, "sample_every": 1, "trainer": {
+        "max_steps": 2, "per_device_train_batch_size": 4, "num_generations": 2, "max_completion_length": 24,
+        "save_steps": 1}},
+    "evaluate": {"max_examples": 8, "max_new_tokens": 24, "batch_size": 8, "bootstrap": {"n_resamples": 200}},
+}
+
+
+def stage_project(root: Path, overrides: dict | None = None, stages: dict | None = None) -> Path:
+    """A git + DVC copy of the project under `root`: package, stages, dvc.yaml (or `stages`), quick params, data."""
+    from thinkact.config import load_params
+    from thinkact.data.writer import write_dataset
+
+    root.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for package in ("thinkact", "tasks"):
+        shutil.copytree(PROJECT_ROOT / package, root / package, ignore=ignore)
+    if stages is None:
+        shutil.copy(PROJECT_ROOT / "dvc.yaml", root / "dvc.yaml")
+    else:
+        (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}, sort_keys=False))
+    params = write_params(root, {**FLOW_QUICK, **(overrides or {})})
+    write_dataset(root / "data", load_params(params).data)
+    env = _env()
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True, env=env)
+    subprocess.run([*DVC, "init", "-q"], cwd=root, check=True, env=env)
+    subprocess.run([*DVC, "add", "-q", "data"], cwd=root, check=True, env=env)
+    subprocess.run([*GIT, "add", "-A"], cwd=root, check=True, env=env)
+    subprocess.run([*GIT, "commit", "-q", "-m", "init"], cwd=root, check=True, env=env)
+    return root
+
+
+def _env() -> dict[str, str]:
+    env = {**os.environ, "THINKACT_TRACKING": "1"}
+    for key in ("THINKACT_PARAMS", "MLFLOW_TRACKING_URI", "THINKACT_PARENT_RUN_ID"):
+        env.pop(key, None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in _env().items():
+            mp.setenv(key, value)
+        for key in ("THINKACT_PARAMS", "MLFLOW_TRACKING_URI", "THINKACT_PARENT_RUN_ID"):
+            mp.delenv(key, raising=False)
+        with prefect_test_harness(server_startup_timeout=120):
+            yield
+
+
+# ---- units ---------------------------------------------------------------------------------------------------
+
+
+def test_stage_order_is_dvc_yaml_order():
+    stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
+    assert stage_order() == list(stages)
+    assert stage_order()[:3] == ["validate", "sft", "grpo"]
+    assert _select(["validate", "sft", "grpo"], ["grpo", "validate"]) == ["validate", "grpo"]
+    with pytest.raises(UnknownStage, match="'train'.*validate, sft, grpo"):
+        _select(["validate", "sft", "grpo"], ["train"])
+
+
+@pytest.mark.parametrize("output, transient", [
+    ("ERROR: failed to reproduce 'sft': failed to run: python -m tasks.sft, exited with -9", True),
+    ("ERROR: failed to reproduce 'sft': failed to run: python -m tasks.sft, exited with 137", True),
+    ("ERROR: Unable to acquire lock. Most likely another DVC process is running", True),
+    ("mlflow.exceptions.MlflowException: API request to http://x/api/2.0 failed with exception ConnectionError", True),
+    ("sqlite3.OperationalError: database is locked", True),
+    ("validate: 2 expectations failed\nERROR: failed to reproduce 'validate': failed to run: python -m tasks.validate,"
+     " exited with 1", False),
+    ("sft: params.yaml: key 'sft.trainer.learning_rat': unknown field\n... exited with 1", False),
+    ("Traceback (most recent call last):\nZeroDivisionError: division by zero\n... exited with 1", False),
+])
+def test_only_transient_failures_are_retried(output, transient):
+    assert is_transient(output) is transient
+
+
+TOY_STAGES = {
+    "ok": {"cmd": "python -c \"open('ok.txt', 'w').write('1')\"", "outs": ["ok.txt"]},
+    "flaky": {"cmd": "python flaky.py", "outs": ["flaky.txt"]},
+    "broken": {"cmd": "python broken.py", "deps": ["ok.txt"]},
+}
+FLAKY = """import os, signal
+with open("attempts-flaky.log", "a") as f:
+    f.write("x")
+if os.path.getsize("attempts-flaky.log") == 1:
+    os.kill(os.getpid(), signal.SIGKILL)  # the first attempt is killed, like the OOM killer would
+open("flaky.txt", "w").write("done")
+"""
+BROKEN = """import sys
+open("attempts-broken.log", "a").write("x")
+print("broken: params.yaml: key 'x': bad value", file=sys.stderr)
+sys.exit(1)
+"""
+
+
+@pytest.fixture(scope="module")
+def toy_project(tmp_path_factory):
+    """A DVC project with three toy stages (no model, no data): ok, flaky (killed once), broken (exit 1)."""
+    root = tmp_path_factory.mktemp("toy")
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": TOY_STAGES}, sort_keys=False))
+    (root / "flaky.py").write_text(FLAKY)
+    (root / "broken.py").write_text(BROKEN)
+    write_params(root)
+    subprocess.run([*DVC, "init", "--no-scm", "-q"], cwd=root, check=True, env=_env())
+    return root
+
+
+def test_run_stage_fn_ran_then_skipped_and_failure_kinds(toy_project):
+    from prefect.logging import disable_run_logger
+
+    with disable_run_logger():
+        assert run_stage.fn("ok", str(toy_project)).status == "ran"
+        assert run_stage.fn("ok", str(toy_project)).status == "skipped"
+        with pytest.raises(StageFailed) as err:
+            run_stage.fn("broken", str(toy_project))
+        assert not err.value.transient and "key 'x': bad value" in str(err.value)
+        with pytest.raises(StageFailed) as err:
+            run_stage.fn("flaky", str(toy_project))
+        assert err.value.transient
+    (toy_project / "attempts-flaky.log").unlink()
+    (toy_project / "attempts-broken.log").unlink()
+
+
+def test_flow_retries_a_killed_stage_but_not_a_broken_one(harness, toy_project, monkeypatch):
+    monkeypatch.setenv("THINKACT_TRACKING", "0")
+    result = pipeline(stages=["flaky"], project=str(toy_project), retry_delay_seconds=0)
+    assert result["stages"] == {"flaky": "ran"} and result["attempts"] == {"flaky": 2}
+    assert (toy_project / "attempts-flaky.log").read_text() == "xx"
+    with pytest.raises(StageFailed, match="'broken' failed.*not retried"):
+        pipeline(stages=["ok", "broken"], project=str(toy_project), retry_delay_seconds=0)
+    assert (toy_project / "attempts-broken.log").read_text() == "x"  # one attempt: a user error is not retried
+
+
+# ---- the whole pipeline on the quick profile -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return stage_project(tmp_path_factory.mktemp("pipeline") / "project")
+
+
+def _mlflow(project: Path):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{project / 'mlflow' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("thinkact")
+    return client, client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"])
+
+
+def _artifact_markdown(key: str = "thinkact-pipeline") -> str:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        (latest,) = client.read_latest_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+        return latest.data
+
+
+def test_pipeline_runs_every_stage_with_parent_and_child_runs(harness, project):
+    result = pipeline(project=str(project))
+    order = stage_order(project / "dvc.yaml")
+    assert result["stages"] == dict.fromkeys(order, "ran")
+    client, runs = _mlflow(project)
+    (parent,) = [r for r in runs if r.info.run_name == "pipeline"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert sorted(r.info.run_name for r in children) == sorted(order)
+    assert result["mlflow"]["run_id"] == parent.info.run_id
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True).stdout.strip()
+    for run in [parent, *children]:
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["mlflow.source.git.commit"] == commit
+        assert run.data.tags["thinkact.data_md5"].endswith(".dir")
+        assert len(run.data.tags["thinkact.params_md5"]) == 32
+    assert parent.data.params["grpo.trainer.max_steps"] == "2" and "schedule.cron" in parent.data.params
+    assert parent.data.tags["thinkact.result.validate"] == "ran" and parent.data.tags["prefect.flow_run_id"]
+    assert "| validate | ran |" in _artifact_markdown() and "| validate | ran |" in result["markdown"]
+    if "evaluate" in order:
+        assert result["evaluation"] and result["evaluation"].strip() in _artifact_markdown()
+    if "register" in order:
+        assert result["decision"] and result["decision"].strip() in _artifact_markdown()
+
+
+def test_second_run_skips_every_stage(harness, project):
+    result = pipeline(project=str(project))
+    assert set(result["stages"].values()) == {"skipped"}
+    _, runs = _mlflow(project)
+    parents = [r for r in runs if r.info.run_name == "pipeline"]
+    assert len(parents) == 2 and not [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[1].info.run_id]
+    assert "| validate | skipped |" in _artifact_markdown()
+
+
+def test_failing_validate_stops_the_flow(harness, project):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["validate"]["rows"]["train"]["min"] = 100000  # the gate now fails on the quick data
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    with pytest.raises(StageFailed, match="'validate' failed.*not retried"):
+        pipeline(project=str(project))
+    client, runs = _mlflow(project)
+    parent = [r for r in runs if r.info.run_name == "pipeline"][-1]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert parent.info.status == "FAILED"
+    assert [(r.info.run_name, r.info.status) for r in children] == [("validate", "FAILED")]  # once: no retry
+    markdown = _artifact_markdown()
+    assert "| validate | failed |" in markdown and "| sft | not run |" in markdown
