@@ -4,9 +4,9 @@ Used by the `register` stage (tasks/register.py) and by `thinkact promote`; the 
 `thinkact.promotion.gate`, the registry calls are `thinkact.tracking.registry`.
 
 The evaluation data of the gate: params.yaml `register.splits` in `<paths.data>`, the first `evaluate.max_examples`
-of each (as the evaluate stage takes them); `eval_md5` fingerprints those files and that limit. A version's
-per-example scores come from its completions, re-scored with today's metrics (`score_examples`, so a change in a
-metric's code cannot make two versions incomparable):
+of each (as the evaluate stage takes them); `eval_md5` fingerprints those files, that limit and `max_new_tokens`.
+A version's per-example scores come from its completions, re-scored with today's metrics (`score_examples`, so a
+change in a metric's code cannot make two versions incomparable):
 - from the version's stored predictions (its run's `evaluation/predictions/<role>/`) when its `thinkact.eval_md5`
   tag matches and every example is there;
 - otherwise generated again from the registered model (`predict_model`, greedy, `evaluate` settings).
@@ -49,8 +49,10 @@ def eval_examples(params: Params) -> dict[str, list[Example]]:
 
 
 def eval_md5(params: Params) -> str:
-    """md5 of the gate's evaluation data: each split's file bytes, its name and the per-split example limit."""
+    """md5 of the gate's evaluation data and decoding: each split's file bytes and name, the per-split example
+    limit and the completion length (stored completions made with another limit are not comparable)."""
     h = hashlib.md5()
+    h.update(f"max_new_tokens={params.evaluate.max_new_tokens};".encode())
     for split in params.register.splits:
         h.update(f"{split}:{params.evaluate.max_examples}:".encode())
         h.update(hashlib.md5((Path(params.paths.data) / f"{split}.jsonl").read_bytes()).hexdigest().encode())

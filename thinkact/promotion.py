@@ -92,11 +92,14 @@ class Decision:
                 for k, v in flat.items() if v is not None}
 
     def to_markdown(self) -> str:
-        verdict = "**promote**" if self.promote else "**keep the current champion**"
+        verdict = ("**promote**" if self.promote else "**keep the current champion**" if self.champion
+                   else "**not promoted** (no champion yet)")
         lines = [f"## Promotion decision: {verdict}", "", self.reason, "",
                  "| | |", "|---|---|",
                  f"| rule | `{self.rule}` |", f"| primary metric | `{self.metric}` |",
-                 f"| challenger | {self.challenger or '-'} |", f"| champion | {self.champion or '(none yet)'} |"]
+                 *((f"| new champion | {self.challenger} |", f"| previous champion | {self.champion or '(none)'} |")
+                   if self.rule == RULE_MANUAL else
+                   (f"| challenger | {self.challenger or '-'} |", f"| champion | {self.champion or '(none yet)'} |"))]
         if self.rule == RULE_BOOTSTRAP:
             ci = (f"[{_num(self.delta_low)}, {_num(self.delta_high)}]" if self.delta_low is not None else "n/a")
             lines += [f"| challenger mean / champion mean | {_num(self.challenger_mean)} / {_num(self.champion_mean)} |",
@@ -105,7 +108,7 @@ class Decision:
                       f"| required lower bound above | {self.min_improvement} |", f"| paired examples | {self.n} |"]
         elif self.rule == RULE_THRESHOLDS:
             lines += [f"| challenger mean | {_num(self.challenger_mean)} (n={self.n}) |"]
-        lines += [f"| {k} | {v} |" for k, v in self.extra.items()]
+        lines += [f"| {k} | {v} |" for k, v in self.extra.items() if not (self.rule == RULE_MANUAL and k == "previous")]
         if self.thresholds:
             lines += ["", "| threshold | required | challenger | n | |", "|---|---|---|---|---|"]
             lines += [f"| `{t.metric}` | {t.required} | {_num(t.value)} | {t.n} | {'pass' if t.passed else 'fail'} |"

@@ -249,7 +249,10 @@ def _model_card(folder: Path) -> Any:
     from huggingface_hub import ModelCard
 
     readme = folder / "README.md"
-    return ModelCard(readme.read_text(encoding="utf-8") if readme.is_file() else f"# {folder.name}\n")
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else f"# {folder.name}\n"
+    if not text.startswith("---"):  # a metadata block, or huggingface_hub logs that it is missing
+        text = "---\nlibrary_name: transformers\npipeline_tag: text-generation\n---\n" + text
+    return ModelCard(text)
 
 
 def _mlmodel_card(path: Path) -> dict[str, Any]:
