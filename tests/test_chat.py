@@ -16,9 +16,9 @@ from thinkact import chat
 from thinkact.errors import ThinkactError
 
 NAME = "thinkact-agent"
+ORDER = {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}
 TOOLS = [{"type": "function", "function": {"name": "get_order_status", "description": "Status of an order.",
-                                           "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}},
-                                                          "required": ["order_id"]}}}]
+                                           "parameters": ORDER}}]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,8 @@ def test_reasoning_and_tool_calls_are_shown_apart():
     raw = ('<think>\nThe user gave an order id, so I check it.\n</think>\n\n<tool_call>\n'
            '{"name": "get_order_status", "arguments": {"order_id": "ORD-1"}}\n</tool_call><|im_end|>')
     turn = chat.turn_of(raw)
-    assert turn["well_formed"] and turn["tool_calls"] == [{"name": "get_order_status", "arguments": {"order_id": "ORD-1"}}]
+    assert turn["well_formed"]
+    assert turn["tool_calls"] == [{"name": "get_order_status", "arguments": {"order_id": "ORD-1"}}]
     console = Console(record=True, width=100)
     chat.show(console, turn)
     text = console.export_text()

@@ -181,7 +181,7 @@ def chat(
     model: Annotated[str, typer.Option(help="models:/NAME@ALIAS, models:/NAME/VERSION, sft, grpo, base, a saved "
                                             "model folder or a built-in.")] = "models:/thinkact-agent@champion",
     message: Annotated[Optional[str], typer.Option(help="One-shot: answer this message and exit.")] = None,
-    tools: Annotated[Optional[Path], typer.Option(help="JSON list of OpenAI function schemas offered to the model.")] = None,
+    tools: Annotated[Optional[Path], typer.Option(help="JSON list of OpenAI function schemas offered.")] = None,
     system: Annotated[Optional[str], typer.Option(help="A system message.")] = None,
     max_new_tokens: Annotated[int, typer.Option(help="Longest reply in tokens.")] = 256,
     temperature: Annotated[float, typer.Option(help="0: greedy.")] = 0.0,

@@ -102,7 +102,8 @@ class Decision:
                    (f"| challenger | {self.challenger or '-'} |", f"| champion | {self.champion or '(none yet)'} |"))]
         if self.rule == RULE_BOOTSTRAP:
             ci = (f"[{_num(self.delta_low)}, {_num(self.delta_high)}]" if self.delta_low is not None else "n/a")
-            lines += [f"| challenger mean / champion mean | {_num(self.challenger_mean)} / {_num(self.champion_mean)} |",
+            means = f"{_num(self.challenger_mean)} / {_num(self.champion_mean)}"
+            lines += [f"| challenger mean / champion mean | {means} |",
                       f"| delta (challenger - champion) | {_num(self.delta)} |",
                       f"| {self.confidence:.0%} CI | {ci} |",
                       f"| required lower bound above | {self.min_improvement} |", f"| paired examples | {self.n} |"]
