@@ -3,8 +3,8 @@
 Clones the committed project into a fresh folder (its own outputs/, DVC cache, MLflow store, Prefect home;
 data/ copied from this checkout after its md5 is checked), runs the Prefect flow there (every stage of dvc.yaml,
 as README command 1 does) and reads back what the stages measured inside themselves: SFTTrainer.train() and
-GRPOTrainer.train() seconds (outputs/<stage>/metrics.json) and generation seconds in evaluate (run.json) and
-register (decision.json, when the champion had to be re-evaluated). ratio = wall / raw; the target is <= 1.10.
+GRPOTrainer.train() seconds (outputs/<stage>/metrics.json) and generation seconds in evaluate (run.json; in a
+fresh clone there is no champion to re-evaluate in register). ratio = wall / raw; the target is <= 1.10.
 
     python benchmarks/bench_pipeline_overhead.py                 # default params; writes results/pipeline_overhead.json
     python benchmarks/bench_pipeline_overhead.py --keep /tmp/run  # keep the clone to inspect it
@@ -34,8 +34,7 @@ def raw_seconds(outputs: Path) -> dict[str, float]:
     """Seconds spent inside the libraries' own training and generation loops, per stage."""
     parts = {"sft_train": _read(outputs / "sft" / "metrics.json").get("seconds", 0.0),
              "grpo_train": _read(outputs / "grpo" / "metrics.json").get("seconds", 0.0),
-             "evaluate_generate": sum(_read(outputs / "evaluate" / "run.json").get("generation_seconds", {}).values()),
-             "register_generate": _read(outputs / "register" / "decision.json").get("generation_seconds", 0.0)}
+             "evaluate_generate": sum(_read(outputs / "evaluate" / "run.json").get("generation_seconds", {}).values())}
     return {k: round(float(v or 0.0), 1) for k, v in parts.items()}
 
 
