@@ -6,7 +6,9 @@ Reads `<paths.outputs>/sft/model/`, `<paths.data>/train.jsonl` and params.yaml (
 metrics: steps, time, mean total reward over the first and last 10 % of steps), `rewards.json` (DVC plot: the
 reward per step) and `samples/step-NNNNN.jsonl` (completions with their rewards every `grpo.sample_every` steps);
 logs every TRL metric per step, the samples and the model card to MLflow. A rerun after a crash resumes from the
-last checkpoint in `<paths.outputs>/grpo/checkpoints/`; the previous model stays until the new one is complete.
+last checkpoint in `<paths.outputs>/grpo/checkpoints/`; the previous model and samples stay until the new ones are
+complete (`model/` and `samples/` are DVC outs with `persist: true`: DVC leaves them to the stage, which replaces
+each in one step).
 
     python -m tasks.grpo              # what `dvc repro grpo` runs, from the project root
 """

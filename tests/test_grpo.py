@@ -83,6 +83,7 @@ def test_two_steps_log_reward_metrics_and_samples(grpo_project):
     out = grpo_project.paths.stage_dir("grpo")
     assert metrics["steps"] == 2 and metrics["reward_first"] is not None
     assert (out / "model" / "model.safetensors").is_file() and not (out / "checkpoints").exists()
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["step-00001.jsonl", "step-00002.jsonl"]
     assert json.loads((out / "model" / "thinkact-card.json").read_text())["stage"] == "grpo"
     history = json.loads((out / "rewards.json").read_text())
     assert [h["step"] for h in history] == [1, 2]
@@ -139,6 +140,71 @@ def test_bad_params_fail_before_any_model_loads(tmp_path, monkeypatch, overrides
     assert not (tmp_path / "outputs" / "grpo").exists()
 
 
+# Fields that matter only on a GPU (vLLM generation, bf16, DeepSpeed): thinkact must pass them on untouched.
+GPU_FIELDS = {"vllm_mode": "colocate", "vllm_gpu_memory_utilization": 0.35, "vllm_tensor_parallel_size": 1,
+              "vllm_enable_sleep_mode": True, "vllm_max_model_length": 1024, "vllm_importance_sampling_correction": False,
+              "ds3_gather_for_generation": False, "generation_batch_size": 32, "use_liger_kernel": False}
+
+
+def _config(tmp_path, trainer):
+    from thinkact.training.grpo import grpo_config
+
+    params = load_params(write_params(tmp_path, {"grpo": {"trainer": trainer}}))
+    return params, grpo_config(params, tmp_path / "checkpoints", len(params.grpo.rewards))
+
+
+def test_trainer_fields_reach_grpo_config_unchanged(tmp_path):
+    """Every grpo.trainer field, GPU-only ones included, arrives in GRPOConfig as written (CPU side of the GPU test)."""
+    params, config = _config(tmp_path, {**GPU_FIELDS, "use_vllm": False, "bf16": False})
+    normalised = {"report_to"}  # transformers turns report_to: none into []
+    for key, value in params.grpo.trainer.items():
+        if key not in normalised:
+            assert getattr(config, key) == value, key
+    assert config.report_to in ([], "none", ["none"])
+    assert config.output_dir == str(tmp_path / "checkpoints")
+
+
+def test_device_defaults_fill_only_what_params_leave_out(tmp_path):
+    import torch
+
+    _, config = _config(tmp_path, {})
+    assert config.bf16 is False or torch.cuda.is_available()  # fp32 on a CPU, unless params say otherwise
+    assert config.use_cpu is not torch.cuda.is_available()
+    _, config = _config(tmp_path, {"use_cpu": False})
+    assert config.use_cpu is False
+
+
+def test_use_vllm_without_cuda_fails_naming_the_key(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: vLLM is allowed")
+    with pytest.raises(ConfigError) as err:
+        _config(tmp_path, {"use_vllm": True})
+    assert err.value.key == "grpo.trainer.use_vllm" and "CUDA" in err.value.problem
+
+
+@pytest.mark.gpu
+def test_on_a_gpu_vllm_and_bf16_fields_reach_grpo_config(tmp_path):
+    """On a CUDA machine: use_vllm and the vLLM fields pass straight through, bf16 follows the GPU, no use_cpu."""
+    import torch
+
+    params, config = _config(tmp_path, {**GPU_FIELDS, "use_vllm": True})
+    assert config.use_vllm is True and config.use_cpu is False
+    assert config.bf16 is torch.cuda.is_bf16_supported()
+    for key, value in GPU_FIELDS.items():
+        assert getattr(config, key) == value, key
+
+
+def test_dvc_declares_model_and_samples_as_persisted_outs():
+    import yaml
+
+    stage = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]["grpo"]
+    outs = {next(iter(o)): o[next(iter(o))] for o in stage["outs"] if isinstance(o, dict)}
+    for name in ("model", "samples"):
+        assert outs["${paths.outputs}/grpo/" + name].get("persist") is True, name
+
+
 def test_missing_sft_model_is_one_clear_error(tmp_path, monkeypatch):
     from tasks.grpo import run
 
@@ -162,9 +228,10 @@ def test_killed_run_resumes_from_last_checkpoint(grpo_project, tmp_path):
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not (out / "model").exists()
+    assert not (out / "model").exists() and not (out / "samples").exists()  # both appear only complete
     done = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["resumed_from"].endswith(("checkpoint-2", "checkpoint-3", "checkpoint-4")) and metrics["steps"] == 4
     assert [h["step"] for h in json.loads((out / "rewards.json").read_text())] == [1, 2, 3, 4]  # kept across the kill
+    assert sorted(p.name for p in (out / "samples").iterdir()) == [f"step-{i:05d}.jsonl" for i in range(1, 5)]

@@ -9,12 +9,15 @@ keeps `<think>` and `<tool_call>`, which are added but not special tokens), neve
 tool calls were moved out of its `content`. `target` (JSON string) and `turn_type` are the reward columns.
 
 Params are checked before anything loads (`check_params`); a killed run resumes from its last checkpoint; the model
-is written atomically; every `sample_every` steps the latest completions and their rewards go to a JSONL artifact.
+is written atomically; every `sample_every` steps the latest completions and their rewards go to a JSONL artifact,
+staged beside the checkpoints (a resumed run keeps the earlier ones) and moved into `samples/` with the model, so
+`samples/` (a DVC out, like `model/`) always belongs to the model beside it.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -36,6 +39,7 @@ CHOICES = {
     "multi_objective_aggregation": ("sum_then_normalize", "normalize_then_sum"),
     "importance_sampling_level": ("token", "sequence"),
 }
+SAMPLES = "samples"  # <out>/samples: completions with their rewards every grpo.sample_every steps (a DVC out)
 EDGE_SHARE = 0.1  # reward_first / reward_last: mean total reward over the first / last 10 % of steps
 
 
@@ -161,6 +165,16 @@ def _edge_mean(rows: Sequence[dict[str, float]], key: str, last: bool) -> float 
     return round(sum(part) / len(part), 4)
 
 
+def publish_samples(staged: Path, final: Path) -> None:
+    """Move the staged sample files into `final` in one step: it holds the previous run's samples until then, never a
+    mix (an empty folder when `sample_every` is 0, so the DVC out always exists)."""
+    from thinkact.io import atomic_dir
+
+    with atomic_dir(final) as tmp:
+        for path in sorted(staged.glob("step-*.jsonl")) if staged.is_dir() else ():
+            os.replace(path, tmp / path.name)
+
+
 def train_grpo(params: Params, train: Sequence[Example], out_dir: Path, run: Any,
                data_md5: str | None = None) -> GrpoResult:
     """GRPO from the SFT model on `train`; writes out_dir/model (atomically), rewards.json and samples/."""
@@ -182,11 +196,15 @@ def train_grpo(params: Params, train: Sequence[Example], out_dir: Path, run: Any
     card = (start_dir / "thinkact-card.json").read_text() if (start_dir / "thinkact-card.json").is_file() else ""
     key = fingerprint(STAGE, data_md5 or len(examples), card, params.model, params.grpo)
     resume = resume_point(checkpoints, key)
-    if resume is None:
-        shutil.rmtree(out_dir / "samples", ignore_errors=True)  # samples of an earlier, different run
+    staged = checkpoints / SAMPLES  # samples are staged beside the checkpoints (so a resumed run keeps them) ...
+    done = int(Path(resume).name.rsplit("-", 1)[-1]) if resume else 0
+    for path in staged.glob("step-*.jsonl") if staged.is_dir() else ():
+        step = path.stem[len("step-"):]
+        if not step.isdigit() or int(step) > done:  # after the last checkpoint (or a new run): redone from there
+            path.unlink()
     names = [r.name for r in rewards]
     tracker = TrackingCallback(run, STAGE, show=("reward", *(f"rewards/{n}/mean" for n in names), "kl", "entropy"))
-    samples = CompletionSamples(run, out_dir / "samples", params.grpo.sample_every, list(config.reward_weights or []),
+    samples = CompletionSamples(run, staged, params.grpo.sample_every, list(config.reward_weights or []),
                                 {r["prompt"]: {"id": r["id"], "target": r["target"]} for r in rows})
     trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=config, train_dataset=Dataset.from_list(rows),
                           processing_class=tokenizer, peft_config=peft_config, callbacks=[tracker, samples])
@@ -197,7 +215,7 @@ def train_grpo(params: Params, train: Sequence[Example], out_dir: Path, run: Any
     seconds = time.monotonic() - begin
     history = reward_history(trainer.state.log_history, names)  # restored from the checkpoint on resume
     steps = trainer.state.global_step
-    ran = steps - (int(Path(resume).name.rsplit("-", 1)[-1]) if resume else 0)  # steps this process trained
+    ran = steps - done  # steps this process trained
     result = GrpoResult(steps=steps, seconds=round(seconds, 1), seconds_per_step=round(seconds / max(ran, 1), 3),
                         resumed_from=resume, examples=len(examples),
                         reward_first=_edge_mean(history, "reward", last=False),
@@ -209,5 +227,6 @@ def train_grpo(params: Params, train: Sequence[Example], out_dir: Path, run: Any
         "reward_last": result.reward_last, "lora": bool(params.grpo.lora),
         "params": {"model": asdict(params.model), "grpo": asdict(params.grpo)}})
     atomic_write_json(out_dir / "rewards.json", history)
+    publish_samples(staged, out_dir / SAMPLES)  # ... and replace out_dir/samples (a DVC out) only with the model
     shutil.rmtree(checkpoints, ignore_errors=True)  # only a crash needs them
     return result
