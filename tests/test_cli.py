@@ -14,7 +14,7 @@ def thinkact(*args, cwd=None):
 
 def test_help_lists_every_command():
     out = thinkact("--help").stdout
-    for command in ("data", "validate", "score", "rewards"):
+    for command in ("data", "validate", "score", "rewards", "evaluate", "promote", "chat"):
         assert command in out
     assert "generate" in thinkact("data", "--help").stdout
 
