@@ -1,6 +1,7 @@
 """The Prefect flow: dvc.yaml's stage order, transient-only retries, skipped stages, and the whole pipeline on the
-quick profile under `prefect_test_harness` in a copy of the project (real DVC, real stages, real MLflow store):
-parent/child runs with their tags, a second run that skips every stage, a failing validate that stops the flow."""
+quick profile under `prefect_test_harness` in a copy of the project (real DVC, real stages) against a real
+`mlflow server` on 127.0.0.1: parent/child runs with their tags and the registry checked through MlflowClient,
+a second run that skips every stage, a failing validate that stops the flow."""
 from __future__ import annotations
 
 import os
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from conftest import write_params
+from servers import mlflow_server
 from flows.pipeline import StageFailed, UnknownStage, _select, is_transient, pipeline, run_stage, stage_order
 from thinkact.config import PROJECT_ROOT
 
@@ -163,14 +165,27 @@ def test_flow_retries_a_killed_stage_but_not_a_broken_one(harness, toy_project, 
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def tracking_server(tmp_path_factory):
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def built_project(tmp_path_factory):
     return stage_project(tmp_path_factory.mktemp("pipeline") / "project")
+
+
+@pytest.fixture
+def project(harness, tracking_server, built_project, monkeypatch):
+    """The quick project (one per module: the tests below run in order on it); its runs go to the MLflow server."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server)
+    return built_project
 
 
 def _mlflow(project: Path):
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(f"sqlite:///{project / 'mlflow' / 'mlflow.db'}")
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
     exp = client.get_experiment_by_name("thinkact")
     return client, client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"])
 
@@ -189,7 +204,7 @@ def flow_run_artifact(flow_run_id: str, key: str = "thinkact-pipeline", api_url:
     return artifact["data"]
 
 
-def test_pipeline_runs_every_stage_with_parent_and_child_runs(harness, project):
+def test_pipeline_runs_every_stage_with_parent_and_child_runs(project):
     result = pipeline(project=str(project))
     order = stage_order(project / "dvc.yaml")
     assert result["stages"] == dict.fromkeys(order, "ran")
@@ -212,10 +227,15 @@ def test_pipeline_runs_every_stage_with_parent_and_child_runs(harness, project):
         assert result["evaluation"] and result["evaluation"].strip() in markdown
     if "register" in order:
         assert result["decision"] and result["decision"].strip() in markdown
+        decision = result["decision_json"]
+        name = yaml.safe_load((project / "params.yaml").read_text())["register"]["model_name"]
+        assert client.get_model_version_by_alias(name, "challenger").version == str(decision["challenger"])
+        if decision["promoted"]:
+            assert client.get_model_version_by_alias(name, "champion").version == str(decision["challenger"])
     print("seconds per stage:", result["seconds"])
 
 
-def test_second_run_skips_every_stage(harness, project):
+def test_second_run_skips_every_stage(project):
     result = pipeline(project=str(project))
     assert set(result["stages"].values()) == {"skipped"}
     _, runs = _mlflow(project)
@@ -224,7 +244,7 @@ def test_second_run_skips_every_stage(harness, project):
     assert "| validate | skipped |" in flow_run_artifact(parents[1].data.tags["prefect.flow_run_id"])
 
 
-def test_failing_validate_stops_the_flow(harness, project):
+def test_failing_validate_stops_the_flow(project):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["validate"]["rows"]["train"]["min"] = 100000  # the gate now fails on the quick data
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
