@@ -192,7 +192,7 @@ def _mlflow(project: Path):
 
 def flow_run_artifact(flow_run_id: str, key: str = "thinkact-pipeline", api_url: str | None = None) -> str:
     """The Markdown of the artifact `key` that flow run `flow_run_id` created, read from Prefect's REST API
-    (the current API URL by default: the harness's server). Prefect 3.8's sync client sends null filters here."""
+    (the current API URL by default: the harness's server)."""
     import httpx
     from prefect.settings import PREFECT_API_URL
 
