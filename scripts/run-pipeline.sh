@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # README command 1: set up .venv (idempotent) and run the main job end to end on the built-in default.
 #   bash scripts/run-pipeline.sh
-# The built-in data set (checked against the md5 pinned in data.dvc), then every stage of dvc.yaml through
-# `dvc repro` (validate -> sft -> ...); an unchanged stage is skipped, so a second run takes seconds.
+# The built-in data set (checked against the md5 pinned in data.dvc), then the Prefect flow (flows/pipeline.py),
+# which runs every stage of dvc.yaml in order through `dvc repro --single-item` (validate -> sft -> grpo ->
+# evaluate -> register): an unchanged stage is skipped, so a second run takes seconds. One MLflow parent run per
+# pipeline run, each stage a child run. Ends with the summary: the stages, the evaluation table, the promotion
+# decision, `dvc metrics show`, and where to look (MLflow UI, Prefect UI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-env.sh 2> >(grep -v "^WARNING: Location 'file:" >&2)
@@ -19,9 +22,28 @@ if ! python scripts/check_data.py; then
   exit 1
 fi
 dvc commit -q -f data.dvc  # fills the local DVC cache; data.dvc stays as it is (the md5 matched)
-echo "[pipeline] dvc repro (stages: $(python -c 'import yaml; print(" -> ".join(yaml.safe_load(open("dvc.yaml"))["stages"]))'))"
-dvc repro
+
+mlflow_ui="mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db  (then http://127.0.0.1:5000)"
+if [ -n "${MLFLOW_TRACKING_URI:-}" ]; then mlflow_ui="$MLFLOW_TRACKING_URI"; fi
+prefect_ui="PREFECT_HOME=.prefect prefect server start  (then http://127.0.0.1:4200)"
+if [ -n "${PREFECT_API_URL:-}" ]; then prefect_ui="${PREFECT_API_URL%/api}"; fi
+
+echo "[pipeline] Prefect flow thinkact-pipeline over dvc.yaml's stages:" \
+     "$(python -c 'import yaml; print(" -> ".join(yaml.safe_load(open("dvc.yaml"))["stages"]))')"
+if ! python -m flows.pipeline; then
+  echo "[failed] the pipeline stopped; the failing stage's output is above." >&2
+  echo "  Prefect UI (flow run, task logs): $prefect_ui" >&2
+  echo "  MLflow UI (the failed 'pipeline' run and its children): $mlflow_ui" >&2
+  exit 1
+fi
+
 echo "[summary] dvc metrics show"
 dvc metrics show
-echo "[summary] MLflow UI: mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db  (then http://127.0.0.1:5000)"
+echo "[summary] where to look"
+echo "  MLflow UI:  $mlflow_ui"
+echo "              experiment 'thinkact': one 'pipeline' run per pipeline run (all params), its stages as child runs;"
+echo "              registered model and its 'champion' / 'challenger' aliases under Models"
+echo "  Prefect UI: $prefect_ui"
+echo "              flow 'thinkact-pipeline': past runs, one task per stage with its logs, the 'thinkact-pipeline' artifact"
+echo "  Files:      outputs/evaluate/report.md, outputs/register/decision.md, dvc plots show"
 echo "[done] main job finished in $(( $(date +%s) - start )) s"
