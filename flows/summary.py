@@ -6,6 +6,7 @@ is `<paths.outputs>/evaluate/report.md` and the decision `<paths.outputs>/regist
 those stages; each part is left out while its stage does not exist or has not written it yet.
 
     python -m flows.summary [PROJECT_DIR]     # print the summary of the outputs there (no stage is run)
+    dvc metrics show --json | python -m flows.summary --metrics   # DVC's metrics, one block per file
 """
 from __future__ import annotations
 
@@ -86,5 +87,37 @@ def summarize(root: Path, stages: list[StageOutcome], mlflow: dict[str, str] | N
                    decision_json=decision_json, mlflow=dict(mlflow or {}))
 
 
+def _flat(value, prefix: str = ""):  # noqa: ANN001, ANN202
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _flat(inner, f"{prefix}{key}.")
+    else:
+        yield prefix[:-1], value
+
+
+def metrics_text(dvc_json: dict, max_keys: int = 24, width: int = 110) -> str:
+    """`dvc metrics show --json` as one block per metrics file (DVC's own table is one column per key of every
+    file, far too wide here); a file with more than `max_keys` values is named with its count only."""
+    lines: list[str] = []
+    for rev in dvc_json.values():
+        for path, entry in sorted((rev.get("data") or {}).items()):
+            values = [(k, v) for k, v in _flat(entry.get("data") or {}) if not isinstance(v, str) or len(v) < 40]
+            if len(values) > max_keys:
+                lines.append(f"{path}: {len(values)} values (the tables above; dvc metrics show {path})")
+                continue
+            line = f"{path}:"
+            for key, value in values:
+                item = f" {key}={round(value, 4) if isinstance(value, float) else value}"
+                if len(line) + len(item) > width:
+                    lines.append(line)
+                    line = "   "
+                line += item
+            lines.append(line)
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    print(summarize(Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve(), []).markdown())
+    if sys.argv[1:2] == ["--metrics"]:
+        print(metrics_text(json.load(sys.stdin)))
+    else:
+        print(summarize(Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve(), []).markdown())

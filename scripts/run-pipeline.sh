@@ -37,8 +37,8 @@ if ! python -m flows.pipeline; then
   exit 1
 fi
 
-echo "[summary] dvc metrics show"
-dvc metrics show
+echo "[summary] dvc metrics show (one block per metrics file)"
+dvc metrics show --json | python -m flows.summary --metrics
 echo "[summary] where to look"
 echo "  MLflow UI:  $mlflow_ui"
 echo "              experiment 'thinkact': one 'pipeline' run per pipeline run (all params), its stages as child runs;"
