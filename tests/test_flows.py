@@ -164,10 +164,11 @@ def test_flow_retries_a_killed_stage_but_not_a_broken_one(harness, toy_project, 
 # ---- the whole pipeline on the quick profile -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def tracking_server(tmp_path_factory):
-    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
-        yield url
+    """A real `mlflow server`, started with the module so that it boots (~20 s) while the tests above run."""
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server"), wait=False) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +179,7 @@ def built_project(tmp_path_factory):
 @pytest.fixture
 def project(harness, tracking_server, built_project, monkeypatch):
     """The quick project (one per module: the tests below run in order on it); its runs go to the MLflow server."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server.wait())
     return built_project
 
 
