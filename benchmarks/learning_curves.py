@@ -6,8 +6,13 @@ scores them with the `tool_call_exact` reward (the same function GRPO and evalua
 
     python benchmarks/learning_curves.py --profile tiny   --minutes 5
     python benchmarks/learning_curves.py --profile smollm2-lora --minutes 8 --n 20
+    python benchmarks/learning_curves.py --profile tiny --set model.tiny.hidden_size=128 --name tiny-h128
 
-Writes benchmarks/results/learning_curve_<profile>.json (and a PNG of all curves present).
+`--set KEY=VALUE` overrides any model.* / sft.* key of params.yaml (VALUE is read as YAML). `--clock cpu` counts
+the process's CPU seconds instead of wall seconds toward `--minutes`: with one torch thread (sft.cpu_threads: 1)
+that is the wall time of a quiet machine, so runs on a shared machine compare fairly.
+
+Writes benchmarks/results/learning_curve_<name>.json (and a PNG of all curves present).
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("THINKACT_TRACKING", "0")
 
+import yaml  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 
 from thinkact.config import load_params  # noqa: E402
@@ -46,29 +52,35 @@ RESULTS = ROOT / "benchmarks" / "results"
 class Probe(TrainerCallback):
     """Every `every` steps: exact match on held-out call targets; the time it takes is not training time."""
 
-    def __init__(self, tokenizer, splits, every, minutes):
+    def __init__(self, tokenizer, splits, every, minutes, clock="wall"):
         self.tokenizer, self.splits, self.every, self.budget = tokenizer, splits, every, minutes * 60
         self.exact = build(["tool_call_exact"])[0]
-        self.points, self.train_seconds, self._mark = [], 0.0, None
+        self.partial = build(["tool_call"])[0]
+        self.clock = time.process_time if clock == "cpu" else time.monotonic
+        self.points, self.train_seconds, self.wall_seconds, self._mark, self._wall = [], 0.0, 0.0, None, None
 
     def on_train_begin(self, args, state, control, model=None, **kw):
-        self._mark = time.monotonic()
+        self._mark, self._wall = self.clock(), time.monotonic()
 
     def on_step_end(self, args, state, control, model=None, **kw):
-        now = time.monotonic()
-        self.train_seconds += now - self._mark
+        self.train_seconds += self.clock() - self._mark
+        self.wall_seconds += time.monotonic() - self._wall
         if state.global_step % self.every == 0 or self.train_seconds >= self.budget:
-            point = {"step": state.global_step, "minutes": round(self.train_seconds / 60, 2)}
+            point = {"step": state.global_step, "minutes": round(self.train_seconds / 60, 2),
+                     "wall_minutes": round(self.wall_seconds / 60, 2)}
             for split, examples in self.splits.items():
                 texts = generate_completions(model, self.tokenizer, examples, max_new_tokens=96, batch_size=16,
                                              progress=False)
-                scores = self.exact(texts, target=[json.dumps(e.target.to_dict()) for e in examples])
+                targets = [json.dumps(e.target.to_dict()) for e in examples]
+                scores = self.exact(texts, target=targets)
                 point[split] = round(sum(scores) / len(scores), 3)
+                partial = self.partial(texts, target=targets)
+                point[f"{split}_partial"] = round(sum(partial) / len(partial), 3)
             self.points.append(point)
             print(json.dumps(point), flush=True)
             if self.train_seconds >= self.budget:
                 control.should_training_stop = True
-        self._mark = time.monotonic()
+        self._mark, self._wall = self.clock(), time.monotonic()
 
 
 def main() -> None:
@@ -78,10 +90,25 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=25)
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--max-steps", type=int, default=5000)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a model.* or sft.* key, e.g. sft.trainer.learning_rate=0.01")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall")
+    ap.add_argument("--name", help="results file suffix (default: the profile)")
+    ap.add_argument("--results", type=Path, default=RESULTS, help="folder for the JSON and the PNG")
     args = ap.parse_args()
     params = load_params()
-    over = PROFILES[args.profile]
-    trainer = {**params.sft.trainer, **over["sft"].get("trainer", {}), "max_steps": args.max_steps,
+    over = json.loads(json.dumps(PROFILES[args.profile]))
+    for item in args.set:  # model.base=..., model.tiny.hidden_size=..., sft.cpu_threads=..., sft.trainer.X=...
+        key, _, value = item.partition("=")
+        section, *path = key.split(".")
+        if section not in ("model", "sft") or len(path) not in (1, 2):
+            ap.error(f"--set {item}: use model.KEY=VALUE, sft.KEY=VALUE or sft.trainer.KEY=VALUE")
+        if len(path) == 2:
+            base = dict(getattr(getattr(params, section), path[0]) or {})
+            over[section][path[0]] = {**base, **over[section].get(path[0], {}), path[1]: yaml.safe_load(value)}
+        else:
+            over[section][path[0]] = yaml.safe_load(value)
+    trainer = {**params.sft.trainer, "max_steps": args.max_steps, **over["sft"].get("trainer", {}),
                "save_steps": 10**9, "logging_steps": args.every}
     params = dataclasses.replace(
         params, model=dataclasses.replace(params.model, **over["model"]),
@@ -92,28 +119,31 @@ def main() -> None:
     from thinkact.training.common import load_base
 
     _, tokenizer = load_base(params, train)
-    probe = Probe(tokenizer, splits, args.every, args.minutes)
-    out = Path("/tmp") / f"learning_curve_{args.profile}"
+    probe = Probe(tokenizer, splits, args.every, args.minutes, args.clock)
+    name = args.name or args.profile
+    out = Path("/tmp") / f"learning_curve_{name}"
     started = time.monotonic()
     result = train_sft(params, train, out, NullRun(), callbacks=[probe])
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    record = {"profile": args.profile, "base": params.model.base, "lora": params.sft.lora,
-              "trainer": {k: trainer[k] for k in ("learning_rate", "per_device_train_batch_size", "max_length")
-                          if k in trainer},
+    args.results.mkdir(parents=True, exist_ok=True)
+    record = {"profile": name, "base": params.model.base, "tiny": params.model.tiny, "lora": params.sft.lora,
+              "cpu_threads": params.sft.cpu_threads, "clock": args.clock, "overrides": args.set,
+              "trainer": {k: v for k, v in trainer.items() if k not in ("save_steps", "save_total_limit", "report_to")},
               "probe_examples": args.n, "steps": result.steps, "wall_seconds": round(time.monotonic() - started),
-              "points": probe.points}
-    (RESULTS / f"learning_curve_{args.profile}.json").write_text(json.dumps(record, indent=1) + "\n")
-    plot()
+              "train_seconds_per_step": round(probe.train_seconds / max(result.steps, 1), 3),
+              "train_wall_seconds_per_step": round(probe.wall_seconds / max(result.steps, 1), 3),
+              "load_average": os.getloadavg(), "points": probe.points}
+    (args.results / f"learning_curve_{name}.json").write_text(json.dumps(record, indent=1) + "\n")
+    plot(args.results)
 
 
-def plot() -> None:
+def plot(results: Path = RESULTS) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    for path in sorted(RESULTS.glob("learning_curve_*.json")):
+    for path in sorted(results.glob("learning_curve_*.json")):
         rec = json.loads(path.read_text())
         for split, style in (("test_id", "-"), ("test_env", "--")):
             ax.plot([p["minutes"] for p in rec["points"]], [p[split] for p in rec["points"]], style, marker="o",
@@ -124,7 +154,7 @@ def plot() -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(RESULTS / "learning_curves.png", dpi=110)
+    fig.savefig(results / "learning_curves.png", dpi=110)
 
 
 if __name__ == "__main__":

@@ -123,8 +123,13 @@ class SftParams:
 
     with_reasoning: bool = False
     max_examples: int = 0
+    cpu_threads: int = 0         # torch threads when training on a CPU; 0: torch's default (one per core)
     lora: Optional[dict[str, Any]] = None
     trainer: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.cpu_threads < 0:
+            raise ConfigError("sft.cpu_threads", "must be >= 0 (0: torch's default)")
 
 
 @dataclass(frozen=True)

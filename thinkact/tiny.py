@@ -1,6 +1,6 @@
 """builtin:tiny — a small Qwen3-architecture model with random weights and a tokenizer trained here.
 
-The tokenizer is a byte-level BPE (Qwen2's pre-tokenizer: digits split one by one) trained with `tokenizers`
+The tokenizer is a byte-level BPE (pre-tokenizer recipe `TinySize.pretokens`: "words" or "compact") trained with `tokenizers`
 on a corpus (the data set's rendered conversations; a small built-in one when none is given). The chat
 template's markers are single tokens: `<|endoftext|>` (pad), `<|im_start|>`, `<|im_end|>` (eos) are special;
 `<think>`, `</think>`, `<tool_call>`, `</tool_call>`, `<tool_response>`, `</tool_response>` are added but not
@@ -24,15 +24,28 @@ import torch
 
 from thinkact.chat_template import CHAT_TEMPLATE, apply_template, render_target
 
-FORMAT_VERSION = 2  # bump when the build recipe changes, so old cache folders are not reused
+FORMAT_VERSION = 4  # bump when the build recipe changes, so old cache folders are not reused
 PAD, BOS_TURN, EOS = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 SPECIAL_TOKENS = (PAD, BOS_TURN, EOS)
 TEMPLATE_TOKENS = ("<think>", "</think>", "<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>")
-# Pre-tokens: every digit alone (ids and amounts stay copyable digit by digit, as in Qwen's split), and a word
-# (letters and `_`, so tool names are whole) together with the punctuation and spaces around it, so JSON
-# schema syntax merges into few tokens: the built-in data's prompts average ~320 tokens instead of ~660 with
-# Qwen's split (measured on test_id), and prompt length is what sets step time on a CPU.
-SPLIT_PATTERN = r"\p{N}|[^\p{L}\p{N}]*[\p{L}_]+[^\p{L}\p{N}\s]*|[^\p{L}\p{N}]+"
+# Pre-tokenizer recipes (TinySize.pretokens), regexes for `tokenizers`' Split, first alternative first.
+# "words": every digit alone, and a word (letters and `_`, so tool names are whole) together with the punctuation and
+# spaces around it, so JSON schema syntax merges into few tokens: test_id prompts average ~322 tokens (~660 with
+# Qwen's split).
+# "compact": what makes a small model learn tool calls fast on a CPU, where prompt length sets the step time:
+# - a tool's schema line is three pre-tokens: its fixed opening `{"type": "function", "function": {"name":`, its name
+#   (` "get_invoice",`, the very token a call writes, so offered names can be copied) and the rest of the line
+#   (description and parameters), which BPE turns into one token for every tool of the corpus (an unseen tool still
+#   merges into its frequent pieces); the system prompt line is one pre-token too, and the template's fixed text
+#   around the tool list becomes two added tokens (`template_pieces`): test_id prompts average ~60 tokens;
+# - an id's letter prefix (`ORD-`, `C`, `INV-`) stands alone and digits go in runs of up to three (GPT-4's split), so
+#   an id is the very same tokens in the user's message, a tool result and the call (`ORD-` `179` `17`): copying it
+#   is matching tokens, not translating ` ORD-` into ` "ORD-`, and a 6-digit id is 2 tokens to copy, not 6.
+_WORDS = r"\p{N}|[^\p{L}\p{N}]*[\p{L}_]+[^\p{L}\p{N}\s]*|[^\p{L}\p{N}]+"
+_COMPACT = (r'\n?\{"type": "function", "function": \{"name":| "(?:description|parameters)": [^\n]*|'
+            r"\n?system\n[^\n]*|"
+            r"\p{Lu}+-?(?=\p{N})|\p{N}{1,3}|[^\p{L}\p{N}]*(?!\p{Lu}+-?\p{N})[\p{L}_]+[^\p{L}\p{N}\s]*|[^\p{L}\p{N}]+")
+PRETOKENS = {"words": _WORDS, "compact": _COMPACT}
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,11 @@ class TinySize:
     num_heads: int = 4
     num_kv_heads: int = 2
     max_positions: int = 4096
+    pretokens: str = "words"  # pre-tokenizer recipe, a key of PRETOKENS
+
+    def __post_init__(self):
+        if self.pretokens not in PRETOKENS:
+            raise ValueError(f"pretokens must be one of {', '.join(PRETOKENS)}, not {self.pretokens!r}")
 
     @classmethod
     def of(cls, value: Any) -> TinySize:
@@ -78,7 +96,26 @@ def default_corpus() -> list[str]:
     return texts * 4
 
 
-def train_tokenizer(corpus: Iterable[str], vocab_size: int = 4096, max_length: int = 4096) -> Any:
+def template_pieces() -> tuple[str, ...]:
+    """The chat template's fixed text around the tool list of the system turn (its instructions, `<tools>` tags and
+    the `<tool_call>` format line): found by rendering a conversation with placeholder content and one tool."""
+    from transformers.utils.chat_template_utils import render_jinja_template  # noqa: PLC0415
+
+    system, tool = "\x01SYSTEM\x01", {"type": "function", "function": {"name": "\x01TOOL\x01", "parameters": {}}}
+    rendered, _ = render_jinja_template([[{"role": "system", "content": system}, {"role": "user", "content": "u"}]],
+                                        tools=[tool], chat_template=CHAT_TEMPLATE)
+    text = rendered[0]
+    line = json.dumps(tool, ensure_ascii=False)
+    if line not in text or system not in text:
+        return ()
+    head = text[text.index(system) + len(system):text.index(line)]
+    tail = text[text.index(line) + len(line):]
+    tail = tail[:tail.index(EOS)] if EOS in tail else ""
+    return tuple(p for p in (head.rstrip("\n"), tail) if len(p) > 1)
+
+
+def train_tokenizer(corpus: Iterable[str], vocab_size: int = 4096, max_length: int = 4096,
+                    pretokens: str = "words") -> Any:
     """A byte-level BPE tokenizer trained on `corpus`, as a transformers fast tokenizer with the chat template."""
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers  # noqa: PLC0415
     from transformers import PreTrainedTokenizerFast  # noqa: PLC0415
@@ -95,7 +132,7 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int = 4096, max_length: i
     tok = Tokenizer(models.BPE())
     tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(SPLIT_PATTERN), behavior="isolated", invert=False),
+        pre_tokenizers.Split(Regex(PRETOKENS[pretokens]), behavior="isolated", invert=False),
         pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
@@ -103,6 +140,8 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int = 4096, max_length: i
         special_tokens=list(SPECIAL_TOKENS), initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(clean(corpus), trainer=trainer)
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in TEMPLATE_TOKENS])
+    if pretokens == "compact":  # longest match wins, so the pieces' own `<tool_call>` markers stay inside them
+        tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in template_pieces()])
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=PAD,
                                    extra_special_tokens=[BOS_TURN], padding_side="right",
                                    model_max_length=max_length)
@@ -130,7 +169,8 @@ def build_model(tokenizer: Any, size: TinySize, seed: int = 0) -> Any:
 
 def cache_key(texts: list[str], size: TinySize, seed: int) -> str:
     h = hashlib.sha256(json.dumps({"format": FORMAT_VERSION, "size": dataclasses.asdict(size), "seed": seed,
-                                   "template": CHAT_TEMPLATE}, sort_keys=True).encode())
+                                   "template": CHAT_TEMPLATE, "pretokens": PRETOKENS[size.pretokens]},
+                                  sort_keys=True).encode())
     for text in texts:
         h.update(len(text).to_bytes(8, "little"))
         h.update(text.encode("utf-8", "surrogatepass"))
@@ -148,7 +188,7 @@ def build_cached(cache_dir: Path, corpus: Iterable[str] | None = None, seed: int
     folder = Path(cache_dir) / f"tiny-{key}"
     if (folder / META_FILE).is_file():
         return folder
-    tokenizer = train_tokenizer(texts, size.vocab_size, size.max_positions)
+    tokenizer = train_tokenizer(texts, size.vocab_size, size.max_positions, size.pretokens)
     model = build_model(tokenizer, size, seed)
     with atomic_dir(folder) as tmp:
         model.save_pretrained(tmp)

@@ -42,10 +42,18 @@ def load_base(params: Params, train: Sequence[Example]) -> tuple[Any, Any]:
     if spec == TINY:
         try:
             size = TinySize.of(params.model.tiny)
-        except TypeError as e:
+        except (TypeError, ValueError) as e:
             raise ConfigError("model.tiny", f"{e}; known: {', '.join(TinySize.__dataclass_fields__)}") from None
     corpus = tiny_corpus(train) if spec == TINY else None
     return load_model(spec, params.paths.models_cache, corpus=corpus, seed=params.model.seed, tiny_size=size)
+
+
+def set_cpu_threads(threads: int) -> None:
+    """torch's intra-op threads on a CPU (`<stage>.cpu_threads`; 0 leaves torch's default); no effect with a GPU."""
+    import torch
+
+    if threads and not torch.cuda.is_available():
+        torch.set_num_threads(threads)
 
 
 def trl_config(cls: type, fields: Mapping[str, Any], section: str, **fixed: Any) -> Any:
