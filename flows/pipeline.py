@@ -33,6 +33,7 @@ import yaml
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
 
 from flows.summary import StageOutcome, summarize
 from thinkact.errors import ThinkactError
@@ -58,13 +59,16 @@ class UnknownStage(ThinkactError):
 
 
 class StageFailed(ThinkactError):
-    """A DVC stage exited non-zero; `transient` says whether a retry may help. Its output is in the task's logs."""
+    """A DVC stage exited non-zero; `transient` says whether a retry may help; `tail` holds its last output lines
+    (all of it streamed above and kept in the Prefect task run's logs)."""
 
     def __init__(self, stage: str, code: int, tail: str, transient: bool):
         self.stage, self.code, self.tail, self.transient = stage, code, tail, transient
-        kind = "a transient failure" if transient else "not retried: fix the cause and rerun"
-        last = "\n".join(tail.strip().splitlines()[-8:])
-        super().__init__(f"stage '{stage}' failed (dvc exit {code}; {kind}). Last lines:\n{last}")
+        exited = re.findall(r"exited with (-?\d+)", tail)
+        how = f"exit {exited[-1]}" if exited else f"dvc exit {code}"
+        kind = "a transient failure, retries exhausted" if transient else "not retried: fix the cause and rerun"
+        super().__init__(f"stage '{stage}' failed ({how}; {kind}); its output is above and in the Prefect "
+                         "task run's logs")
 
 
 def stage_order(dvc_file: Path = ROOT / "dvc.yaml") -> list[str]:
@@ -126,18 +130,23 @@ def pipeline(stages: list[str] | None = None, project: str | None = None,
     options = {k: v for k, v in {"retries": retries, "retry_delay_seconds": retry_delay_seconds}.items()
                if v is not None}
     outcomes = [StageOutcome(stage) for stage in order]
-    with pipeline_run(root, tags={"prefect.flow_run_id": str(flow_run.id or "")}) as parent:
-        mlflow = {"run_id": parent.run_id, "tracking_uri": parent.tracking_uri} if parent.run_id else {}
-        try:
-            for i, stage in enumerate(order):
-                try:
-                    outcomes[i] = run_stage.with_options(name=stage, **options)(stage, str(root), parent.child_env())
-                except Exception:
-                    outcomes[i].status = "failed"
-                    raise
-        finally:
-            summary = summarize(root, outcomes, mlflow)
-            _publish(summary, parent)
+    try:
+        with pipeline_run(root, tags={"prefect.flow_run_id": str(flow_run.id or "")}) as parent:
+            mlflow = {"run_id": parent.run_id, "tracking_uri": parent.tracking_uri} if parent.run_id else {}
+            try:
+                for i, stage in enumerate(order):
+                    try:
+                        outcomes[i] = run_stage.with_options(name=stage, **options)(stage, str(root),
+                                                                                    parent.child_env())
+                    except Exception:
+                        outcomes[i].status = "failed"
+                        raise
+            finally:
+                summary = summarize(root, outcomes, mlflow)
+                _publish(summary, parent)
+    except StageFailed as e:  # a failed state, not an exception: Prefect would log a traceback for a user error
+        print(" | ".join(f"{s.stage}: {s.status}" for s in outcomes))
+        return Failed(message=str(e), data=e)
     print(" | ".join(f"{s.stage}: {s.status}" for s in outcomes))
     return summary.to_dict()
 

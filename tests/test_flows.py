@@ -104,6 +104,28 @@ def test_only_transient_failures_are_retried(output, transient):
     assert is_transient(output) is transient
 
 
+def test_served_deployment_takes_the_schedule_from_params(tmp_path):
+    from flows.serve import deployment
+
+    write_params(tmp_path, {"schedule": {"cron": "30 2 * * 1-5", "timezone": "Europe/Berlin"}})
+    served = deployment(tmp_path)
+    (schedule,) = served.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("30 2 * * 1-5", "Europe/Berlin")
+    assert served.entrypoint.endswith("flows/pipeline.py:pipeline") and served.name == "scheduled"
+
+
+@pytest.mark.parametrize("schedule, key", [({"cron": "every day"}, "schedule.cron"),
+                                           ({"timezone": "Mars/Olympus"}, "schedule.timezone")])
+def test_a_bad_schedule_names_the_key(tmp_path, schedule, key):
+    from flows.serve import schedule_params
+    from thinkact.errors import ConfigError
+
+    write_params(tmp_path, {"schedule": schedule})
+    with pytest.raises(ConfigError) as err:
+        schedule_params(tmp_path)
+    assert err.value.key == key
+
+
 TOY_STAGES = {
     "ok": {"cmd": "python -c \"open('ok.txt', 'w').write('1')\"", "outs": ["ok.txt"]},
     "flaky": {"cmd": "python flaky.py", "outs": ["flaky.txt"]},
@@ -143,7 +165,7 @@ def test_run_stage_fn_ran_then_skipped_and_failure_kinds(toy_project):
         assert run_stage.fn("ok", str(toy_project)).status == "skipped"
         with pytest.raises(StageFailed) as err:
             run_stage.fn("broken", str(toy_project))
-        assert not err.value.transient and "key 'x': bad value" in str(err.value)
+        assert not err.value.transient and "key 'x': bad value" in err.value.tail
         with pytest.raises(StageFailed) as err:
             run_stage.fn("flaky", str(toy_project))
         assert err.value.transient
