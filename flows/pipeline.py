@@ -73,6 +73,8 @@ class StageFailed(ThinkactError):
 
 def stage_order(dvc_file: Path = ROOT / "dvc.yaml") -> list[str]:
     """The stages of dvc.yaml in the order written there (their DAG order)."""
+    if not Path(dvc_file).is_file():
+        raise UnknownStage(f"{dvc_file} not found: run from the project root or pass --project")
     return list((yaml.safe_load(Path(dvc_file).read_text(encoding="utf-8")) or {}).get("stages", {}))
 
 
@@ -174,8 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stages", help="comma-separated stages of dvc.yaml (default: all, in order)")
     parser.add_argument("--project", help="project folder with dvc.yaml and params.yaml (default: this checkout)")
     args = parser.parse_args(argv)
+    stages = args.stages.split(",") if args.stages else None
     try:
-        result = pipeline(stages=args.stages.split(",") if args.stages else None, project=args.project)
+        from thinkact.config import PARAMS_FILE, load_params
+
+        root = Path(args.project or ROOT).resolve()
+        _select(stage_order(root / "dvc.yaml"), stages)  # user errors before Prefect starts: one line, no traceback
+        load_params(root / PARAMS_FILE)
+        result = pipeline(stages=stages, project=args.project)
     except ThinkactError as e:
         print(f"pipeline: {e}", file=sys.stderr)
         return 1
