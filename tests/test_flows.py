@@ -227,6 +227,7 @@ def flow_run_artifact(flow_run_id: str, key: str = "thinkact-pipeline", api_url:
     return artifact["data"]
 
 
+@pytest.mark.slow
 def test_pipeline_runs_every_stage_with_parent_and_child_runs(project):
     result = pipeline(project=str(project))
     order = stage_order(project / "dvc.yaml")
@@ -258,6 +259,7 @@ def test_pipeline_runs_every_stage_with_parent_and_child_runs(project):
     print("seconds per stage:", result["seconds"])
 
 
+@pytest.mark.slow
 def test_second_run_skips_every_stage(project):
     result = pipeline(project=str(project))
     assert set(result["stages"].values()) == {"skipped"}
@@ -267,6 +269,7 @@ def test_second_run_skips_every_stage(project):
     assert "| validate | skipped |" in flow_run_artifact(parents[1].data.tags["prefect.flow_run_id"])
 
 
+@pytest.mark.slow
 def test_failing_validate_stops_the_flow(project):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["validate"]["rows"]["train"]["min"] = 100000  # the gate now fails on the quick data

@@ -44,6 +44,7 @@ def _api(api: str, method: str, path: str, **json) -> dict | list:
     return response.json()
 
 
+@pytest.mark.slow
 def test_flow_run_is_recorded_on_a_real_prefect_server(prefect_api, tmp_path):
     validate = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]["validate"]
     project = stage_project(tmp_path / "project", stages={"validate": validate})
