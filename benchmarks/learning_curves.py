@@ -4,8 +4,8 @@ Runs the project's own sft core (thinkact.training.sft.train_sft) with a probe c
 `--every` steps, pauses the clock, generates greedily for the first `--n` call targets of each split and
 scores them with the `tool_call_exact` reward (the same function GRPO and evaluation use).
 
-    python benchmarks/learning_curves.py --profile tiny   --minutes 5
-    python benchmarks/learning_curves.py --profile smollm2-lora --minutes 8 --n 20
+    python benchmarks/learning_curves.py --profile tiny --clock cpu --every 500    # the default profile
+    python benchmarks/learning_curves.py --profile smollm2-lora --minutes 8 --n 20 --max-steps 5000
     python benchmarks/learning_curves.py --profile tiny --set model.tiny.hidden_size=128 --name tiny-h128
 
 `--set KEY=VALUE` overrides any model.* / sft.* key of params.yaml (VALUE is read as YAML). `--clock cpu` counts
@@ -89,7 +89,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--every", type=int, default=25)
     ap.add_argument("--n", type=int, default=60)
-    ap.add_argument("--max-steps", type=int, default=5000)
+    ap.add_argument("--max-steps", type=int, help="override sft.trainer.max_steps (the schedule's length)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a model.* or sft.* key, e.g. sft.trainer.learning_rate=0.01")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall")
@@ -108,8 +108,9 @@ def main() -> None:
             over[section][path[0]] = {**base, **over[section].get(path[0], {}), path[1]: yaml.safe_load(value)}
         else:
             over[section][path[0]] = yaml.safe_load(value)
-    trainer = {**params.sft.trainer, "max_steps": args.max_steps, **over["sft"].get("trainer", {}),
-               "save_steps": 10**9, "logging_steps": args.every}
+    trainer = {**params.sft.trainer, **over["sft"].get("trainer", {}), "save_steps": 10**9, "logging_steps": args.every}
+    if args.max_steps:
+        trainer["max_steps"] = args.max_steps
     params = dataclasses.replace(
         params, model=dataclasses.replace(params.model, **over["model"]),
         sft=dataclasses.replace(params.sft, trainer=trainer, **{k: v for k, v in over["sft"].items() if k != "trainer"}))

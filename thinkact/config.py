@@ -114,7 +114,7 @@ class ModelParams:
 
     base: str = "builtin:tiny"
     seed: int = 0
-    tiny: dict[str, int] = field(default_factory=dict)  # thinkact.tiny.TinySize fields, checked when it is built
+    tiny: dict[str, Any] = field(default_factory=dict)  # thinkact.tiny.TinySize fields, checked when it is built
 
 
 @dataclass(frozen=True)
