@@ -270,6 +270,19 @@ def test_second_run_skips_every_stage(project):
 
 
 @pytest.mark.slow
+def test_dvc_exp_run_with_a_changed_param_reruns_grpo_and_below_only(project):
+    cmd = [*DVC, "exp", "run", "-S", "grpo.trainer.learning_rate=1e-4"]
+    proc = subprocess.run(cmd, cwd=project, capture_output=True, text=True, env={**os.environ, **_env()})
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    for stage in ("validate", "sft"):
+        assert f"Stage '{stage}' didn't change, skipping" in out
+    for stage in ("grpo", "evaluate", "register"):
+        assert f"Running stage '{stage}'" in out
+    assert yaml.safe_load((project / "params.yaml").read_text())["grpo"]["trainer"]["learning_rate"] == 1e-4
+
+
+@pytest.mark.slow
 def test_failing_validate_stops_the_flow(project):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["validate"]["rows"]["train"]["min"] = 100000  # the gate now fails on the quick data
