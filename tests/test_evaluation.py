@@ -242,11 +242,16 @@ def test_report_renders_the_paper_table():
     md = render_markdown(ev, title="Qwen3 tiny")
     assert md.startswith("# Qwen3 tiny")
     assert "## test_id" in md and "## test_env" in md and "### grpo − sft" in md and "### sft − base" in md
-    header = next(line for line in md.splitlines() if line.startswith("| model |"))
+    summary, per_split = md.split("\n## test_id\n")
+    assert "## Summary" in summary
+    headline = next(line for line in summary.splitlines() if line.startswith("| model |"))
+    assert "test_id tool_call_exact" in headline and "test_env answer" in headline
+    assert next(line for line in summary.splitlines() if line.startswith("| grpo |")).count("100.0 ± 0.0") == 6
+    header = next(line for line in per_split.splitlines() if line.startswith("| model |"))
     assert "tool_call_exact (n=6)" in header and "output_length" in header
-    grpo_row = next(line for line in md.splitlines() if line.startswith("| grpo |"))
+    grpo_row = next(line for line in per_split.splitlines() if line.startswith("| grpo |"))
     assert "**100.0 ± 0.0**" in grpo_row
-    sft_row = next(line for line in md.splitlines() if line.startswith("| sft |"))
+    sft_row = next(line for line in per_split.splitlines() if line.startswith("| sft |"))
     assert " ± " in sft_row
     assert "- `argument_accuracy`:" in md and "- `tool_call_exact`:" in md
     assert "\\*" in md  # some delta excludes 0
