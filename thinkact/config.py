@@ -171,6 +171,11 @@ class BootstrapParams:
         if self.method not in ("BCa", "percentile", "basic"):
             raise ConfigError("evaluate.bootstrap.method", "use BCa, percentile or basic")
 
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of thinkact.evaluation.stats (bootstrap_ci, paired_delta)."""
+        return {"n_resamples": self.n_resamples, "confidence": self.confidence, "seed": self.seed,
+                "method": self.method}
+
 
 @dataclass(frozen=True)
 class EvaluateParams:

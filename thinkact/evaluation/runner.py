@@ -11,7 +11,6 @@ import hashlib
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from thinkact.config import Params
 from thinkact.contract import Example
 from thinkact.evaluation.predict import STAGE_MODELS, model_dir, predict_model
 from thinkact.evaluation.report import PLOTS_DIR, write_evaluation
-from thinkact.evaluation.summary import Bootstrap, Evaluation, evaluate_completions
+from thinkact.evaluation.summary import Evaluation, evaluate_completions
 from thinkact.io import atomic_write_bytes, atomic_write_json
 
 RUN_FILE = "run.json"                # what was evaluated: models, splits, data md5s, timings
@@ -66,7 +65,7 @@ def run_evaluation(params: Params, models: Mapping[str, str], examples: Mapping[
         print(f"[evaluate] {label} ({spec}): {sum(map(len, examples.values()))} examples in {seconds[label]:.1f} s",
               flush=True)
     ev = evaluate_completions(examples, completions, reward_options=params.grpo.reward_options,
-                              bootstrap=Bootstrap(**asdict(params.evaluate.bootstrap)))
+                              bootstrap=params.evaluate.bootstrap)
     write_evaluation(ev, out, title)
     if reward_history:
         from thinkact.evaluation.plots import reward_curves_png

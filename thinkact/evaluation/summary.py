@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from thinkact.config import BootstrapParams as Bootstrap  # how intervals are computed, recorded in metrics.json
 from thinkact.contract import Example
 from thinkact.evaluation.metrics import metric_names, predicted_action, score_examples
 from thinkact.evaluation.stats import Estimate, bootstrap_ci, paired_delta
@@ -22,20 +23,6 @@ from thinkact.rewards.functions import text_of
 
 RESERVED = ("deltas", "bootstrap")  # top-level keys of metrics.json that are not models
 DIGITS = 6                          # metrics.json rounding: stable bytes across platforms
-
-
-@dataclass(frozen=True)
-class Bootstrap:
-    """How intervals are computed (one place, recorded in metrics.json)."""
-
-    n_resamples: int = 2000
-    confidence: float = 0.95
-    seed: int = 0
-    method: str = "BCa"
-
-    def kwargs(self) -> dict[str, Any]:
-        return {"n_resamples": self.n_resamples, "confidence": self.confidence, "seed": self.seed,
-                "method": self.method}
 
 
 @dataclass
