@@ -61,18 +61,11 @@ def load_for_eval(spec: str, params: Params, train: Sequence[Example] | None = N
     return load_model(resolve_spec(spec, params), params.paths.models_cache)
 
 
-def set_cpu_threads(threads: int) -> None:
-    """torch threads for CPU work (0 leaves torch's default); ignored on a GPU machine."""
-    import torch
-
-    if threads > 0 and not torch.cuda.is_available():
-        torch.set_num_threads(threads)
-
-
 def predict_splits(model: Any, tokenizer: Any, examples: Mapping[str, Sequence[Example]], settings: EvaluateParams,
                    *, label: str = "model") -> dict[str, list[str]]:
     """Greedy completions per split, in each split's example order; a progress bar per split."""
     from thinkact.generation import generate_completions
+    from thinkact.training.common import set_cpu_threads
 
     set_cpu_threads(settings.cpu_threads)
     out: dict[str, list[str]] = {}
@@ -108,6 +101,8 @@ def predict_vllm(folder: str, tokenizer: Any, examples: Mapping[str, Sequence[Ex
 def predict_model(spec: str, params: Params, examples: Mapping[str, Sequence[Example]],
                   train: Sequence[Example] | None = None) -> tuple[dict[str, list[str]], float]:
     """Load `spec`, generate on every split; returns (split -> completions, seconds spent generating)."""
+    from thinkact.training.common import set_cpu_threads
+
     settings = params.evaluate
     set_cpu_threads(settings.cpu_threads)
     if settings.use_vllm:

@@ -110,14 +110,6 @@ def check_params(params: Params, checkpoints: Path) -> tuple[Any, Any, list[Any]
     return grpo_config(params, checkpoints, len(rewards)), lora_config(params.grpo.lora, STAGE), rewards
 
 
-def set_cpu_threads(threads: int) -> None:
-    """torch's intra-op threads on a CPU (`grpo.cpu_threads`; 0 leaves torch's default); no effect with a GPU."""
-    import torch
-
-    if threads and not torch.cuda.is_available():
-        torch.set_num_threads(threads)
-
-
 def sft_model_dir(params: Params) -> Path:
     """The model GRPO starts from: the sft stage's output; a clear error when it has not been trained yet."""
     folder = params.paths.stage_dir("sft") / "model"
@@ -184,7 +176,7 @@ def train_grpo(params: Params, train: Sequence[Example], out_dir: Path, run: Any
 
     from thinkact.models import load_model
     from thinkact.training.callbacks import CompletionSamples, TrackingCallback
-    from thinkact.training.common import fingerprint, resume_point, save_final
+    from thinkact.training.common import fingerprint, resume_point, save_final, set_cpu_threads
 
     checkpoints = out_dir / "checkpoints"
     config, peft_config, rewards = check_params(params, checkpoints)  # bad fields fail here, before the model loads
