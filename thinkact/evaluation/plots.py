@@ -94,22 +94,36 @@ def deltas_png(ev: Evaluation) -> bytes | None:
     return _render(fig)
 
 
+def _smooth(values: list[float], window: int) -> list[float]:
+    """Trailing moving average (NaNs skipped), so a noisy per-step reward shows its trend."""
+    out = []
+    for i in range(len(values)):
+        part = [v for v in values[max(0, i - window + 1):i + 1] if not math.isnan(v)]
+        out.append(sum(part) / len(part) if part else math.nan)
+    return out
+
+
 def reward_curves_png(history: list[dict[str, float]]) -> bytes | None:
-    """GRPO's reward per step (the grpo stage's rewards.json): the weighted total and each reward's mean."""
+    """GRPO's reward per step (the grpo stage's rewards.json), the weighted total and each reward's mean: thin lines
+    per step, thick lines their moving average over a tenth of the steps."""
     if not history:
         return None
     plt = _pyplot()
     names = [k for k in history[0] if k not in ("step", "reward")]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3), squeeze=False)
+    window = max(1, len(history) // 10)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), squeeze=False)
     steps = [r["step"] for r in history]
-    axes[0][0].plot(steps, [r["reward"] for r in history], color="C0")
+    series = [("total reward (weighted)", axes[0][0], "reward", "C0")]
+    series += [(name, axes[0][1], name, f"C{k + 1}") for k, name in enumerate(names)]
+    for label, ax, key, color in series:
+        values = [float(r.get(key, math.nan)) for r in history]
+        ax.plot(steps, values, color=color, alpha=0.25, linewidth=0.8)
+        ax.plot(steps, _smooth(values, window), color=color, linewidth=2, label=label)
     axes[0][0].set_title("total reward (weighted)", fontsize=8)
-    for k, name in enumerate(names):
-        axes[0][1].plot(steps, [r.get(name, math.nan) for r in history], label=name, color=f"C{k + 1}")
     axes[0][1].set_title("each reward's mean", fontsize=8)
-    axes[0][1].legend(fontsize=7, frameon=False)
+    axes[0][1].legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     for ax in axes[0]:
-        ax.set_xlabel("GRPO step", fontsize=8)
+        ax.set_xlabel(f"GRPO step (thick: moving average over {window} steps)", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.tight_layout()
     return _render(fig)
