@@ -4,6 +4,8 @@ The CLI catches `ThinkactError` and prints its message without a traceback; anyt
 """
 from __future__ import annotations
 
+import os
+
 
 class ThinkactError(Exception):
     """An error the user can fix (bad data, bad params, missing model)."""
@@ -25,6 +27,8 @@ class DataError(ThinkactError):
 class ConfigError(ThinkactError):
     """A bad parameter: the message names the params file and the key."""
 
-    def __init__(self, key: str, problem: str, path: str = "params.yaml"):
+    def __init__(self, key: str, problem: str, path: str | None = None):
+        # the file actually in use: $THINKACT_PARAMS when set (thinkact.config.params_path), else params.yaml
+        path = path or os.environ.get("THINKACT_PARAMS") or "params.yaml"
         self.key, self.problem, self.path = key, problem, path
         super().__init__(f"{path}: key '{key}': {problem}")
