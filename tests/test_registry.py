@@ -3,6 +3,8 @@ aliases, resolve_model downloads once and loads, clear errors; the register stag
 promotion, rejection, rollback, regenerated scores) with the champion never missing once it exists."""
 from __future__ import annotations
 
+import os
+
 import dataclasses
 import json
 import shutil
@@ -61,6 +63,31 @@ def test_round_trip_alias_resolve_and_generate(store, tiny_folder, builtin_examp
     assert isinstance(text[0], str)
     requirements = (store / "cache").rglob("requirements.txt")
     assert not list(requirements)  # only the model folder is kept in the cache
+
+
+def test_registry_leaves_mlflow_global_state_as_it_found_it(store, tiny_folder, monkeypatch):
+    """log_model/download need mlflow's process-wide URIs; another client in the same process must not inherit them."""
+    import mlflow
+    from mlflow.tracking import fluent
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    from thinkact.tracking.registry import resolve_model
+
+    other = f"sqlite:///{store / 'other.db'}"
+    mlflow.set_tracking_uri(other)   # the caller's own global store, as a user script would set it
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")  # thinkact's store (set_ changed it)
+    before = (tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id,
+              os.environ["MLFLOW_TRACKING_URI"])
+    try:
+        registry, v = _log(tiny_folder)
+        registry.set_alias("champion", v.version)
+        resolve_model(f"models:/{NAME}@champion", store / "cache")
+        after = (tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id,
+                 os.environ["MLFLOW_TRACKING_URI"])
+        assert after == before
+    finally:
+        tracking_utils._tracking_uri = None
 
 
 def test_missing_name_alias_version_are_clear_errors(store, tiny_folder):

@@ -102,3 +102,21 @@ def test_killed_run_resumes_from_last_checkpoint(quick_project):
     assert done.returncode == 0, done.stderr[-2000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert int(metrics["resumed_from"].rsplit("-", 1)[1]) >= 4 and metrics["steps"] == 40
+
+
+def test_resume_skips_a_checkpoint_a_kill_left_half_written(tmp_path):
+    """A kill during a save leaves checkpoint-N without trainer_state.json (written last): resume from the one before."""
+    from thinkact.training.common import resume_point
+
+    checkpoints = tmp_path / "checkpoints"
+    assert resume_point(checkpoints, "k") is None            # first run: marker written, nothing to resume
+    for step, complete in ((2, True), (4, True), (6, False)):
+        folder = checkpoints / f"checkpoint-{step}"
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"x")
+        if complete:
+            (folder / "trainer_state.json").write_text("{}")
+    assert resume_point(checkpoints, "k") == str(checkpoints / "checkpoint-4")
+    assert not (checkpoints / "checkpoint-6").exists()
+    assert resume_point(checkpoints, "other run") is None    # different data/params: stale checkpoints removed
+    assert not (checkpoints / "checkpoint-4").exists()

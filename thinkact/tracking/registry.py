@@ -20,10 +20,12 @@ The store is `thinkact.tracking.tracking_uri()` (MLFLOW_TRACKING_URI, or the emb
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -106,10 +108,30 @@ class Registry:
         import mlflow
         from mlflow.tracking import MlflowClient
 
-        mlflow.set_tracking_uri(self.uri)  # the flavor's log_model and download_artifacts use the global store
-        mlflow.set_registry_uri(self.uri)
         self.mlflow = mlflow
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+
+    @contextlib.contextmanager
+    def _global_store(self) -> Iterator[None]:
+        """mlflow's process-wide tracking/registry URIs (and its env var) and active experiment point at this store
+        for the block, and are restored after: the flavor's log_model and download_artifacts read only those, and a
+        library must not leave them changed for the caller's other clients."""
+        from mlflow.tracking import fluent
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+
+        saved = (tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id,
+                 os.environ.get("MLFLOW_TRACKING_URI"))
+        self.mlflow.set_tracking_uri(self.uri)
+        self.mlflow.set_registry_uri(self.uri)
+        try:
+            yield
+        finally:
+            tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id, env = saved
+            if env is None:
+                os.environ.pop("MLFLOW_TRACKING_URI", None)
+            else:
+                os.environ["MLFLOW_TRACKING_URI"] = env
 
     # ---- reading -------------------------------------------------------------------------------------------
     def _version(self, mv: Any) -> Version:
@@ -182,16 +204,17 @@ class Registry:
         card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
         model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True, dtype="auto")
         tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        self.mlflow.set_experiment(experiment_id=self.client.get_run(run_id).info.experiment_id)
         context = _context_tags()  # git commit and the DVC md5 of data/, when known
         if "mlflow.source.git.commit" in context:
             context["thinkact.git_commit"] = context.pop("mlflow.source.git.commit")
         all_tags = {**context, ROLE_TAG: role, **{k: str(v) for k, v in (tags or {}).items()}}
-        info = self.mlflow.transformers.log_model(
-            {"model": model, "tokenizer": tokenizer}, name=role, task="text-generation", run_id=run_id,
-            pip_requirements=pip_requirements(), model_card=_model_card(folder),
-            metadata={"thinkact_card": card}, registered_model_name=self.name, tags=all_tags,
-            await_registration_for=60)
+        with self._global_store():
+            self.mlflow.set_experiment(experiment_id=self.client.get_run(run_id).info.experiment_id)
+            info = self.mlflow.transformers.log_model(
+                {"model": model, "tokenizer": tokenizer}, name=role, task="text-generation", run_id=run_id,
+                pip_requirements=pip_requirements(), model_card=_model_card(folder),
+                metadata={"thinkact_card": card}, registered_model_name=self.name, tags=all_tags,
+                await_registration_for=60)
         return self.get(info.registered_model_version)
 
     def set_alias(self, alias: str, version: str | int) -> None:
@@ -228,7 +251,9 @@ class Registry:
         if (final / MARKER).is_file():
             return final
         with atomic_dir(final) as tmp:
-            raw = Path(self.mlflow.artifacts.download_artifacts(artifact_uri=version.uri, dst_path=str(tmp / "raw")))
+            with self._global_store():
+                raw = Path(self.mlflow.artifacts.download_artifacts(artifact_uri=version.uri,
+                                                                     dst_path=str(tmp / "raw")))
             for part in (raw / "model", raw / "components" / "tokenizer"):
                 for item in part.iterdir() if part.is_dir() else ():
                     shutil.move(str(item), tmp / item.name)

@@ -101,15 +101,30 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def resume_point(checkpoints: Path, key: str) -> str | None:
-    """The last checkpoint of the same run (same data, params and model), or None; stale ones are removed."""
-    from transformers.trainer_utils import get_last_checkpoint
+def last_complete_checkpoint(checkpoints: Path) -> str | None:
+    """The newest checkpoint-N folder the Trainer finished writing (its trainer_state.json is written last); newer
+    ones a kill interrupted mid-save are removed, so a resume never starts from half a checkpoint."""
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+    found = []
+    for path in checkpoints.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        step = path.name.rsplit("-", 1)[-1]
+        if path.is_dir() and step.isdigit():
+            found.append((int(step), path))
+    for _, path in sorted(found, reverse=True):
+        if (path / "trainer_state.json").is_file():
+            return str(path)
+        shutil.rmtree(path, ignore_errors=True)
+    return None
+
+
+def resume_point(checkpoints: Path, key: str) -> str | None:
+    """The last complete checkpoint of the same run (same data, params and model), or None; stale ones are removed."""
     marker = checkpoints / FINGERPRINT
     if checkpoints.is_dir():
         same = marker.is_file() and json.loads(marker.read_text()).get("key") == key
         if same:
-            last = get_last_checkpoint(str(checkpoints))
+            last = last_complete_checkpoint(checkpoints)
             if last:
                 return last
         else:
