@@ -208,7 +208,8 @@ def project(harness, tracking_server, built_project, monkeypatch):
 def _mlflow(project: Path):
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    client = MlflowClient(uri, registry_uri=uri)
     exp = client.get_experiment_by_name("thinkact")
     return client, client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"])
 

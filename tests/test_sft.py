@@ -91,7 +91,7 @@ def test_killed_run_resumes_from_last_checkpoint(quick_project):
     cmd = [sys.executable, "-m", "tasks.sft"]
     proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while not (out / "checkpoints" / "checkpoint-4").is_dir():
+    while not (out / "checkpoints" / "checkpoint-4" / "trainer_state.json").is_file():  # complete (written last)
         assert proc.poll() is None, "the run ended before it could be killed"
         assert time.monotonic() < deadline
         time.sleep(0.2)
