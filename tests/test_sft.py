@@ -120,3 +120,38 @@ def test_resume_skips_a_checkpoint_a_kill_left_half_written(tmp_path):
     assert not (checkpoints / "checkpoint-6").exists()
     assert resume_point(checkpoints, "other run") is None    # different data/params: stale checkpoints removed
     assert not (checkpoints / "checkpoint-4").exists()
+
+
+def test_cpu_lm_head_over_labelled_positions_gives_the_same_loss(quick_project):
+    """labelled_positions_only makes TRL score only the target turn's positions on a CPU (as on a GPU): the loss of a
+    batch must equal TRL's own all-positions path, and TRL's switch must be restored afterwards."""
+    import torch
+    from datasets import Dataset
+    from trl import SFTTrainer
+    from trl.trainer import utils as trl_utils
+
+    from thinkact.contract import read_jsonl
+    from thinkact.training.common import load_base
+    from thinkact.training.sft import check_params, labelled_positions_only, sft_rows
+
+    from pathlib import Path
+
+    train = read_jsonl(Path(quick_project.paths.data) / "train.jsonl")
+    config, _ = check_params(quick_project, quick_project.paths.stage_dir("sft") / "checkpoints")
+    model, tokenizer = load_base(quick_project, train)
+    trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(sft_rows(train[:8], False)),
+                         processing_class=tokenizer)
+    batch = next(iter(trainer.get_train_dataloader()))
+    model.eval()
+    original = trl_utils._use_triton
+    with torch.no_grad():
+        full = trainer.compute_loss(model, batch).item()
+        calls = []
+        with labelled_positions_only():
+            patched = trl_utils._use_triton
+            assert patched(torch.device("cpu"))
+            trl_utils._use_triton = lambda device: calls.append(device) or patched(device)  # the loss goes through it
+            compact = trainer.compute_loss(model, batch).item()
+            trl_utils._use_triton = patched
+    assert calls and trl_utils._use_triton is original
+    assert compact == pytest.approx(full, rel=1e-5)
