@@ -41,6 +41,9 @@ from thinkact.errors import ThinkactError
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACT_KEY = "thinkact-pipeline"
 RETRIES, RETRY_DELAY_S = 2, 30
+# Stage output becomes log lines: progress bars (tqdm: datasets, generation) redraw at most every 10 s instead of
+# ten times a second; the stages' own step lines with ETA are unaffected. A value set in the environment wins.
+LOG_FRIENDLY = {"TQDM_MININTERVAL": "10"}
 TAIL_LINES = 60  # the end of a stage's output: what a failure is classified by, and quoted in the error
 TRANSIENT = re.compile("|".join([
     r"exited with (-9|-15|137|143)\b",            # killed: OOM killer, preemption, a worker shutting down
@@ -99,7 +102,7 @@ def run_stage(stage: str, project: str, env: dict[str, str] | None = None) -> St
     logger.info("$ dvc repro --single-item %s", stage)
     start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"})
+                            env={**LOG_FRIENDLY, **os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"})
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     status = "ran"
     for line in proc.stdout:  # type: ignore[union-attr]
