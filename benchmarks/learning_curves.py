@@ -146,9 +146,10 @@ def plot(results: Path = RESULTS) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     for path in sorted(results.glob("learning_curve_*.json")):
         rec = json.loads(path.read_text())
+        name = path.stem.removeprefix("learning_curve_")  # the run's --name: profile and variant
         for split, style in (("test_id", "-"), ("test_env", "--")):
             ax.plot([p["minutes"] for p in rec["points"]], [p[split] for p in rec["points"]], style, marker="o",
-                    label=f"{rec['profile']} {split}")
+                    label=f"{name} {split}")
     ax.set_xlabel("training minutes (this 2-core CPU)")
     ax.set_ylabel("exact tool-call match")
     ax.set_ylim(0, 1)
