@@ -14,11 +14,9 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
-from pathlib import Path
 
 from tasks import stage_main
 from thinkact.config import Params
-from thinkact.contract import read_jsonl
 
 STAGE = "evaluate"
 
@@ -26,22 +24,19 @@ STAGE = "evaluate"
 def run(params: Params) -> dict:
     """Evaluate params.evaluate.models on params.evaluate.splits; returns the headline figures."""
     from thinkact.evaluation.report import render_headline
-    from thinkact.evaluation.runner import check_models, run_evaluation
+    from thinkact.evaluation.runner import check_models, eval_splits, run_evaluation
     from thinkact.tracking import stage_run
 
     settings = params.evaluate
     models = {name: name for name in settings.models}
     check_models(models, params)  # a missing sft/grpo model fails before anything loads
-    data = Path(params.paths.data)
-    limit = settings.max_examples or None
-    examples = {s: read_jsonl(data / f"{s}.jsonl")[:limit] for s in settings.splits}
-    train = read_jsonl(data / "train.jsonl") if "base" in models else None
+    examples = eval_splits(params, settings.splits)
     rewards_file = params.paths.stage_dir("grpo") / "rewards.json"
     history = json.loads(rewards_file.read_text(encoding="utf-8")) if rewards_file.is_file() else None
     out = params.paths.stage_dir(STAGE)
     logged = {STAGE: asdict(settings), "model": asdict(params.model), "grpo.reward_options": params.grpo.reward_options}
     with stage_run(STAGE, params=logged) as tracked:
-        ev, info = run_evaluation(params, models, examples, out, tracked, train=train, reward_history=history,
+        ev, info = run_evaluation(params, models, examples, out, tracked, reward_history=history,
                                   title="thinkact evaluation: base vs SFT vs GRPO")
     print(render_headline(ev), flush=True)
     last = ev.models[-1]

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from thinkact.config import Params
-from thinkact.contract import Example, read_jsonl
+from thinkact.contract import Example
 from thinkact.errors import ThinkactError
 from thinkact.promotion import Decision, Scores, forced, gate
 
@@ -36,16 +36,10 @@ PREDICTIONS_ARTIFACT = "evaluation/predictions"
 
 
 def eval_examples(params: Params) -> dict[str, list[Example]]:
-    """split -> the examples the gate compares on (register.splits, first evaluate.max_examples of each)."""
-    out = {}
-    for split in params.register.splits:
-        path = Path(params.paths.data) / f"{split}.jsonl"
-        if not path.is_file():
-            raise ThinkactError(f"{path}: missing; register.splits in params.yaml names split '{split}' "
-                                "(generate the data with `thinkact data generate` or fix register.splits)")
-        examples = read_jsonl(path)
-        out[split] = examples[: params.evaluate.max_examples] if params.evaluate.max_examples else examples
-    return out
+    """split -> the examples the gate compares on (register.splits, as the evaluate stage selects them)."""
+    from thinkact.evaluation.runner import eval_splits
+
+    return eval_splits(params, params.register.splits, key="register.splits")
 
 
 def eval_md5(params: Params) -> str:

@@ -71,8 +71,7 @@ def evaluate_command(models: Sequence[str], data: Sequence[Path], bfcl: Sequence
         params = dataclasses.replace(params, evaluate=dataclasses.replace(params.evaluate, max_examples=max_examples))
     chosen = parse_models(models, params.evaluate.models)
     sets = load_sets(data, bfcl, Path(params.paths.data), params.evaluate.splits, params.evaluate.max_examples or None)
-    train = read_jsonl(Path(params.paths.data) / "train.jsonl") if "base" in chosen.values() else None
     logged = {"models": chosen, "sets": {k: len(v) for k, v in sets.items()}}
     with stage_run("evaluate-cli", params=logged, tags={"thinkact.entry": "cli"}) as tracked:
-        ev, _ = run_evaluation(params, chosen, sets, out, tracked, train=train, title="thinkact evaluate")
+        ev, _ = run_evaluation(params, chosen, sets, out, tracked, title="thinkact evaluate")
     return f"{render_headline(ev)}\nFull report: {out / 'report.md'}"

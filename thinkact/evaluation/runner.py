@@ -43,6 +43,23 @@ def label_of(spec: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]+", "_", label).strip("_").lower() or "model"
 
 
+def eval_splits(params: Params, splits: Sequence[str], key: str = "evaluate.splits") -> dict[str, list[Example]]:
+    """split -> the examples evaluated: the first `evaluate.max_examples` of <paths.data>/<split>.jsonl (all when 0).
+    The evaluate stage and the promotion gate read them here, so both see the very same examples."""
+    from thinkact.contract import read_jsonl
+    from thinkact.errors import ThinkactError
+
+    limit = params.evaluate.max_examples or None
+    out = {}
+    for split in splits:
+        path = Path(params.paths.data) / f"{split}.jsonl"
+        if not path.is_file():
+            raise ThinkactError(f"{path}: missing; {key} in params.yaml names split '{split}' "
+                                f"(generate the data with `thinkact data generate` or fix {key})")
+        out[split] = read_jsonl(path)[:limit]
+    return out
+
+
 def check_models(models: Mapping[str, str], params: Params) -> None:
     """Fail before anything loads when a pipeline model (sft, grpo) has not been trained."""
     for spec in models.values():
@@ -51,7 +68,7 @@ def check_models(models: Mapping[str, str], params: Params) -> None:
 
 
 def run_evaluation(params: Params, models: Mapping[str, str], examples: Mapping[str, Sequence[Example]],
-                   out_dir: str | Path, tracked: Any = None, *, train: Sequence[Example] | None = None,
+                   out_dir: str | Path, tracked: Any = None, *,
                    title: str = "Evaluation", reward_history: list[dict[str, float]] | None = None
                    ) -> tuple[Evaluation, dict[str, Any]]:
     """Generate with each model on each split, score, write `out_dir` (report.py's layout + run.json) and log."""
@@ -61,7 +78,7 @@ def run_evaluation(params: Params, models: Mapping[str, str], examples: Mapping[
     completions: dict[str, dict[str, list[str]]] = {}
     seconds: dict[str, float] = {}
     for label, spec in models.items():
-        completions[label], seconds[label] = predict_model(spec, params, examples, train)
+        completions[label], seconds[label] = predict_model(spec, params, examples)
         print(f"[evaluate] {label} ({spec}): {sum(map(len, examples.values()))} examples in {seconds[label]:.1f} s",
               flush=True)
     ev = evaluate_completions(examples, completions, reward_options=params.grpo.reward_options,
