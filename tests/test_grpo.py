@@ -120,6 +120,7 @@ def test_two_steps_log_reward_metrics_and_samples(grpo_project):
     ({"grpo": {"trainer": {"reward_weights": [1.0, 1.0]}}}, "grpo.trainer.reward_weights"),
     ({"grpo": {"trainer": {"num_generation": 4}}}, "grpo.trainer.num_generation"),
     ({"grpo": {"trainer": {"output_dir": "/tmp/x"}}}, "grpo.trainer.output_dir"),
+    ({"grpo": {"trainer": {"beta": "4e-2"}}}, "grpo.trainer.beta"),  # YAML 1.1 reads 4e-2 as a string
     ({"grpo": {"trainer": {"num_generations": 3}}}, "grpo.trainer"),  # 16 completions per step: not divisible
     ({"grpo": {"lora": {"rank": 4}}}, "grpo.lora"),
     ({"grpo": {"sample_every": -1}}, "grpo.sample_every"),

@@ -64,6 +64,11 @@ def trl_config(cls: type, fields: Mapping[str, Any], section: str, **fixed: Any)
             close = sorted(k for k in known if key.split("_")[0] in k)[:5]
             hint = f"; similar: {', '.join(close)}" if close else ""
             raise ConfigError(f"{section}.{key}", f"not a {cls.__name__} field{hint}")
+    for key, value in fields.items():  # a number written `1e-3` is a string to YAML and would crash mid-training
+        default = cls.__dataclass_fields__[key].default
+        if isinstance(value, str) and isinstance(default, (int, float)) and not isinstance(default, bool):
+            hint = f" (YAML reads {value} as text: write it with a dot, e.g. 1.0e-3)" if "e" in value.lower() else ""
+            raise ConfigError(f"{section}.{key}", f"must be a number, not the string {value!r}{hint}")
     clash = set(fields) & set(fixed)
     if clash:
         raise ConfigError(f"{section}.{sorted(clash)[0]}", "is set by thinkact (paths come from params.yaml `paths`)")
