@@ -119,42 +119,47 @@ def test_tiny_size_is_a_parameter(tmp_path):
     assert len(tok) <= 512 and model.num_parameters() < 200_000
 
 
-def test_compact_pretokens_shorten_prompts_and_keep_ids_copyable(builtin_examples):
-    """The "compact" recipe: tools and the template's fixed text collapse, offered tool names and id values are the
-    same tokens in the prompt and in the call, and every text still decodes back exactly."""
+@pytest.mark.parametrize("recipe", ["compact", "copy"])
+def test_short_pretokens_shorten_prompts_and_keep_values_copyable(builtin_examples, recipe):
+    """"compact" and "copy": tools and the template's fixed text collapse, offered tool names and id values are the
+    same tokens in the prompt and in the call, and every text still decodes back exactly. "copy" also keeps every
+    other string value that the user wrote (cities, enum values, names) the same tokens in both."""
     import json
 
     from thinkact.generation import prompt_text
     from thinkact.training.common import tiny_corpus
 
     corpus = tiny_corpus(builtin_examples["train"][:600])
-    words, compact = (tiny.train_tokenizer(corpus, 2048, pretokens=p) for p in ("words", "compact"))
+    words, short = (tiny.train_tokenizer(corpus, 2048, pretokens=p) for p in ("words", recipe))
     calls = [e for e in builtin_examples["test_id"] if e.target.is_call][:40]
     lengths = {}
-    for tok in (words, compact):
+    for tok in (words, short):
         ids = [tok.encode(prompt_text(tok, e), add_special_tokens=False) for e in calls]
         assert all(tok.decode(i) == prompt_text(tok, e) for i, e in zip(ids, calls))
         lengths[tok] = sum(map(len, ids))
-    assert lengths[compact] * 3 < lengths[words]
+    assert lengths[short] * 3 < lengths[words]
     for piece in tiny.template_pieces():
-        assert len(compact.encode(piece, add_special_tokens=False)) == 1
-    copied = 0
+        assert len(short.encode(piece, add_special_tokens=False)) == 1
+    copied = {"id": 0, "word": 0}
     for ex in calls:
-        prompt = compact.encode(prompt_text(compact, ex), add_special_tokens=False)
-        completion = compact.encode(render_target(ex.target.to_dict(), None), add_special_tokens=False)
-        assert parse(compact.decode(completion)).calls == [(c["name"], c["arguments"]) for c in
-                                                             ex.target.to_dict()["tool_calls"]]
+        prompt = short.encode(prompt_text(short, ex), add_special_tokens=False)
+        completion = short.encode(render_target(ex.target.to_dict(), None), add_special_tokens=False)
+        assert parse(short.decode(completion)).calls == [(c["name"], c["arguments"]) for c in
+                                                           ex.target.to_dict()["tool_calls"]]
         for call in ex.target.to_dict()["tool_calls"]:
-            name = compact.encode(f' "{call["name"]}",', add_special_tokens=False)
-            assert len(name) == 1 and name[0] in prompt and name[0] in completion
+            name = short.encode(f' "{call["name"]}", "arguments":', add_special_tokens=False)[:1]
+            assert short.decode(name) == f' "{call["name"]}",' and name[0] in prompt and name[0] in completion
             for value in call["arguments"].values():
-                if isinstance(value, str) and any(ch.isdigit() for ch in value) and value in json.dumps(ex.messages):
-                    value_ids = compact.encode(value, add_special_tokens=False)
-                    in_prompt = any(prompt[i:i + len(value_ids)] == value_ids for i in range(len(prompt)))
-                    in_call = any(completion[i:i + len(value_ids)] == value_ids for i in range(len(completion)))
-                    assert in_prompt and in_call, value
-                    copied += 1
-    assert copied >= 10
+                kind = "id" if isinstance(value, str) and any(ch.isdigit() for ch in value) else "word"
+                if not isinstance(value, str) or value not in ex.messages[-1]["content"] or \
+                        (kind == "word" and recipe == "compact"):
+                    continue
+                value_ids = short.encode(value, add_special_tokens=False)
+                in_prompt = any(prompt[i:i + len(value_ids)] == value_ids for i in range(len(prompt)))
+                in_call = any(completion[i:i + len(value_ids)] == value_ids for i in range(len(completion)))
+                assert in_prompt and in_call, value
+                copied[kind] += 1
+    assert copied["id"] >= 10 and (recipe == "compact" or copied["word"] >= 10), copied
 
 
 def test_unknown_pretokens_recipe_is_refused():

@@ -45,7 +45,15 @@ _WORDS = r"\p{N}|[^\p{L}\p{N}]*[\p{L}_]+[^\p{L}\p{N}\s]*|[^\p{L}\p{N}]+"
 _COMPACT = (r'\n?\{"type": "function", "function": \{"name":| "(?:description|parameters)": [^\n]*|'
             r"\n?system\n[^\n]*|"
             r"\p{Lu}+-?(?=\p{N})|\p{N}{1,3}|[^\p{L}\p{N}]*(?!\p{Lu}+-?\p{N})[\p{L}_]+[^\p{L}\p{N}\s]*|[^\p{L}\p{N}]+")
-PRETOKENS = {"words": _WORDS, "compact": _COMPACT}
+# "copy": "compact", and a value is the very same tokens wherever it occurs. In "compact" a word takes the punctuation
+# around it (` Denver` in the message, ` "Denver",` in the call): a model must learn a mapping per city, enum and name
+# and cannot copy one it never saw. Here a word stands bare (`Denver`), spaces and punctuation are tokens of their own
+# and a JSON key keeps the punctuation before it (`", "destination":`), so copying a value is matching tokens, as for
+# ids; a tool's name is one token in the tool list and in the call (` "search_flights",`). Text costs more tokens.
+_COPY = (r'\n?\{"type": "function", "function": \{"name":| "[\p{L}\p{N}_.-]+",(?= "(?:description|parameters|arguments)":)|'
+         r' "(?:description|parameters)": [^\n]*|\n?system\n[^\n]*|'
+         r'\p{Lu}+-?(?=\p{N})|\p{N}{1,3}|[^\p{L}\p{N}]*[\p{L}_]+":|[\p{L}_]+|[^\p{L}\p{N}]+')
+PRETOKENS = {"words": _WORDS, "compact": _COMPACT, "copy": _COPY}
 
 
 @dataclass(frozen=True)
@@ -140,7 +148,7 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int = 4096, max_length: i
         special_tokens=list(SPECIAL_TOKENS), initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(clean(corpus), trainer=trainer)
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in TEMPLATE_TOKENS])
-    if pretokens == "compact":  # longest match wins, so the pieces' own `<tool_call>` markers stay inside them
+    if pretokens in ("compact", "copy"):  # longest match wins, so the pieces' own `<tool_call>` markers stay inside them
         tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in template_pieces()])
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=PAD,
                                    extra_special_tokens=[BOS_TURN], padding_side="right",
