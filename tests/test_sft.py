@@ -156,3 +156,23 @@ def test_cpu_lm_head_over_labelled_positions_gives_the_same_loss(quick_project):
             trl_utils._use_triton = patched
     assert calls and trl_utils._use_triton is original
     assert compact == pytest.approx(full, rel=1e-5)
+
+
+def test_examples_longer_than_max_length_are_counted(builtin_examples):
+    """What TRL would silently cut: prompt + target turn over sft.trainer.max_length tokens."""
+    from thinkact import tiny
+    from thinkact.generation import prompt_text
+    from thinkact.training.common import tiny_corpus
+    from thinkact.training.sft import too_long
+
+    examples = builtin_examples["train"][:40]
+    tok = tiny.train_tokenizer(tiny_corpus(examples), 1024, pretokens="copy")
+    lengths = sorted(len(tok(prompt_text(tok, e), add_special_tokens=False)["input_ids"]) for e in examples)
+    assert too_long(tok, examples, 10_000, False) == 0 and too_long(tok, examples, None, False) == 0
+    assert too_long(tok, examples, lengths[0] - 1, False) == len(examples)
+    counts = [too_long(tok, examples, n, False) for n in range(lengths[0], lengths[-1] + 60, 5)]
+    assert counts == sorted(counts, reverse=True) and counts[-1] == 0
+    assert too_long(tok, examples, lengths[-1] - 1, False) >= 1  # the longest prompt alone is over
+    middle = lengths[len(lengths) // 2]
+    assert too_long(tok, examples, middle, False) >= len(examples) // 2 - 1  # every prompt over it, at least
+    assert too_long(tok, examples, middle + 30, True) >= too_long(tok, examples, middle + 30, False)

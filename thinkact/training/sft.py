@@ -75,6 +75,19 @@ def labelled_positions_only() -> Iterator[None]:
         trl_utils._use_triton = original
 
 
+def too_long(tokenizer: Any, examples: Sequence[Example], max_length: int | None, with_reasoning: bool) -> int:
+    """How many examples (prompt + target turn) exceed `max_length` tokens: TRL cuts them at the end, so their
+    target turn is lost in part or whole (a real model's tokenizer makes the same prompts 5-10x longer)."""
+    from thinkact.chat_template import render_target
+    from thinkact.generation import prompt_text
+
+    if not max_length:
+        return 0
+    texts = [prompt_text(tokenizer, ex) + render_target(ex.target.to_dict(), ex.reasoning if with_reasoning else None)
+             for ex in examples]
+    return sum(len(ids) > max_length for ids in tokenizer(texts, add_special_tokens=False)["input_ids"])
+
+
 @dataclass(frozen=True)
 class SftResult:
     steps: int
@@ -104,6 +117,11 @@ def train_sft(params: Params, train: Sequence[Example], out_dir: Path, run: Any,
     examples = list(train[: params.sft.max_examples] if params.sft.max_examples else train)
     model, tokenizer = load_base(params, train)
     dataset = Dataset.from_list(sft_rows(examples, params.sft.with_reasoning))
+    cut = too_long(tokenizer, examples, config.max_length, params.sft.with_reasoning)
+    if cut:
+        print(f"[sft] warning: {cut} of {len(examples)} examples are longer than sft.trainer.max_length "
+              f"({config.max_length} tokens) and lose the end of their target turn; raise it in params.yaml",
+              flush=True)
     key = fingerprint(STAGE, data_md5 or len(examples), params.model, params.sft)
     resume = resume_point(checkpoints, key)
     tracker = TrackingCallback(run, STAGE)
