@@ -77,8 +77,9 @@ QUICK = {
     "data": {"sizes": {"train": 240, "test_id": 60, "test_env": 60, "test_task": 60}},
     "model": {"tiny": {"hidden_size": 64, "intermediate_size": 128, "num_layers": 2, "num_heads": 2,
                        "num_kv_heads": 1, "vocab_size": 1024}},
-    "sft": {"max_examples": 96, "cpu_threads": 1, "trainer": {"max_steps": 6, "per_device_train_batch_size": 8, "logging_steps": 1,
-                                            "save_steps": 2, "learning_rate": 3.0e-3, "warmup_steps": 0}},
+    "sft": {"max_examples": 96, "cpu_threads": 1,
+            "trainer": {"max_steps": 6, "per_device_train_batch_size": 8, "logging_steps": 1, "save_steps": 2,
+                        "learning_rate": 3.0e-3, "warmup_steps": 0}},
     "evaluate": {"max_examples": 8, "max_new_tokens": 24, "batch_size": 8,
                  "bootstrap": {"n_resamples": 200, "confidence": 0.95, "seed": 0, "method": "BCa"}},
 }

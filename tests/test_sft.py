@@ -67,6 +67,8 @@ def test_bad_params_fail_before_training(tmp_path, monkeypatch, overrides, key):
     with pytest.raises(ConfigError) as err:
         run(params)
     assert err.value.key == key
+    if key == "sft.trainer.learning_rate":
+        assert "1.0e-3" in str(err.value)  # the hint says how to write it
     assert not (tmp_path / "outputs" / "sft" / "model").exists()
 
 

@@ -56,6 +56,14 @@ def set_cpu_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def trl_config(cls: type, fields: Mapping[str, Any], section: str, **fixed: Any) -> Any:
     """Build a TRL config (SFTConfig / GRPOConfig) from params; a bad field fails now, naming the key."""
     known = set(cls.__dataclass_fields__)
@@ -67,7 +75,7 @@ def trl_config(cls: type, fields: Mapping[str, Any], section: str, **fixed: Any)
     for key, value in fields.items():  # a number written `1e-3` is a string to YAML and would crash mid-training
         default = cls.__dataclass_fields__[key].default
         if isinstance(value, str) and isinstance(default, (int, float)) and not isinstance(default, bool):
-            hint = f" (YAML reads {value} as text: write it with a dot, e.g. 1.0e-3)" if "e" in value.lower() else ""
+            hint = f" (YAML reads {value} as text: write it with a dot, e.g. 1.0e-3)" if _is_number(value) else ""
             raise ConfigError(f"{section}.{key}", f"must be a number, not the string {value!r}{hint}")
     clash = set(fields) & set(fixed)
     if clash:
