@@ -30,11 +30,11 @@ def run(params: Params) -> dict:
     """Train and save the GRPO model; returns the stage metrics."""
     from tasks.sft import file_md5
     from thinkact.tracking import stage_run
-    from thinkact.training.grpo import check_params, sft_model_dir, train_grpo
+    from thinkact.training.grpo import check_params, train_grpo
 
     out = params.paths.stage_dir(STAGE)
     check_params(params, out / "checkpoints")  # bad params fail before anything loads or runs
-    sft_model_dir(params)                      # and so does a missing SFT model
+    params.paths.stage_model("sft")            # and so does a missing SFT model
     train_path = Path(params.paths.data) / "train.jsonl"
     train = read_jsonl(train_path)
     md5 = file_md5(train_path)

@@ -29,8 +29,6 @@ CHALLENGER_ROLE = "grpo"
 
 def _inputs(params: Params) -> tuple[Path, dict[str, Path]]:
     """The evaluate stage's folder and the models, checked before anything is logged."""
-    from thinkact.evaluation.predict import model_dir
-
     evaluate = params.paths.stage_dir("evaluate")
     needed = [evaluate / "metrics.json"] + [evaluate / "predictions" / CHALLENGER_ROLE / f"{s}.jsonl"
                                             for s in params.register.splits]
@@ -38,7 +36,7 @@ def _inputs(params: Params) -> tuple[Path, dict[str, Path]]:
         if not path.is_file():
             raise ThinkactError(f"{path}: missing; run the evaluate stage first (dvc repro evaluate), with every "
                                 "register.splits split in evaluate.splits and grpo in evaluate.models")
-    return evaluate, {role: model_dir(role, params) for role in ROLES}
+    return evaluate, {role: params.paths.stage_model(role) for role in ROLES}
 
 
 def run(params: Params) -> dict:

@@ -210,7 +210,7 @@ def test_missing_sft_model_is_one_clear_error(tmp_path, monkeypatch):
     from tasks.grpo import run
 
     monkeypatch.setenv("THINKACT_TRACKING", "0")
-    with pytest.raises(ThinkactError, match=r"no SFT model there; run the sft stage first"):
+    with pytest.raises(ThinkactError, match=r"model 'sft': .* has no saved model; run its stage first"):
         run(load_params(write_params(tmp_path)))
 
 

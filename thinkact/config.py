@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import yaml
 
-from thinkact.errors import ConfigError
+from thinkact.errors import ConfigError, ThinkactError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PARAMS_FILE = "params.yaml"
@@ -36,6 +36,14 @@ class PathsParams:
     def stage_dir(self, stage: str) -> Path:
         """outputs/<stage>: where a stage writes everything it produces."""
         return Path(self.outputs) / stage
+
+    def stage_model(self, stage: str) -> Path:
+        """outputs/<stage>/model, the model a training stage saved; ThinkactError when that stage has not run."""
+        folder = self.stage_dir(stage) / "model"
+        if not (folder / "config.json").is_file():
+            raise ThinkactError(f"model '{stage}': {folder} has no saved model; run its stage first "
+                                f"(dvc repro {stage}, or python -m tasks.{stage})")
+        return folder
 
 
 @dataclass(frozen=True)

@@ -25,19 +25,10 @@ REGISTRY_PREFIX = "models:/"
 STAGE_MODELS = ("sft", "grpo")  # pipeline models saved by their stage in <paths.outputs>/<stage>/model
 
 
-def model_dir(name: str, params: Params) -> Path:
-    """<paths.outputs>/<stage>/model of a trained pipeline model; ThinkactError when that stage has not run."""
-    folder = params.paths.stage_dir(name) / "model"
-    if not (folder / "config.json").is_file():
-        raise ThinkactError(f"model '{name}': {folder} has no saved model; run its stage first "
-                            f"(dvc repro {name}, or python -m tasks.{name})")
-    return folder
-
-
 def resolve_spec(spec: str, params: Params) -> str:
     """A pipeline name (sft, grpo) or registry URI turned into what thinkact.models loads; others unchanged."""
     if spec in STAGE_MODELS:
-        return str(model_dir(spec, params))
+        return str(params.paths.stage_model(spec))
     if spec.startswith(REGISTRY_PREFIX):
         from thinkact.tracking.registry import resolve_model
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from thinkact.config import Params
 from thinkact.contract import Example
-from thinkact.evaluation.predict import STAGE_MODELS, model_dir, predict_model
+from thinkact.evaluation.predict import STAGE_MODELS, predict_model
 from thinkact.evaluation.report import PLOTS_DIR, write_evaluation
 from thinkact.evaluation.summary import Evaluation, evaluate_completions
 from thinkact.io import atomic_write_bytes, atomic_write_json
@@ -64,7 +64,7 @@ def check_models(models: Mapping[str, str], params: Params) -> None:
     """Fail before anything loads when a pipeline model (sft, grpo) has not been trained."""
     for spec in models.values():
         if spec in STAGE_MODELS:
-            model_dir(spec, params)
+            params.paths.stage_model(spec)
 
 
 def run_evaluation(params: Params, models: Mapping[str, str], examples: Mapping[str, Sequence[Example]],

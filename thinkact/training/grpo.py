@@ -27,7 +27,7 @@ from typing import Any
 
 from thinkact.config import Params
 from thinkact.contract import Example
-from thinkact.errors import ConfigError, ThinkactError
+from thinkact.errors import ConfigError
 from thinkact.io import atomic_write_json
 
 STAGE = "grpo"
@@ -110,15 +110,6 @@ def check_params(params: Params, checkpoints: Path) -> tuple[Any, Any, list[Any]
     return grpo_config(params, checkpoints, len(rewards)), lora_config(params.grpo.lora, STAGE), rewards
 
 
-def sft_model_dir(params: Params) -> Path:
-    """The model GRPO starts from: the sft stage's output; a clear error when it has not been trained yet."""
-    folder = params.paths.stage_dir("sft") / "model"
-    if not (folder / "config.json").is_file():
-        raise ThinkactError(f"{folder}: no SFT model there; run the sft stage first "
-                            "(`dvc repro sft` or `python -m tasks.sft`)")
-    return folder
-
-
 @dataclass(frozen=True)
 class GrpoResult:
     steps: int
@@ -180,7 +171,7 @@ def train_grpo(params: Params, train: Sequence[Example], out_dir: Path, run: Any
 
     checkpoints = out_dir / "checkpoints"
     config, peft_config, rewards = check_params(params, checkpoints)  # bad fields fail here, before the model loads
-    start_dir = sft_model_dir(params)
+    start_dir = params.paths.stage_model("sft")
     examples = list(train[: params.grpo.max_examples] if params.grpo.max_examples else train)
     set_cpu_threads(params.grpo.cpu_threads)
     model, tokenizer = load_model(str(start_dir), params.paths.models_cache)
