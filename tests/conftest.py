@@ -31,23 +31,12 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _mlflow_globals_restored():
-    """mlflow keeps process-wide tracking/registry URIs (set_tracking_uri also writes MLFLOW_TRACKING_URI) and an
-    active experiment: whatever a test sets there is undone after it, so no later test talks to a stale store."""
-    import sys
+    """mlflow keeps process-wide tracking/registry URIs and an active experiment: whatever a test sets there is
+    undone after it, so no later test talks to a stale store."""
+    from thinkact.tracking.registry import mlflow_globals_kept
 
-    saved_env = os.environ.get("MLFLOW_TRACKING_URI")
-    yield
-    if "mlflow" not in sys.modules:
-        return
-    from mlflow.tracking import fluent
-    from mlflow.tracking._model_registry import utils as registry_utils
-    from mlflow.tracking._tracking_service import utils as tracking_utils
-
-    tracking_utils._tracking_uri = registry_utils._registry_uri = fluent._active_experiment_id = None
-    if saved_env is None:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-    else:
-        os.environ["MLFLOW_TRACKING_URI"] = saved_env
+    with mlflow_globals_kept():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from thinkact.config import Params
-from thinkact.contract import Example
+from thinkact.contract import Example, read_jsonl
+from thinkact.errors import ThinkactError
 from thinkact.evaluation.predict import STAGE_MODELS, predict_model
 from thinkact.evaluation.report import PLOTS_DIR, write_evaluation
 from thinkact.evaluation.summary import Evaluation, evaluate_completions
@@ -46,9 +47,6 @@ def label_of(spec: str) -> str:
 def eval_splits(params: Params, splits: Sequence[str], key: str = "evaluate.splits") -> dict[str, list[Example]]:
     """split -> the examples evaluated: the first `evaluate.max_examples` of <paths.data>/<split>.jsonl (all when 0).
     The evaluate stage and the promotion gate read them here, so both see the very same examples."""
-    from thinkact.contract import read_jsonl
-    from thinkact.errors import ThinkactError
-
     limit = params.evaluate.max_examples or None
     out = {}
     for split in splits:

@@ -47,6 +47,27 @@ class RegistryError(ThinkactError):
     """A registered model, alias or version that does not exist (the message lists what does)."""
 
 
+@contextlib.contextmanager
+def mlflow_globals_kept() -> Iterator[None]:
+    """Whatever the block does to mlflow's process-wide tracking/registry URIs, the MLFLOW_TRACKING_URI variable
+    (set_tracking_uri writes it) and the active experiment is undone after it: a library must not leave them
+    changed for the caller's other clients, nor a test for the next test."""
+    from mlflow.tracking import fluent
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    saved = (tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id,
+             os.environ.get("MLFLOW_TRACKING_URI"))
+    try:
+        yield
+    finally:
+        tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id, env = saved
+        if env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = env
+
+
 @dataclass(frozen=True)
 class Version:
     """One registered model version, as the registry holds it."""
@@ -113,25 +134,12 @@ class Registry:
 
     @contextlib.contextmanager
     def _global_store(self) -> Iterator[None]:
-        """mlflow's process-wide tracking/registry URIs (and its env var) and active experiment point at this store
-        for the block, and are restored after: the flavor's log_model and download_artifacts read only those, and a
-        library must not leave them changed for the caller's other clients."""
-        from mlflow.tracking import fluent
-        from mlflow.tracking._model_registry import utils as registry_utils
-        from mlflow.tracking._tracking_service import utils as tracking_utils
-
-        saved = (tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id,
-                 os.environ.get("MLFLOW_TRACKING_URI"))
-        self.mlflow.set_tracking_uri(self.uri)
-        self.mlflow.set_registry_uri(self.uri)
-        try:
+        """mlflow's process-wide URIs point at this store for the block (the flavor's log_model and
+        download_artifacts read only those), and are put back after (`mlflow_globals_kept`)."""
+        with mlflow_globals_kept():
+            self.mlflow.set_tracking_uri(self.uri)
+            self.mlflow.set_registry_uri(self.uri)
             yield
-        finally:
-            tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id, env = saved
-            if env is None:
-                os.environ.pop("MLFLOW_TRACKING_URI", None)
-            else:
-                os.environ["MLFLOW_TRACKING_URI"] = env
 
     # ---- reading -------------------------------------------------------------------------------------------
     def _version(self, mv: Any) -> Version:
