@@ -59,6 +59,8 @@ def test_sft_stage_learns_and_saves(quick_project):
     ({"sft": {"lora": {"rank": 4}}}, "sft.lora"),
     ({"sft": {"trainer": {"output_dir": "/tmp/x"}}}, "sft.trainer.output_dir"),
     ({"sft": {"trainer": {"learning_rate": "1e-3"}}}, "sft.trainer.learning_rate"),  # what YAML makes of 1e-3
+    ({"model": {"tiny": {"warmup_learning_rate": "1e-3"}}}, "model.tiny"),
+    ({"model": {"tiny": {"warmup_steps": -5}}}, "model.tiny"),
 ])
 def test_bad_params_fail_before_training(tmp_path, monkeypatch, overrides, key):
     from tasks.sft import run

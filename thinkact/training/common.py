@@ -32,20 +32,27 @@ def tiny_corpus(examples: Sequence[Example]) -> list[str]:
     return texts
 
 
-def load_base(params: Params, train: Sequence[Example]) -> tuple[Any, Any]:
-    """(model, tokenizer) of params.model.base on the auto-detected device."""
-    from thinkact.models import TINY, load_model
+def tiny_size(params: Params) -> Any:
+    """params.model.tiny as a checked thinkact.tiny.TinySize when the base is builtin:tiny, else None."""
+    from thinkact.models import TINY
     from thinkact.tiny import TinySize
 
-    spec = params.model.base
-    size = None
-    if spec == TINY:
-        try:
-            size = TinySize.of(params.model.tiny)
-        except (TypeError, ValueError) as e:
-            raise ConfigError("model.tiny", f"{e}; known: {', '.join(TinySize.__dataclass_fields__)}") from None
-    corpus = tiny_corpus(train) if spec == TINY else None
-    return load_model(spec, params.paths.models_cache, corpus=corpus, seed=params.model.seed, tiny_size=size)
+    if params.model.base != TINY:
+        return None
+    try:
+        return TinySize.of(params.model.tiny)
+    except (TypeError, ValueError) as e:
+        raise ConfigError("model.tiny", f"{e}; known: {', '.join(TinySize.__dataclass_fields__)}") from None
+
+
+def load_base(params: Params, train: Sequence[Example]) -> tuple[Any, Any]:
+    """(model, tokenizer) of params.model.base on the auto-detected device."""
+    from thinkact.models import load_model
+
+    size = tiny_size(params)
+    corpus = tiny_corpus(train) if size is not None else None
+    return load_model(params.model.base, params.paths.models_cache, corpus=corpus, seed=params.model.seed,
+                      tiny_size=size)
 
 
 def set_cpu_threads(threads: int) -> None:

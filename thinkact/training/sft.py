@@ -45,8 +45,9 @@ def sft_config(params: Params, checkpoints: Path) -> Any:
 
 def check_params(params: Params, checkpoints: Path) -> tuple[Any, Any]:
     """(SFTConfig, LoraConfig or None) from params; any bad field raises ConfigError before work starts."""
-    from thinkact.training.common import lora_config
+    from thinkact.training.common import lora_config, tiny_size
 
+    tiny_size(params)  # a bad model.tiny field fails here too, before the data is read
     return sft_config(params, checkpoints), lora_config(params.sft.lora, STAGE)
 
 
