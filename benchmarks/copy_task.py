@@ -1,8 +1,11 @@
 """Can the builtin:tiny architecture learn to copy, and at which learning rate? A synthetic check, no data set.
 
 Sequences `pre x 1 pre[:5] 2 x` of random tokens (pre: 20, x: 8); the loss is on the second `x` only, so the model
-must copy it from earlier in the context, the skill a tool call needs for argument values. Prints the loss and the
-share of `x` tokens predicted right every 250 steps (one torch thread, CPU seconds).
+must copy it from earlier in the context. Prints the loss and the share of `x` tokens predicted right every 250 steps
+(one torch thread, CPU seconds). Mind what it measures: every sequence has the same layout, so `x` is always 15
+positions back and the copy can be learned by position alone. An argument value sits anywhere in a prompt; copying
+it needs an induction head (find the token just written, write what followed it), which builtin:tiny learns in its
+copy warm-up (thinkact.tiny.copy_warmup: random offsets; ~1,000+ steps, a phase change, at lr 1e-3).
 
     python benchmarks/copy_task.py --lr 1e-3                 # copy accuracy 1.00 after 250 steps (measured here)
     python benchmarks/copy_task.py --lr 1e-2                 # 0.02 after 250 steps, 0.58 after 500

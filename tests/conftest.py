@@ -65,7 +65,8 @@ def builtin_examples(builtin_data):
 QUICK = {
     "data": {"sizes": {"train": 240, "test_id": 60, "test_env": 60, "test_task": 60}},
     "model": {"tiny": {"hidden_size": 64, "intermediate_size": 128, "num_layers": 2, "num_heads": 2,
-                       "num_kv_heads": 1, "vocab_size": 1024}},
+                       "num_kv_heads": 1, "vocab_size": 1024,
+                       "warmup_steps": 0}},  # the copy warm-up has its own tests (test_models.py)
     "sft": {"max_examples": 96, "cpu_threads": 1,
             "trainer": {"max_steps": 6, "per_device_train_batch_size": 8, "logging_steps": 1, "save_steps": 2,
                         "learning_rate": 3.0e-3, "warmup_steps": 0}},
