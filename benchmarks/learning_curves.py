@@ -158,7 +158,8 @@ def plot(results: Path = RESULTS) -> None:
         name = path.stem.removeprefix("learning_curve_")  # the run's --name: profile and variant
         start = ((rec.get("copy_warmup") or {}).get("seconds") or 0) / 60  # builtin:tiny's copy warm-up is training
         ax.plot([start + p["minutes"] for p in rec["points"]], [p["test_id"] for p in rec["points"]], marker="o",
-                color=plt.cm.tab20(i % 20), lw=2.5 if name == DEFAULT_CURVE else 1, label=name)
+                color="black" if name == DEFAULT_CURVE else plt.cm.tab20(i % 20),
+                lw=2.5 if name == DEFAULT_CURVE else 1, label=name)
     ax.set_xlabel("training minutes, builtin:tiny's copy warm-up included (this 2-core CPU)")
     ax.set_ylabel("exact tool-call match, test_id")
     ax.set_ylim(0, 1)
