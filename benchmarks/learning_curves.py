@@ -124,7 +124,7 @@ def main() -> None:
     from thinkact.models import model_folder, read_meta
     from thinkact.training.common import load_base, tiny_corpus, tiny_size
 
-    _, tokenizer = load_base(params, train)  # builds builtin:tiny (and its copy warm-up) once, before the clock starts
+    _, tokenizer = load_base(params, train)  # builds builtin:tiny (and its copy warm-up) before the clock starts
     size = tiny_size(params)
     warmup = read_meta(model_folder(params.model.base, params.paths.models_cache, corpus=tiny_corpus(train),
                                     seed=params.model.seed, tiny_size=size)).get("copy_warmup") if size else None
@@ -137,7 +137,8 @@ def main() -> None:
     record = {"profile": name, "base": params.model.base, "tiny": params.model.tiny, "lora": params.sft.lora,
               "cpu_threads": params.sft.cpu_threads, "clock": args.clock, "overrides": args.set,
               "trainer": {k: v for k, v in trainer.items() if k not in ("save_steps", "save_total_limit", "report_to")},
-              "copy_warmup": warmup, "probe_examples": args.n, "steps": result.steps, "wall_seconds": round(time.monotonic() - started),
+              "copy_warmup": warmup, "probe_examples": args.n, "steps": result.steps,
+              "wall_seconds": round(time.monotonic() - started),
               "train_seconds_per_step": round(probe.train_seconds / max(result.steps, 1), 3),
               "train_wall_seconds_per_step": round(probe.wall_seconds / max(result.steps, 1), 3),
               "load_average": os.getloadavg(), "points": probe.points}

@@ -1,7 +1,7 @@
 """builtin:tiny — a small Qwen3-architecture model with random weights and a tokenizer trained here.
 
-The tokenizer is a byte-level BPE (pre-tokenizer recipe `TinySize.pretokens`: a key of PRETOKENS) trained with `tokenizers`
-on a corpus (the data set's rendered conversations; a small built-in one when none is given). The chat
+The tokenizer is a byte-level BPE (pre-tokenizer recipe `TinySize.pretokens`: a key of PRETOKENS) trained with
+`tokenizers` on a corpus (the data set's rendered conversations; a small built-in one when none is given). The chat
 template's markers are single tokens: `<|endoftext|>` (pad), `<|im_start|>`, `<|im_end|>` (eos) are special;
 `<think>`, `</think>`, `<tool_call>`, `</tool_call>`, `<tool_response>`, `</tool_response>` are added but not
 special, as in Qwen3, so `decode(skip_special_tokens=True)` (what TRL does to completions) keeps them.
@@ -268,7 +268,9 @@ def build_cached(cache_dir: Path, corpus: Iterable[str] | None = None, seed: int
         return folder
     tokenizer = train_tokenizer(texts, size.vocab_size, size.max_positions, size.pretokens)
     model = build_model(tokenizer, size, seed)
-    warmup = copy_warmup(model, tokenizer, size.warmup_steps, size.warmup_learning_rate, seed) if size.warmup_steps else None
+    warmup = None
+    if size.warmup_steps:
+        warmup = copy_warmup(model, tokenizer, size.warmup_steps, size.warmup_learning_rate, seed)
     with atomic_dir(folder) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
