@@ -185,6 +185,16 @@ def test_copy_warmup_is_part_of_the_build_and_of_its_cache_key(tmp_path):
     assert (warmed / "model.safetensors").read_bytes() != (plain / "model.safetensors").read_bytes()
 
 
+def test_tiny_tokenizer_alone_skips_the_copy_warmup(tmp_path):
+    size = {"vocab_size": 512, "hidden_size": 64, "intermediate_size": 128, "num_layers": 2, "num_heads": 2,
+            "num_kv_heads": 1, "warmup_steps": 5}
+    _, tok = load_model(TINY, tmp_path, corpus=CORPUS, tiny_size=size, device=CPU)
+    alone = load_tokenizer(TINY, tmp_path, corpus=CORPUS, tiny_size=size)
+    assert alone.get_vocab() == tok.get_vocab() and alone.chat_template == tok.chat_template
+    metas = sorted((read_meta(f)["copy_warmup"] or {}).get("steps", 0) for f in tmp_path.glob("tiny-*"))
+    assert metas == [0, 5]  # the model's build warmed up; the tokenizer's did not
+
+
 @pytest.mark.parametrize("field, value", [("warmup_steps", -1), ("warmup_steps", 2.5),
                                           ("warmup_learning_rate", "1e-3"), ("warmup_learning_rate", 0)])
 def test_bad_copy_warmup_settings_are_refused(field, value):
