@@ -33,14 +33,12 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT / "data")
     args = ap.parse_args()
 
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from thinkact.generation import generate_completions
+    from thinkact.models import load_model
+    from thinkact.training.common import set_cpu_threads
 
-    torch.set_num_threads(1)
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
-    model = AutoModelForCausalLM.from_pretrained(args.model)
+    set_cpu_threads(1)  # as the evaluate stage generates
+    model, tokenizer = load_model(str(args.model), ROOT / ".cache" / "models")
     examples = [e for e in read_jsonl(args.data / f"{args.split}.jsonl") if e.target.is_call][: args.n]
     texts = generate_completions(model, tokenizer, examples, max_new_tokens=144, batch_size=32, progress=False)
     train_ids = set(ID.findall((args.data / "train.jsonl").read_text(encoding="utf-8")))

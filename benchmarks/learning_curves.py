@@ -121,13 +121,11 @@ def main() -> None:
     data = Path(params.paths.data)
     train = read_jsonl(data / "train.jsonl")
     splits = {s: [e for e in read_jsonl(data / f"{s}.jsonl") if e.target.is_call][: args.n] for s in ("test_id", "test_env")}
-    from thinkact.models import model_folder, read_meta
-    from thinkact.training.common import load_base, tiny_corpus, tiny_size
+    from thinkact.models import read_meta
+    from thinkact.training.common import load_base
 
     _, tokenizer = load_base(params, train)  # builds builtin:tiny (and its copy warm-up) before the clock starts
-    size = tiny_size(params)
-    warmup = read_meta(model_folder(params.model.base, params.paths.models_cache, corpus=tiny_corpus(train),
-                                    seed=params.model.seed, tiny_size=size)).get("copy_warmup") if size else None
+    warmup = read_meta(tokenizer.name_or_path).get("copy_warmup")  # the folder it was built into; None otherwise
     probe = Probe(tokenizer, splits, args.every, args.minutes, args.clock)
     name = args.name or args.profile
     out = Path("/tmp") / f"learning_curve_{name}"

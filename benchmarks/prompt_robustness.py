@@ -50,14 +50,12 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT / "data")
     args = ap.parse_args()
 
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from thinkact.generation import generate_completions, prompt_text
+    from thinkact.models import load_model
+    from thinkact.training.common import set_cpu_threads
 
-    torch.set_num_threads(1)
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
-    model = AutoModelForCausalLM.from_pretrained(args.model)
+    set_cpu_threads(1)  # as the evaluate stage generates
+    model, tokenizer = load_model(str(args.model), ROOT / ".cache" / "models")
     fmt = build(["format"])[0]
     results = {}
     for name, examples in variants(args.data, args.n).items():

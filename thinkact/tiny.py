@@ -80,8 +80,8 @@ class TinySize:
         if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be a whole number >= 0, not {self.warmup_steps!r}")
         if not isinstance(self.warmup_learning_rate, (int, float)) or self.warmup_learning_rate <= 0:
-            raise ValueError(f"warmup_learning_rate must be a number > 0 (write 1.0e-3, not 1e-3), "
-                             f"not {self.warmup_learning_rate!r}")
+            hint = " (YAML reads 1e-3 as text: write 1.0e-3)" if isinstance(self.warmup_learning_rate, str) else ""
+            raise ValueError(f"warmup_learning_rate must be a number > 0, not {self.warmup_learning_rate!r}{hint}")
 
     @classmethod
     def of(cls, value: Any) -> TinySize:
@@ -205,11 +205,14 @@ def _span_logits(model: Any, sequences: torch.Tensor) -> tuple[torch.Tensor, tor
     return logits, sequences[:, WARMUP_CONTEXT + 1:]
 
 
+def _share_right(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    return (logits.argmax(-1) == targets).float().mean().item()
+
+
 @torch.no_grad()
 def copy_accuracy(model: Any, sequences: torch.Tensor) -> float:
     """Share of the span tokens (after the first) of `copy_sequences` the model predicts right, greedily."""
-    logits, targets = _span_logits(model, sequences)
-    return (logits.argmax(-1) == targets).float().mean().item()
+    return _share_right(*_span_logits(model, sequences))
 
 
 def copy_warmup(model: Any, tokenizer: Any, steps: int, learning_rate: float, seed: int = 0) -> dict[str, Any]:
@@ -232,7 +235,7 @@ def copy_warmup(model: Any, tokenizer: Any, steps: int, learning_rate: float, se
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        recent = [*recent[-WARMUP_WINDOW + 1:], (logits.argmax(-1) == targets).float().mean().item()]
+        recent = [*recent[-WARMUP_WINDOW + 1:], _share_right(logits, targets)]
         if step % 250 == 0:
             print(f"[tiny] copy warm-up step {step}/{steps} loss={loss.item():.3f} "
                   f"copy accuracy={sum(recent) / len(recent):.3f} elapsed {time.monotonic() - start:.0f}s", flush=True)
