@@ -79,7 +79,7 @@ def main() -> None:
     import torch
 
     from thinkact.config import load_params
-    from thinkact.training.common import set_cpu_threads
+    from thinkact.models import set_cpu_threads
 
     params = load_params()
     sft = (ROOT / params.paths.stage_dir("sft") / "model").resolve()

@@ -1,6 +1,6 @@
 """The thinkact pipeline as a Prefect flow: every stage of dvc.yaml, in dvc.yaml's order, through DVC.
 
-dvc.yaml owns the DAG (DESIGN.md): this flow reads the stage order from it and runs each stage with
+dvc.yaml owns the DAG (docs/design.md): this flow reads the stage order from it and runs each stage with
 `dvc repro --single-item <stage>`, so dvc.lock and DVC's cache hold here exactly as for `dvc repro`, and an
 unchanged stage is skipped in both (reported as `skipped`). Prefect adds retries, run history, logs and artifacts:
 

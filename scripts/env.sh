@@ -1,4 +1,4 @@
-# Sourced by the run scripts: offline switches and telemetry off (DESIGN.md), local state folders.
+# Sourced by the run scripts: offline switches and telemetry off (docs/design.md), local state folders.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
 export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true DVC_NO_ANALYTICS=1 GX_ANALYTICS_ENABLED=false
 export PREFECT_SERVER_ANALYTICS_ENABLED=false

@@ -17,16 +17,15 @@ from dataclasses import asdict
 
 from tasks import stage_main
 from thinkact.config import Params
+from thinkact.evaluation.report import render_headline
+from thinkact.evaluation.runner import check_models, eval_splits, log_evaluation, run_evaluation
+from thinkact.tracking import stage_run
 
 STAGE = "evaluate"
 
 
 def run(params: Params) -> dict:
     """Evaluate params.evaluate.models on params.evaluate.splits; returns the headline figures."""
-    from thinkact.evaluation.report import render_headline
-    from thinkact.evaluation.runner import check_models, eval_splits, run_evaluation
-    from thinkact.tracking import stage_run
-
     settings = params.evaluate
     models = {name: name for name in settings.models}
     check_models(models, params)  # a missing sft/grpo model fails before anything loads
@@ -36,16 +35,17 @@ def run(params: Params) -> dict:
     out = params.paths.stage_dir(STAGE)
     logged = {STAGE: asdict(settings), "model": asdict(params.model), "grpo.reward_options": params.grpo.reward_options}
     with stage_run(STAGE, params=logged) as tracked:
-        ev, info = run_evaluation(params, models, examples, out, tracked, reward_history=history,
+        ev, info = run_evaluation(params, models, examples, out, reward_history=history,
                                   title="thinkact evaluation: base vs SFT vs GRPO")
+        log_evaluation(tracked, ev, out, info)
     print(render_headline(ev), flush=True)
     last = ev.models[-1]
     return {"seconds": info["seconds"], **{f"{last}/{s}/tool_call_exact": ev.summary[last][s]["tool_call_exact"].value
                                            for s in ev.splits}}
 
 
-def main() -> int:
-    return stage_main(STAGE, run)
+def main(argv: list[str] | None = None) -> int:
+    return stage_main(STAGE, run, __doc__, argv)
 
 
 if __name__ == "__main__":

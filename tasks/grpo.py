@@ -21,17 +21,15 @@ from pathlib import Path
 from tasks import stage_main
 from thinkact.config import Params
 from thinkact.contract import read_jsonl
-from thinkact.io import atomic_write_json
+from thinkact.io import atomic_write_json, file_md5
+from thinkact.tracking import stage_run
+from thinkact.training.grpo import check_params, train_grpo
 
 STAGE = "grpo"
 
 
 def run(params: Params) -> dict:
     """Train and save the GRPO model; returns the stage metrics."""
-    from tasks.sft import file_md5
-    from thinkact.tracking import stage_run
-    from thinkact.training.grpo import check_params, train_grpo
-
     out = params.paths.stage_dir(STAGE)
     check_params(params, out / "checkpoints")  # bad params fail before anything loads or runs
     params.paths.stage_model("sft")            # and so does a missing SFT model
@@ -51,8 +49,8 @@ def run(params: Params) -> dict:
     return metrics
 
 
-def main() -> int:
-    return stage_main(STAGE, run)
+def main(argv: list[str] | None = None) -> int:
+    return stage_main(STAGE, run, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ Reads `<paths.outputs>/sft/model/`, `<paths.outputs>/grpo/model/`, the evaluate 
 and `predictions/<model>/<split>.jsonl`, the evaluation splits in `<paths.data>` and params.yaml (`register`,
 `evaluate`). Logs both models (transformers flavor, safetensors, tokenizer with the chat template) to the MLflow
 run `register` with the evaluation artifacts, registers them as versions of `register.model_name` tagged with their
-role, the evaluation data md5 and the git commit, runs the gate (thinkact.champion / thinkact.promotion) against
+role, the evaluation data md5 and the git commit, runs the gate (thinkact.promotion.promote) against
 the current `champion`, records the decision as tags on the GRPO version and writes
 `<paths.outputs>/register/decision.json` (DVC metrics) and `decision.md`.
 
@@ -21,6 +21,10 @@ from tasks import stage_main
 from thinkact.config import Params
 from thinkact.errors import ThinkactError
 from thinkact.io import atomic_write_json, atomic_write_text
+from thinkact.promotion import promote
+from thinkact.promotion.champion import EVAL_MD5_TAG, PREDICTIONS_ARTIFACT, PREDICTIONS_TAG, eval_md5
+from thinkact.tracking import stage_run
+from thinkact.tracking.model_registry import CHALLENGER, CHAMPION, Registry
 
 STAGE = "register"
 ROLES = ("sft", "grpo")       # registered, in this order; the last one is the challenger
@@ -41,10 +45,6 @@ def _inputs(params: Params) -> tuple[Path, dict[str, Path]]:
 
 def run(params: Params) -> dict:
     """Register the models, run the gate, move the aliases; returns the decision as the stage metrics."""
-    from thinkact.champion import EVAL_MD5_TAG, PREDICTIONS_ARTIFACT, PREDICTIONS_TAG, apply, decide, eval_md5
-    from thinkact.tracking import stage_run
-    from thinkact.tracking.registry import CHALLENGER, Registry
-
     evaluate, models = _inputs(params)
     out = params.paths.stage_dir(STAGE)
     md5 = eval_md5(params)
@@ -65,9 +65,8 @@ def run(params: Params) -> dict:
             print(f"[{STAGE}] {role}: {versions[role].uri}", flush=True)
         challenger = versions[CHALLENGER_ROLE]
         registry.set_alias(CHALLENGER, challenger.version)
-        decision = decide(registry, challenger, params, local=evaluate / "predictions" / CHALLENGER_ROLE)
-        apply(registry, decision, challenger.version)
-        champion = registry.alias("champion")
+        decision = promote(registry, challenger, params, local=evaluate / "predictions" / CHALLENGER_ROLE)
+        champion = registry.alias(CHAMPION)
         result = {**decision.to_dict(), "versions": {r: v.version for r, v in versions.items()},
                   "champion_version": None if champion is None else champion.version}
         atomic_write_json(out / "decision.json", result)
@@ -82,8 +81,8 @@ def run(params: Params) -> dict:
     return {"promoted": decision.promote, "challenger": challenger.version, "champion": result["champion_version"]}
 
 
-def main() -> int:
-    return stage_main(STAGE, run)
+def main(argv: list[str] | None = None) -> int:
+    return stage_main(STAGE, run, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ complete.
 """
 from __future__ import annotations
 
-import hashlib
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -18,20 +17,15 @@ from pathlib import Path
 from tasks import stage_main
 from thinkact.config import Params
 from thinkact.contract import read_jsonl
-from thinkact.io import atomic_write_json
+from thinkact.io import atomic_write_json, file_md5
+from thinkact.tracking import stage_run
+from thinkact.training.sft import check_params, train_sft
 
 STAGE = "sft"
 
 
-def file_md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
-
-
 def run(params: Params) -> dict:
     """Train and save the SFT model; returns the stage metrics."""
-    from thinkact.tracking import stage_run
-    from thinkact.training.sft import check_params, train_sft
-
     out = params.paths.stage_dir(STAGE)
     check_params(params, out / "checkpoints")  # bad params fail before anything loads or runs
     train_path = Path(params.paths.data) / "train.jsonl"
@@ -49,8 +43,8 @@ def run(params: Params) -> dict:
     return metrics
 
 
-def main() -> int:
-    return stage_main(STAGE, run)
+def main(argv: list[str] | None = None) -> int:
+    return stage_main(STAGE, run, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,10 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict
 
-from thinkact.config import Params, load_params
+from tasks import stage_main
+from thinkact.config import Params
 from thinkact.errors import ThinkactError
+from thinkact.tracking import stage_run
 from thinkact.validation import DOCS_DIR, REPORT_FILE, Report, validate_to_dir
 
 STAGE = "validate"
@@ -29,11 +31,10 @@ class ValidationFailed(ThinkactError):
         super().__init__(report.summary())
 
 
-def run(params: Params) -> Report:
+def run(params: Params) -> dict:
     """Validate `params.paths.data` into `<outputs>/validate`; raise ValidationFailed if any expectation fails."""
-    from thinkact.tracking import stage_run
-
     out = params.paths.stage_dir(STAGE)
+    print(f"[{STAGE}] checking {params.paths.data} (Great Expectations, a few seconds) ...", file=sys.stderr)
     logged = {STAGE: asdict(params.validate), "paths": asdict(params.paths)}
     with stage_run(STAGE, params=logged) as tracked:
         report = validate_to_dir(params.paths.data, params.validate, out)
@@ -43,22 +44,12 @@ def run(params: Params) -> Report:
             tracked.log_artifacts(out / DOCS_DIR, DOCS_DIR)
         if not report.success:
             raise ValidationFailed(report)
-    return report
+    print(report.summary(), flush=True)
+    return {"expectations": len(report.outcomes), "rows": report.rows.get("total", 0)}
 
 
-def main() -> int:
-    try:
-        params = load_params()
-        print(f"[validate] checking {params.paths.data} (Great Expectations, a few seconds) ...", file=sys.stderr)
-        report = run(params)
-    except ValidationFailed as e:
-        print(e.report.summary(), file=sys.stderr)
-        return 1
-    except ThinkactError as e:
-        print(f"validate: {e}", file=sys.stderr)
-        return 1
-    print(report.summary())
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    return stage_main(STAGE, run, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(config, items):
 def _mlflow_globals_restored():
     """mlflow keeps process-wide tracking/registry URIs and an active experiment: whatever a test sets there is
     undone after it, so no later test talks to a stale store."""
-    from thinkact.tracking.registry import mlflow_globals_kept
+    from thinkact.tracking.model_registry import mlflow_globals_kept
 
     with mlflow_globals_kept():
         yield

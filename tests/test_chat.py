@@ -24,9 +24,9 @@ TOOLS = [{"type": "function", "function": {"name": "get_order_status", "descript
 @pytest.fixture(scope="module")
 def registered(tmp_path_factory):
     """A sqlite store with a tiny model registered as version 1 @champion; env for this module's tests."""
-    from thinkact import tiny
+    from thinkact.models import tiny
     from thinkact.tracking import stage_run
-    from thinkact.tracking.registry import Registry
+    from thinkact.tracking.model_registry import Registry
 
     root = tmp_path_factory.mktemp("chat")
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}", "THINKACT_PARAMS": str(write_params(root))}

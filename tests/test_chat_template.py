@@ -47,7 +47,7 @@ def calls_of(target):
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from thinkact.tiny import default_corpus, train_tokenizer
+    from thinkact.models.tiny import default_corpus, train_tokenizer
 
     return train_tokenizer(default_corpus(), vocab_size=600)
 

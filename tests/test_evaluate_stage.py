@@ -17,7 +17,7 @@ from thinkact.errors import ConfigError, ThinkactError
 def _save_untrained(params, *stages: str) -> None:
     """The quick base model saved where the sft/grpo stages write theirs: the models under evaluation here."""
     from thinkact.contract import read_jsonl
-    from thinkact.training.common import load_base
+    from thinkact.models import load_base
 
     model, tokenizer = load_base(params, read_jsonl(Path(params.paths.data) / "train.jsonl"))
     for stage in stages:
@@ -126,7 +126,7 @@ def test_cli_unknown_model_folder_is_one_clear_error(eval_project, tmp_path):
 
 
 def test_model_labels_are_safe_for_delta_names():
-    from thinkact.evaluation.cli import parse_models
+    from thinkact.cli.evaluate import parse_models
     from thinkact.evaluation.runner import label_of
 
     assert label_of("models:/thinkact-agent@champion") == "champion"

@@ -26,7 +26,7 @@ TWO_STEPS = {"grpo": {"max_examples": 16, "sample_every": 1, "trainer": {
 def _fake_sft_model(params) -> Path:
     """The quick base model saved where the sft stage writes its model (GRPO's start), without training it."""
     from thinkact.contract import read_jsonl
-    from thinkact.training.common import load_base
+    from thinkact.models import load_base
 
     model, tokenizer = load_base(params, read_jsonl(Path(params.paths.data) / "train.jsonl"))
     folder = params.paths.stage_dir("sft") / "model"
@@ -127,13 +127,13 @@ def test_two_steps_log_reward_metrics_and_samples(grpo_project):
     ({"grpo": {"cpu_threads": -2}}, "grpo.cpu_threads"),
 ])
 def test_bad_params_fail_before_any_model_loads(tmp_path, monkeypatch, overrides, key):
-    import thinkact.models
+    import thinkact.training.grpo
     from tasks.grpo import run
 
     def no_loading(*args, **kwargs):
         raise AssertionError("a model was loaded before the params were checked")
 
-    monkeypatch.setattr(thinkact.models, "load_model", no_loading)
+    monkeypatch.setattr(thinkact.training.grpo, "load_model", no_loading)
     monkeypatch.setenv("THINKACT_TRACKING", "0")
     with pytest.raises(ConfigError) as err:
         run(load_params(write_params(tmp_path, overrides)))

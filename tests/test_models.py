@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from thinkact import tiny
+from thinkact.models import tiny
 from thinkact.chat_template import CHAT_TEMPLATE, render_target, target_message
 from thinkact.errors import ThinkactError
 from thinkact.models import (
@@ -127,7 +127,7 @@ def test_short_pretokens_shorten_prompts_and_keep_values_copyable(builtin_exampl
     import json
 
     from thinkact.generation import prompt_text
-    from thinkact.training.common import tiny_corpus
+    from thinkact.models import tiny_corpus
 
     corpus = tiny_corpus(builtin_examples["train"][:600])
     words, short = (tiny.train_tokenizer(corpus, 2048, pretokens=p) for p in ("words", recipe))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from thinkact.config import BootstrapParams
-from thinkact.promotion import RULE_BOOTSTRAP, RULE_MANUAL, RULE_THRESHOLDS, forced, gate
+from thinkact.promotion.gate import RULE_BOOTSTRAP, RULE_MANUAL, RULE_THRESHOLDS, forced, gate
 
 BOOT = BootstrapParams(n_resamples=500, confidence=0.95, seed=0, method="BCa")
 

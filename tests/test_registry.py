@@ -21,7 +21,7 @@ NAME = "thinkact-agent"
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory):
     """A saved tiny model folder (safetensors, tokenizer with the chat template), built once per module."""
-    from thinkact import tiny
+    from thinkact.models import tiny
 
     corpus = ['{"name": "get_order_status", "arguments": {"order_id": "ORD-1"}} the order is on hold'] * 30
     return tiny.build_cached(tmp_path_factory.mktemp("models"), corpus=corpus, seed=0, size=QUICK["model"]["tiny"])
@@ -36,7 +36,7 @@ def store(tmp_path, monkeypatch):
 
 def _log(folder, role="grpo", tags=None):
     from thinkact.tracking import stage_run
-    from thinkact.tracking.registry import Registry
+    from thinkact.tracking.model_registry import Registry
 
     registry = Registry(NAME)
     with stage_run("register") as run:
@@ -46,7 +46,7 @@ def _log(folder, role="grpo", tags=None):
 def test_round_trip_alias_resolve_and_generate(store, tiny_folder, builtin_examples):
     from thinkact.generation import generate_completions
     from thinkact.models import load_model, resolve_device
-    from thinkact.tracking.registry import resolve_model
+    from thinkact.tracking.model_registry import resolve_model
 
     registry, v = _log(tiny_folder, tags={"thinkact.eval_md5": "abc"})
     assert v.version == "1" and v.role == "grpo" and v.tags["thinkact.eval_md5"] == "abc"
@@ -72,7 +72,7 @@ def test_registry_leaves_mlflow_global_state_as_it_found_it(store, tiny_folder, 
     from mlflow.tracking._model_registry import utils as registry_utils
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
-    from thinkact.tracking.registry import resolve_model
+    from thinkact.tracking.model_registry import resolve_model
 
     other = f"sqlite:///{store / 'other.db'}"
     mlflow.set_tracking_uri(other)   # the caller's own global store, as a user script would set it
@@ -91,7 +91,7 @@ def test_registry_leaves_mlflow_global_state_as_it_found_it(store, tiny_folder, 
 
 
 def test_missing_name_alias_version_are_clear_errors(store, tiny_folder):
-    from thinkact.tracking.registry import RegistryError, resolve_model
+    from thinkact.tracking.model_registry import RegistryError, resolve_model
 
     with pytest.raises(RegistryError, match=rf"no registered model '{NAME}'.*registered models: \(none\)"):
         resolve_model(f"models:/{NAME}@champion", store)
@@ -127,7 +127,7 @@ def project(tmp_path, monkeypatch, tiny_folder):
     (evaluate / "metrics.json").write_text(json.dumps({"grpo": {}, "sft": {}}))
 
     def predictions(role, completion):
-        from thinkact.champion import eval_examples
+        from thinkact.promotion.champion import eval_examples
 
         for split, exs in eval_examples(params).items():
             out = evaluate / "predictions" / role / f"{split}.jsonl"
@@ -151,8 +151,8 @@ def empty(i, ex):
 
 def test_register_stage_promotes_rejects_and_rolls_back(project):
     from tasks.register import run
-    from thinkact.champion import promote_challenger, promote_version
-    from thinkact.tracking.registry import Registry, RegistryError
+    from thinkact.promotion.champion import promote_challenger, promote_version
+    from thinkact.tracking.model_registry import Registry, RegistryError
 
     params, predictions = project
     out = params.paths.stage_dir("register")

@@ -111,7 +111,7 @@ def test_killed_run_resumes_from_last_checkpoint(quick_project):
 
 def test_resume_skips_a_checkpoint_a_kill_left_half_written(tmp_path):
     """A kill during a save leaves checkpoint-N without trainer_state.json (written last): resume from the one before."""
-    from thinkact.training.common import resume_point
+    from thinkact.training.checkpoints import resume_point
 
     checkpoints = tmp_path / "checkpoints"
     assert resume_point(checkpoints, "k") is None            # first run: marker written, nothing to resume
@@ -136,7 +136,7 @@ def test_cpu_lm_head_over_labelled_positions_gives_the_same_loss(quick_project):
     from trl.trainer import utils as trl_utils
 
     from thinkact.contract import read_jsonl
-    from thinkact.training.common import load_base
+    from thinkact.models import load_base
     from thinkact.training.sft import check_params, labelled_positions_only, sft_rows
 
     from pathlib import Path
@@ -164,9 +164,9 @@ def test_cpu_lm_head_over_labelled_positions_gives_the_same_loss(quick_project):
 
 def test_examples_longer_than_max_length_are_counted(builtin_examples):
     """What TRL would silently cut: prompt + target turn over sft.trainer.max_length tokens."""
-    from thinkact import tiny
+    from thinkact.models import tiny
     from thinkact.generation import prompt_text
-    from thinkact.training.common import tiny_corpus
+    from thinkact.models import tiny_corpus
     from thinkact.training.sft import too_long
 
     examples = builtin_examples["train"][:40]

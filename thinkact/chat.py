@@ -1,7 +1,7 @@
 """Chat with a model: its `<think>` reasoning, then its tool calls or its answer, shown apart (rich).
 
 The model is a registry URI (`models:/NAME@ALIAS`, `models:/NAME/VERSION`: downloaded once by
-thinkact.tracking.registry), a pipeline model (`sft`, `grpo`, `base`), a saved model folder or a built-in. Prompts
+thinkact.tracking.model_registry), a pipeline model (`sft`, `grpo`, `base`), a saved model folder or a built-in. Prompts
 are rendered with the project chat template exactly as training and evaluation render them (tools included) and
 completions are read by the one parser (thinkact.rewards.parsing). Greedy unless a temperature is given.
 
@@ -23,6 +23,8 @@ from typing import Any
 from thinkact.config import Params
 from thinkact.contract import Example, Target
 from thinkact.errors import ThinkactError
+from thinkact.evaluation.predict import load_for_eval
+from thinkact.generation import generate_completions
 from thinkact.rewards.parsing import parse
 
 
@@ -57,16 +59,12 @@ def load_tools(path: str | Path | None) -> list[dict[str, Any]]:
 
 def load_chat_model(spec: str, params: Params) -> tuple[Any, Any]:
     """(model, tokenizer) for `spec` in eval mode, on the auto-detected device."""
-    from thinkact.evaluation.predict import load_for_eval
-
     return load_for_eval(spec, params)
 
 
 def reply(model: Any, tokenizer: Any, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], *,
           max_new_tokens: int = 256, temperature: float = 0.0) -> dict[str, Any]:
     """Generate the next assistant turn; returns {"reasoning", "tool_calls", "answer", "well_formed", "raw"}."""
-    from thinkact.generation import generate_completions
-
     turn = Example(id="chat", domain="chat", split="chat", tools=list(tools), messages=list(messages),
                    target=Target(content=""))
     raw = generate_completions(model, tokenizer, [turn], max_new_tokens=max_new_tokens, batch_size=1,

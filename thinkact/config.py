@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 import yaml
 
+from thinkact.contract import SPLITS, TURN_TYPES
 from thinkact.errors import ConfigError, ThinkactError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -61,8 +62,6 @@ class DataParams:
     turn_mix: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self):
-        from thinkact.contract import SPLITS, TURN_TYPES
-
         for split in self.sizes:
             if split not in SPLITS:
                 raise ConfigError(f"data.sizes.{split}", f"unknown split; use {', '.join(SPLITS)}")
@@ -100,8 +99,6 @@ class ValidateParams:
     show_ids: int = 10                                                # offending ids listed per failure
 
     def __post_init__(self):
-        from thinkact.contract import SPLITS, TURN_TYPES
-
         for split, r in self.rows.items():
             if split not in SPLITS:
                 raise ConfigError(f"validate.rows.{split}", f"unknown split; use {', '.join(SPLITS)}")
@@ -122,7 +119,7 @@ class ModelParams:
 
     base: str = "builtin:tiny"
     seed: int = 0
-    tiny: dict[str, Any] = field(default_factory=dict)  # thinkact.tiny.TinySize fields, checked when it is built
+    tiny: dict[str, Any] = field(default_factory=dict)  # thinkact.models.tiny.TinySize fields, checked when it is built
 
 
 @dataclass(frozen=True)
@@ -199,8 +196,6 @@ class EvaluateParams:
     bootstrap: BootstrapParams = BootstrapParams()
 
     def __post_init__(self):
-        from thinkact.contract import SPLITS
-
         for i, model in enumerate(self.models):
             if model not in MODEL_NAMES:
                 raise ConfigError(f"evaluate.models[{i}]", f"unknown model {model!r}; use {', '.join(MODEL_NAMES)}")

@@ -1,4 +1,4 @@
-"""The data contract: one example = one assistant turn to predict (DESIGN.md, "The data contract").
+"""The data contract: one example = one assistant turn to predict (docs/design.md, "The data contract").
 
 A line of contract JSONL is checked against `EXAMPLE_SCHEMA` (JSON Schema, validated with jsonschema),
 then turned into frozen dataclasses. Every malformed line raises `DataError` naming file, line and field.
@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from thinkact.errors import DataError
+from thinkact.io import atomic_write_text
 
 TRAIN_SPLIT = "train"
 EVAL_SPLITS = ("test_id", "test_env", "test_task")
@@ -198,7 +199,7 @@ class Example:
         error = best_match(_VALIDATOR.iter_errors(d))
         if error is not None:
             where = ".".join(str(p) for p in error.absolute_path) or None
-            raise DataError(path, line, where, error.message, "see the data contract in README.md")
+            raise DataError(path, line, where, error.message, "see the data contract in docs/data.md")
         t = d["target"]
         calls = None
         if "tool_calls" in t:
@@ -248,8 +249,6 @@ def read_jsonl(path: str | os.PathLike) -> list[Example]:
 
 def write_jsonl(path: str | os.PathLike, examples: Iterable[Example]) -> int:
     """Write examples atomically (temporary file, then rename); returns how many were written."""
-    from thinkact.io import atomic_write_text
-
     lines = [ex.to_json() for ex in examples]
     atomic_write_text(path, "".join(line + "\n" for line in lines))
     return len(lines)

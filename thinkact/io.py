@@ -1,8 +1,14 @@
-"""Atomic file and folder writes: outputs go to a temporary path and are moved into place, so a crash
-never leaves a half-written result and earlier results stay untouched until the new one is complete."""
+"""Files: atomic writes, file hashes and the name of a model folder's meta file.
+
+Outputs go to a temporary path and are moved into place, so a crash never leaves a half-written result and earlier
+results stay untouched until the new one is complete.
+
+    from thinkact.io import atomic_dir, atomic_write_json, file_md5
+"""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -10,6 +16,17 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+META_FILE = "thinkact-model.json"  # written last into a built model folder: its presence means "complete"
+
+
+def file_md5(path: str | os.PathLike) -> str:
+    """The md5 of a file's bytes (read in 1 MiB blocks), as hex."""
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -10,7 +10,9 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from thinkact.chat_template import render_target
 from thinkact.contract import Example
+from thinkact.generation import prompt_text
 
 
 def _summary(values: list[int]) -> dict[str, float]:
@@ -20,8 +22,6 @@ def _summary(values: list[int]) -> dict[str, float]:
 
 
 def token_stats(tokenizer: Any, examples: Sequence[Example], with_reasoning: bool = True) -> dict[str, Any]:
-    from thinkact.chat_template import render_target
-    from thinkact.generation import prompt_text
 
     prompts = [len(tokenizer(prompt_text(tokenizer, ex), add_special_tokens=False).input_ids) for ex in examples]
     completions = [len(tokenizer(render_target(ex.target.to_dict(), ex.reasoning if with_reasoning else None),

@@ -32,6 +32,7 @@ from typing import Any
 from thinkact.chat_template import render_target
 from thinkact.contract import Example
 from thinkact.evaluation.metrics import target_column
+from thinkact.importers.bfcl import bfcl_raw, import_bfcl
 from thinkact.rewards import get
 from thinkact.rewards.parsing import parse
 
@@ -188,8 +189,6 @@ class AgreementResult:
 def check_agreement(categories: Iterable[str], checker: Checker, *, keep: int = 50) -> AgreementResult:
     """Judge every gold answer and mutation of `categories` with both scorers; `keep` disagreements per kind
     are kept (with the calls) for inspection."""
-    from thinkact.importers.bfcl import bfcl_raw, import_bfcl
-
     exact = get("tool_call_exact")
     result = AgreementResult()
     kept: Counter = Counter()

@@ -1,6 +1,6 @@
 """Per-example evaluation scores: every registered reward, plus the metrics no reward covers.
 
-Rewards are metrics (DESIGN.md): every reward in `thinkact.rewards` is scored by calling the registered
+Rewards are metrics (docs/design.md): every reward in `thinkact.rewards` is scored by calling the registered
 function itself, under its own name (`tool_call_exact`, `tool_call`, `answer`, `format`,
 `reasoning_consistency`, and any reward registered later). The derived metrics reuse the same parser
 (`thinkact.rewards.parsing`) and comparison rules (`thinkact.rewards.compare`):
@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from thinkact.contract import Example
-from thinkact.rewards import build, names as reward_names
+from thinkact.rewards import build, describe, names as reward_names
 from thinkact.rewards.compare import pair_score
 from thinkact.rewards.functions import text_of
 from thinkact.rewards.parsing import END_MARKERS, parse
@@ -62,8 +62,6 @@ def metric_names() -> list[str]:
 
 def describe_metrics() -> dict[str, str]:
     """metric -> one-line description, for the report and `--help` text (rewards: from the registry)."""
-    from thinkact.rewards import describe
-
     return {**dict(describe()), **DESCRIPTIONS}
 
 

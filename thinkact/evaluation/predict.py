@@ -2,7 +2,7 @@
 
 Which model: `base` (params.model.base, as the sft stage starts from it), `sft` and `grpo` (the stages' saved
 folders), or any spec `thinkact.models` loads (a local folder, a Hugging Face id in the local cache, a built-in)
-and registry URIs `models:/NAME@ALIAS` / `models:/NAME/VERSION` (downloaded once by thinkact.tracking.registry).
+and registry URIs `models:/NAME@ALIAS` / `models:/NAME/VERSION` (downloaded once by thinkact.tracking.model_registry).
 Greedy decoding, batched and sorted by prompt length (thinkact.generation), on the auto-detected device (bf16 on
 a GPU that has it); with `evaluate.use_vllm` on a CUDA machine vLLM generates instead.
 
@@ -18,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from thinkact.config import EvaluateParams, Params
-from thinkact.contract import Example
+from thinkact.contract import Example, read_jsonl
 from thinkact.errors import ThinkactError
+from thinkact.generation import generate_completions, prompt_text
+from thinkact.models import load_base, load_model, load_tokenizer, set_cpu_threads
+from thinkact.tracking.model_registry import resolve_model
 
 REGISTRY_PREFIX = "models:/"
 STAGE_MODELS = ("sft", "grpo")  # pipeline models saved by their stage in <paths.outputs>/<stage>/model
@@ -30,22 +33,14 @@ def resolve_spec(spec: str, params: Params) -> str:
     if spec in STAGE_MODELS:
         return str(params.paths.stage_model(spec))
     if spec.startswith(REGISTRY_PREFIX):
-        from thinkact.tracking.registry import resolve_model
-
         return str(resolve_model(spec, Path(params.paths.models_cache) / "registry"))
     return spec
 
 
 def load_for_eval(spec: str, params: Params, train: Sequence[Example] | None = None) -> tuple[Any, Any]:
     """(model, tokenizer) in eval mode. `base` is params.model.base (its tiny tokenizer is built from `train`)."""
-    from thinkact.models import load_model
-
     if spec == "base":
-        from thinkact.training.common import load_base
-
         if train is None:
-            from thinkact.contract import read_jsonl
-
             train = read_jsonl(Path(params.paths.data) / "train.jsonl")
         model, tokenizer = load_base(params, train)
         return model.eval(), tokenizer
@@ -55,8 +50,6 @@ def load_for_eval(spec: str, params: Params, train: Sequence[Example] | None = N
 def predict_splits(model: Any, tokenizer: Any, examples: Mapping[str, Sequence[Example]], settings: EvaluateParams,
                    *, label: str = "model") -> dict[str, list[str]]:
     """Greedy completions per split, in each split's example order; a progress bar per split."""
-    from thinkact.generation import generate_completions
-    from thinkact.training.common import set_cpu_threads
 
     set_cpu_threads(settings.cpu_threads)
     out: dict[str, list[str]] = {}
@@ -74,8 +67,6 @@ def predict_vllm(folder: str, tokenizer: Any, examples: Mapping[str, Sequence[Ex
     except ImportError:
         raise ThinkactError("evaluate.use_vllm is true but vllm is not installed: pip install vllm on the CUDA "
                             "machine, or set evaluate.use_vllm: false") from None
-    from thinkact.generation import prompt_text
-
     names = list(examples)
     prompts = [prompt_text(tokenizer, ex) for s in names for ex in examples[s]]
     llm = LLM(model=folder, dtype="bfloat16", seed=0)
@@ -92,8 +83,6 @@ def predict_vllm(folder: str, tokenizer: Any, examples: Mapping[str, Sequence[Ex
 def predict_model(spec: str, params: Params, examples: Mapping[str, Sequence[Example]],
                   train: Sequence[Example] | None = None) -> tuple[dict[str, list[str]], float]:
     """Load `spec`, generate on every split; returns (split -> completions, seconds spent generating)."""
-    from thinkact.training.common import set_cpu_threads
-
     settings = params.evaluate
     set_cpu_threads(settings.cpu_threads)
     if settings.use_vllm:
@@ -105,8 +94,6 @@ def predict_model(spec: str, params: Params, examples: Mapping[str, Sequence[Exa
             raise ThinkactError("evaluate.use_vllm: the built-in models are for CPUs; set model.base to a Hugging "
                                 "Face id or folder (e.g. Qwen/Qwen3-1.7B) or evaluate.use_vllm: false")
         folder = params.model.base if spec == "base" else resolve_spec(spec, params)
-        from thinkact.models import load_tokenizer
-
         tokenizer = load_tokenizer(folder, params.paths.models_cache)
         t0 = time.perf_counter()
         return predict_vllm(folder, tokenizer, examples, settings), time.perf_counter() - t0

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from thinkact.evaluation.metrics import UNBOUNDED, describe_metrics
+from thinkact.evaluation.plots import deltas_png, metrics_png
 from thinkact.evaluation.stats import Estimate
 from thinkact.evaluation.summary import Evaluation
 from thinkact.io import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -135,8 +136,6 @@ def render_markdown(ev: Evaluation, title: str = "Evaluation") -> str:
 # -- files ---------------------------------------------------------------------------------------------------
 def write_evaluation(ev: Evaluation, out_dir: str | os.PathLike, title: str = "Evaluation") -> dict[str, Path]:
     """Write every output of `ev` under `out_dir` (layout in the module docstring); returns name -> path."""
-    from thinkact.evaluation.plots import deltas_png, metrics_png
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_dir(out / PREDICTIONS_DIR) as tmp:

@@ -17,9 +17,10 @@ from typing import Any
 from thinkact.config import Params
 from thinkact.contract import Example, read_jsonl
 from thinkact.errors import ThinkactError
+from thinkact.evaluation.plots import reward_curves_png
 from thinkact.evaluation.predict import STAGE_MODELS, predict_model
 from thinkact.evaluation.report import PLOTS_DIR, write_evaluation
-from thinkact.evaluation.summary import Evaluation, evaluate_completions
+from thinkact.evaluation.summary import evaluate_completions, Evaluation
 from thinkact.io import atomic_write_bytes, atomic_write_json
 
 RUN_FILE = "run.json"                # what was evaluated: models, splits, data md5s, timings
@@ -66,10 +67,11 @@ def check_models(models: Mapping[str, str], params: Params) -> None:
 
 
 def run_evaluation(params: Params, models: Mapping[str, str], examples: Mapping[str, Sequence[Example]],
-                   out_dir: str | Path, tracked: Any = None, *,
+                   out_dir: str | Path, *,
                    title: str = "Evaluation", reward_history: list[dict[str, float]] | None = None
                    ) -> tuple[Evaluation, dict[str, Any]]:
-    """Generate with each model on each split, score, write `out_dir` (report.py's layout + run.json) and log."""
+    """Generate with each model on each split, score and write `out_dir` (report.py's layout + run.json); the
+    caller logs the result to its MLflow run with `log_evaluation`."""
     out = Path(out_dir)
     check_models(models, params)
     t0 = time.perf_counter()
@@ -83,16 +85,12 @@ def run_evaluation(params: Params, models: Mapping[str, str], examples: Mapping[
                               bootstrap=params.evaluate.bootstrap)
     write_evaluation(ev, out, title)
     if reward_history:
-        from thinkact.evaluation.plots import reward_curves_png
-
         atomic_write_bytes(out / PLOTS_DIR / REWARD_CURVES_PNG, reward_curves_png(reward_history))
     info = {"models": dict(models), "splits": {s: len(e) for s, e in examples.items()},
             "eval_data_md5": {s: examples_md5(e) for s, e in examples.items()},
             "generation_seconds": {k: round(v, 1) for k, v in seconds.items()},
             "seconds": round(time.perf_counter() - t0, 1)}
     atomic_write_json(out / RUN_FILE, info)
-    if tracked is not None:
-        log_evaluation(tracked, ev, out, info)
     return ev, info
 
 

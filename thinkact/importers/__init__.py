@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import os
 
+from thinkact.contract import write_jsonl
+from thinkact.errors import ThinkactError
+from thinkact.importers.bfcl import bfcl_categories, import_bfcl
+from thinkact.importers.openai import import_openai
+
 FORMATS = ("bfcl", "openai")
 
 
@@ -18,19 +23,13 @@ def import_to_file(fmt: str, out: str | os.PathLike, *, category: str | None = N
                    source: str | os.PathLike | None = None, split: str | None = None) -> int:
     """Import `category` (bfcl) or the file `source` (openai) and write contract JSONL atomically to `out`;
     returns the number of examples written. `split` overrides each importer's default split."""
-    from thinkact.contract import write_jsonl
-    from thinkact.errors import ThinkactError
 
     kwargs = {} if split is None else {"split": split}
     if fmt == "bfcl":
-        from thinkact.importers.bfcl import bfcl_categories, import_bfcl
-
         if not category:
             raise ThinkactError(f"the bfcl format needs a category, one of: {', '.join(bfcl_categories())}")
         examples = import_bfcl(category, **kwargs)
     elif fmt == "openai":
-        from thinkact.importers.openai import import_openai
-
         if source is None:
             raise ThinkactError("the openai format needs an input JSONL file")
         examples = import_openai(source, **kwargs)

@@ -1,6 +1,6 @@
 """Comparing tool calls the way function-calling benchmarks do (BFCL's AST checker is the reference).
 
-Value rules (documented in README, "Rewards"):
+Value rules (documented in docs/rewards.md):
 - strings: case-insensitive, surrounding whitespace ignored, the characters `,./-_*^` and spaces removed and
   single quotes read as double quotes before comparing (BFCL's `standardize_string`), so "New York" == "new york"
   and "2026-01-05" == "20260105";

@@ -1,4 +1,5 @@
-"""The built-in rewards. Each is also an evaluation metric of the same name (thinkact.evaluation).
+"""The built-in rewards. Each is also an evaluation metric of the same name (thinkact.evaluation); the table of
+them is thinkact.rewards.registry.BUILTIN (this module imports nothing from the registry).
 
 Columns come from the contract, as the GRPO dataset holds them: `target` (JSON string of the contract's
 target) and optionally `turn_type`. Completions are strings or TRL conversational completions
@@ -56,11 +57,9 @@ def _target_key(target: Any) -> str:
     return target if type(target) is str else json.dumps(target, sort_keys=True)
 
 
-# -- rewards -------------------------------------------------------------------------------------------------
-from thinkact.rewards.registry import register  # noqa: E402  (after the helpers the rewards use)
+# -- rewards (listed in thinkact.rewards.registry.BUILTIN) ----------------------------------------------------
 
 
-@register
 def tool_call(completions: list[Any], target: list[Any], **_: Any) -> list[float | None]:
     """Partial credit in [0, 1] for tool-call targets: names, then keys, then values (1.0 only when exact)."""
     out: list[float | None] = []
@@ -71,7 +70,6 @@ def tool_call(completions: list[Any], target: list[Any], **_: Any) -> list[float
     return out
 
 
-@register
 def tool_call_exact(completions: list[Any], target: list[Any], **_: Any) -> list[float | None]:
     """1 when the set of calls matches the target exactly (names and every argument), else 0."""
     out: list[float | None] = []
@@ -96,7 +94,6 @@ def token_f1(pred: str, gold_text: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-@register
 def answer(completions: list[Any], target: list[Any], *, mode: str = "f1", **_: Any) -> list[float | None]:
     """Answer and clarification targets: normalized exact match (mode=exact) or token F1 (mode=f1)."""
     if mode not in ("exact", "f1"):
@@ -120,7 +117,6 @@ def answer(completions: list[Any], target: list[Any], *, mode: str = "f1", **_: 
 FORM_THINK, FORM_KIND, FORM_WELL = 0.5, 0.25, 0.25  # format's parts: the think, the right kind, well-formed
 
 
-@register
 def format(completions: list[Any], target: list[Any] | None = None, **_: Any) -> list[float | None]:
     """`<think>…</think>` first (0.5), then the kind of action the target asks for (+0.25), well-formed (+0.25);
     free text on a call turn scores 0.5 like no action at all, so dropping a broken call for text never pays.
@@ -159,7 +155,6 @@ NO_TOOL_CUES = ("no tool", "without a tool", "not a task for a tool", "directly"
                 "returned", "result", "output", "can't", "cannot", "none of")
 
 
-@register
 def reasoning_consistency(completions: list[Any], **_: Any) -> list[float | None]:
     """The thought names every tool it then calls (share named), or for an answer says no call is needed."""
     out: list[float | None] = []

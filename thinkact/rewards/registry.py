@@ -1,4 +1,5 @@
-"""The one registry of reward functions (verl-style): registered once by name, duplicates refused.
+"""The one registry of reward functions (verl-style): an explicit table of the built-ins (BUILTIN), to which
+`register` adds a project's own; a name is registered once, duplicates are refused.
 
 A reward has TRL's signature `fn(completions, **columns) -> list[float | None]` (None = not applicable).
 Its registered name is the function's `__name__`, which is what TRL logs (`rewards/<name>/mean`) and what
@@ -16,9 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thinkact.errors import ConfigError
+from thinkact.rewards.functions import answer, format, reasoning_consistency, tool_call, tool_call_exact
 
 RewardFn = Callable[..., list[float | None]]
-_REGISTRY: dict[str, RewardFn] = {}
+BUILTIN: tuple[RewardFn, ...] = (tool_call, tool_call_exact, answer, format, reasoning_consistency)
+_REGISTRY: dict[str, RewardFn] = {fn.__name__: fn for fn in BUILTIN}
 
 
 def register(fn: RewardFn) -> RewardFn:
@@ -31,12 +34,10 @@ def register(fn: RewardFn) -> RewardFn:
 
 
 def names() -> list[str]:
-    _load_builtins()
     return list(_REGISTRY)
 
 
 def get(name: str) -> RewardFn:
-    _load_builtins()
     if name not in _REGISTRY:
         raise ConfigError("rewards", f"unknown reward '{name}'; registered: {', '.join(_REGISTRY)}")
     return _REGISTRY[name]
@@ -44,7 +45,6 @@ def get(name: str) -> RewardFn:
 
 def describe() -> list[tuple[str, str]]:
     """(name, first paragraph of its docstring, on one line) for every reward, for `thinkact rewards list` and the docs."""
-    _load_builtins()
     return [(n, " ".join((inspect.getdoc(f) or "").split("\n\n", 1)[0].split())) for n, f in _REGISTRY.items()]
 
 
@@ -84,7 +84,3 @@ def build(selected: list[str], options: dict[str, dict[str, Any]] | None = None)
                                   f"unknown option; '{name}' takes: {', '.join(known) or 'none'}")
         out.append(Reward(name, dict(options.get(name, {}))))
     return out
-
-
-def _load_builtins() -> None:
-    import thinkact.rewards.functions  # noqa: F401  (registers the built-in rewards on import)

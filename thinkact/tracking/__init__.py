@@ -1,4 +1,4 @@
-"""Experiment tracking and the model registry: the ONLY package that imports mlflow (DESIGN.md).
+"""Experiment tracking and the model registry: the ONLY package that imports mlflow (docs/design.md).
 
 - `runs`:     one MLflow run per stage (`stage_run`), a parent run per pipeline run (`pipeline_run`),
               where runs go (`tracking_uri`)

@@ -1,4 +1,4 @@
-"""Experiment tracking: the ONLY module that imports mlflow (DESIGN.md: every stage logs to MLflow).
+"""Experiment tracking: the ONLY module that imports mlflow (docs/design.md: every stage logs to MLflow).
 
     from thinkact.tracking import stage_run
     with stage_run("validate", params={"validate": {...}}) as run:
@@ -33,6 +33,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from thinkact.config import PARAMS_FILE, load_params, params_path
+
 EXPERIMENT = "thinkact"
 PARENT_ENV = "THINKACT_PARENT_RUN_ID"  # set for stage processes: their runs become children of this run
 PIPELINE_RUN = "pipeline"  # the parent run's name
@@ -42,8 +44,6 @@ _MAX_PARAM = 6000  # MLflow's limit on a param value
 
 def _params_file(root: Path | None = None) -> Path:
     """$THINKACT_PARAMS, else params.yaml in `root` (default: the project root)."""
-    from thinkact.config import PARAMS_FILE, params_path
-
     if root is None or os.environ.get("THINKACT_PARAMS"):
         return params_path().resolve()
     return (Path(root) / PARAMS_FILE).resolve()
@@ -236,8 +236,6 @@ class NullPipelineRun(NullRun):
 def resolved_params(root: Path | None = None) -> dict[str, Any]:
     """Every params.yaml section as loaded and checked by thinkact.config (defaults filled in)."""
     from dataclasses import asdict
-
-    from thinkact.config import load_params
 
     return asdict(load_params(_params_file(root)))
 

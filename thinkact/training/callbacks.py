@@ -12,6 +12,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from thinkact.io import atomic_write_text
+
 
 class TrackingCallback(TrainerCallback):
     """Send every `logs` dict the Trainer emits (loss, rewards/<name>/mean, kl, ...) to `run.log_metrics`."""
@@ -90,8 +92,6 @@ class CompletionSamples(TrainerCallback):
         return text[-cls.TAIL:]
 
     def write(self, step: int) -> Path | None:
-        from thinkact.io import atomic_write_text
-
         rows = self.rows(step)
         if not rows:
             return None

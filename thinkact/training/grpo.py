@@ -25,10 +25,21 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+from datasets import Dataset
+from transformers import PrinterCallback
+from trl import GRPOConfig, GRPOTrainer
+
 from thinkact.config import Params
 from thinkact.contract import Example
 from thinkact.errors import ConfigError
-from thinkact.io import atomic_write_json
+from thinkact.generation import prompt_text
+from thinkact.io import atomic_dir, atomic_write_json
+from thinkact.models import load_model, set_cpu_threads
+from thinkact.rewards import build
+from thinkact.training.callbacks import CompletionSamples, TrackingCallback
+from thinkact.training.checkpoints import fingerprint, resume_point, save_final
+from thinkact.training.trl_config import device_defaults, lora_config, trl_config
 
 STAGE = "grpo"
 SECTION = "grpo.trainer"
@@ -45,16 +56,12 @@ EDGE_SHARE = 0.1  # reward_first / reward_last: mean total reward over the first
 
 def grpo_rows(examples: Sequence[Example], tokenizer: Any) -> list[dict[str, Any]]:
     """GRPO rows: the rendered prompt (see the module docstring) and the reward columns of the contract."""
-    from thinkact.generation import prompt_text
-
     return [{"prompt": prompt_text(tokenizer, ex), "target": json.dumps(ex.target.to_dict(), ensure_ascii=False),
              "turn_type": ex.turn_type or "", "id": ex.id} for ex in examples]
 
 
 def build_rewards(params: Params) -> list[Any]:
     """The selected rewards with their options; unknown names, options or option values raise ConfigError."""
-    from thinkact.rewards import build
-
     selected = list(params.grpo.rewards)
     if not selected:
         raise ConfigError("grpo.rewards", "list at least one reward (`thinkact rewards list` shows them)")
@@ -78,10 +85,6 @@ def build_rewards(params: Params) -> list[Any]:
 
 def grpo_config(params: Params, checkpoints: Path, n_rewards: int) -> Any:
     """trl.GRPOConfig from params.grpo.trainer plus what thinkact fixes; every field checked before any model loads."""
-    from trl import GRPOConfig
-
-    from thinkact.training.common import device_defaults, trl_config
-
     fields = dict(params.grpo.trainer)
     for key, allowed in CHOICES.items():
         if key in fields and fields[key] not in allowed:
@@ -97,15 +100,11 @@ def grpo_config(params: Params, checkpoints: Path, n_rewards: int) -> Any:
 
 
 def _cuda() -> bool:
-    import torch
-
     return torch.cuda.is_available()
 
 
 def check_params(params: Params, checkpoints: Path) -> tuple[Any, Any, list[Any]]:
     """(GRPOConfig, LoraConfig or None, rewards) from params; any bad value raises ConfigError before work starts."""
-    from thinkact.training.common import lora_config
-
     rewards = build_rewards(params)
     return grpo_config(params, checkpoints, len(rewards)), lora_config(params.grpo.lora, STAGE), rewards
 
@@ -151,8 +150,6 @@ def _edge_mean(rows: Sequence[dict[str, float]], key: str, last: bool) -> float 
 def publish_samples(staged: Path, final: Path) -> None:
     """Move the staged sample files into `final` in one step: it holds the previous run's samples until then, never a
     mix (an empty folder when `sample_every` is 0, so the DVC out always exists)."""
-    from thinkact.io import atomic_dir
-
     with atomic_dir(final) as tmp:
         for path in sorted(staged.glob("step-*.jsonl")) if staged.is_dir() else ():
             os.replace(path, tmp / path.name)
@@ -161,13 +158,7 @@ def publish_samples(staged: Path, final: Path) -> None:
 def train_grpo(params: Params, train: Sequence[Example], out_dir: Path, run: Any,
                data_md5: str | None = None) -> GrpoResult:
     """GRPO from the SFT model on `train`; writes out_dir/model (atomically), rewards.json and samples/."""
-    from datasets import Dataset
-    from transformers import PrinterCallback
-    from trl import GRPOTrainer
 
-    from thinkact.models import load_model
-    from thinkact.training.callbacks import CompletionSamples, TrackingCallback
-    from thinkact.training.common import fingerprint, resume_point, save_final, set_cpu_threads
 
     checkpoints = out_dir / "checkpoints"
     config, peft_config, rewards = check_params(params, checkpoints)  # bad fields fail here, before the model loads

@@ -15,9 +15,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from datasets import Dataset
+from transformers import PrinterCallback
+from trl import SFTConfig, SFTTrainer
+from trl.trainer import utils as trl_utils
+
+from thinkact.chat_template import json_arguments, render_target, target_message
 from thinkact.config import Params
 from thinkact.contract import Example
+from thinkact.generation import prompt_text
 from thinkact.io import atomic_write_json
+from thinkact.models import load_base, set_cpu_threads, tiny_size
+from thinkact.training.callbacks import TrackingCallback
+from thinkact.training.checkpoints import fingerprint, resume_point, save_final
+from thinkact.training.trl_config import device_defaults, lora_config, trl_config
 
 STAGE = "sft"
 
@@ -25,8 +36,6 @@ STAGE = "sft"
 def sft_rows(examples: Sequence[Example], with_reasoning: bool) -> list[dict[str, Any]]:
     """TRL conversational prompt/completion rows; `tools` and tool-call arguments as JSON strings, since
     Hugging Face datasets would pad differently-keyed dicts into one struct."""
-    from thinkact.chat_template import json_arguments, target_message
-
     return [{"prompt": json_arguments(ex.messages),
              "completion": json_arguments([target_message(ex.target.to_dict(), ex.reasoning if with_reasoning else None)]),
              "tools": json.dumps(ex.tools, ensure_ascii=False)} for ex in examples]
@@ -34,10 +43,6 @@ def sft_rows(examples: Sequence[Example], with_reasoning: bool) -> list[dict[str
 
 def sft_config(params: Params, checkpoints: Path) -> Any:
     """trl.SFTConfig from params.sft.trainer (checked before any model loads) plus what thinkact fixes."""
-    from trl import SFTConfig
-
-    from thinkact.training.common import device_defaults, trl_config
-
     fields = {**device_defaults(SFTConfig, params.sft.trainer), **params.sft.trainer}
     return trl_config(SFTConfig, fields, "sft.trainer", output_dir=str(checkpoints),
                       completion_only_loss=True, disable_tqdm=True)
@@ -45,7 +50,6 @@ def sft_config(params: Params, checkpoints: Path) -> Any:
 
 def check_params(params: Params, checkpoints: Path) -> tuple[Any, Any]:
     """(SFTConfig, LoraConfig or None) from params; any bad field raises ConfigError before work starts."""
-    from thinkact.training.common import lora_config, tiny_size
 
     tiny_size(params)  # a bad model.tiny field fails here too, before the data is read
     return sft_config(params, checkpoints), lora_config(params.sft.lora, STAGE)
@@ -60,11 +64,6 @@ def labelled_positions_only() -> Iterator[None]:
     on a CPU a small model then spends most of its step on the LM head over prompt tokens (builtin:tiny's prompts
     are ~70 % of its tokens). This makes TRL take its compact path on a CPU as well; nothing else changes (the
     kernel itself still picks its own CPU code). A TRL without that switch is left as it is."""
-    try:
-        from trl.trainer import utils as trl_utils
-    except ImportError:  # pragma: no cover
-        yield
-        return
     original = getattr(trl_utils, "_use_triton", None)
     if original is None:
         yield
@@ -79,8 +78,6 @@ def labelled_positions_only() -> Iterator[None]:
 def too_long(tokenizer: Any, examples: Sequence[Example], max_length: int | None, with_reasoning: bool) -> int:
     """How many examples (prompt + target turn) exceed `max_length` tokens: TRL cuts them at the end, so their
     target turn is lost in part or whole (a real model's tokenizer makes the same prompts 5-10x longer)."""
-    from thinkact.chat_template import render_target
-    from thinkact.generation import prompt_text
 
     if not max_length:
         return 0
@@ -104,13 +101,8 @@ class SftResult:
 def train_sft(params: Params, train: Sequence[Example], out_dir: Path, run: Any, data_md5: str | None = None,
               callbacks: Sequence[Any] = ()) -> SftResult:
     """Train the SFT model on `train` and write it to out_dir/model (atomically); metrics go to `run`.
-    Extra `callbacks` (e.g. the learning-curve probe in benchmarks/) join the trainer's."""
-    from datasets import Dataset
-    from transformers import PrinterCallback
-    from trl import SFTTrainer
+    Extra `callbacks` (e.g. the learning-curve probe in experiments/) join the trainer's."""
 
-    from thinkact.training.callbacks import TrackingCallback
-    from thinkact.training.common import fingerprint, load_base, resume_point, save_final, set_cpu_threads
 
     checkpoints = out_dir / "checkpoints"
     config, peft_config = check_params(params, checkpoints)  # bad fields fail here, before the model loads

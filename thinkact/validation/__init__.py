@@ -1,4 +1,4 @@
-"""The data validation gate: a Great Expectations suite over contract JSONL (DESIGN.md, stage `validate`).
+"""The data validation gate: a Great Expectations suite over contract JSONL (docs/design.md, stage `validate`).
 
     from thinkact.validation import validate, validate_to_dir
     report = validate("data", params.validate)                      # a Report; report.success
@@ -19,6 +19,8 @@ from pathlib import Path
 from thinkact.config import ValidateParams
 from thinkact.io import atomic_dir, atomic_write_json
 from thinkact.validation.report import DOCS_DIR, REPORT_FILE, Report
+from thinkact.validation.rows import frame, read_rows_overlapped
+from thinkact.validation.suite import import_gx, run_suite
 
 __all__ = ["DOCS_DIR", "REPORT_FILE", "Report", "validate", "validate_to_dir"]
 
@@ -26,8 +28,6 @@ __all__ = ["DOCS_DIR", "REPORT_FILE", "Report", "validate", "validate_to_dir"]
 def validate(path: str | Path, params: ValidateParams | None = None, *, shape: bool | None = None,
              docs_dir: str | Path | None = None) -> Report:
     """Validate a data folder or JSONL file; build GX data docs into `docs_dir` when given."""
-    from thinkact.validation.rows import frame, read_rows_overlapped
-    from thinkact.validation.suite import import_gx, run_suite
 
     start = time.perf_counter()
     params = params if params is not None else ValidateParams()

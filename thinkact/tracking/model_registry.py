@@ -12,7 +12,7 @@
 
 The store is `thinkact.tracking.tracking_uri()` (MLFLOW_TRACKING_URI, or the embedded mlflow/mlflow.db).
 
-    from thinkact.tracking.registry import Registry, resolve_model
+    from thinkact.tracking.model_registry import Registry, resolve_model
     reg = Registry("thinkact-agent")
     v = reg.log_model("outputs/grpo/model", role="grpo", run_id=run.run_id, tags={"thinkact.eval_md5": md5})
     reg.set_alias("challenger", v.version)

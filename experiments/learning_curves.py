@@ -4,15 +4,15 @@ Runs the project's own sft core (thinkact.training.sft.train_sft) with a probe c
 `--every` steps, pauses the clock, generates greedily for the first `--n` call targets of each split and
 scores them with the `tool_call_exact` reward (the same function GRPO and evaluation use).
 
-    python benchmarks/learning_curves.py --profile tiny --every 500 --n 130 --name tiny-copy-warmup  # the default
-    python benchmarks/learning_curves.py --profile smollm2-lora --minutes 8 --n 20 --max-steps 5000
-    python benchmarks/learning_curves.py --profile tiny --set model.tiny.hidden_size=128 --name tiny-h128
+    python experiments/learning_curves.py --profile tiny --every 500 --n 130 --name tiny-copy-warmup  # the default
+    python experiments/learning_curves.py --profile smollm2-lora --minutes 8 --n 20 --max-steps 5000
+    python experiments/learning_curves.py --profile tiny --set model.tiny.hidden_size=128 --name tiny-h128
 
 `--set KEY=VALUE` overrides any model.* / sft.* key of params.yaml (VALUE is read as YAML). `--clock cpu` counts
 the process's CPU seconds instead of wall seconds toward `--minutes`: with one torch thread (sft.cpu_threads: 1)
 that is the wall time of a quiet machine, so runs on a shared machine compare fairly.
 
-Writes benchmarks/results/learning_curve_<name>.json (and a PNG of all curves present).
+Writes experiments/results/learning_curve_<name>.json (and a PNG of all curves present).
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ PROFILES = {  # overrides of params.yaml (model, sft)
                             "max_length": 1536}},
     },
 }
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = ROOT / "experiments" / "results"
 DEFAULT_CURVE = "tiny-copy-warmup"  # the params.yaml default's run, drawn bold
 
 
@@ -122,7 +122,7 @@ def main() -> None:
     train = read_jsonl(data / "train.jsonl")
     splits = {s: [e for e in read_jsonl(data / f"{s}.jsonl") if e.target.is_call][: args.n] for s in ("test_id", "test_env")}
     from thinkact.models import read_meta
-    from thinkact.training.common import load_base
+    from thinkact.models import load_base
 
     _, tokenizer = load_base(params, train)  # builds builtin:tiny (and its copy warm-up) before the clock starts
     warmup = read_meta(tokenizer.name_or_path).get("copy_warmup")  # the folder it was built into; None otherwise

@@ -16,14 +16,16 @@ from pathlib import Path
 from thinkact.config import load_params
 from thinkact.contract import Example, read_jsonl
 from thinkact.errors import ThinkactError
+from thinkact.evaluation.report import render_headline
+from thinkact.evaluation.runner import label_of, log_evaluation, run_evaluation
+from thinkact.importers.bfcl import import_bfcl
+from thinkact.tracking import stage_run
 
 LABEL = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)=(.+)$")
 
 
 def parse_models(specs: Sequence[str], default: Sequence[str]) -> dict[str, str]:
     """label -> spec from `--model` values (`LABEL=SPEC` or a bare spec, labelled by runner.label_of)."""
-    from thinkact.evaluation.runner import label_of
-
     models: dict[str, str] = {}
     for raw in specs or default:
         found = LABEL.match(raw)
@@ -50,8 +52,6 @@ def load_sets(data: Sequence[Path], bfcl: Sequence[str], default_dir: Path, defa
                                 "BFCL or OpenAI chat data)")
         sets[_label(Path(path).stem)] = read_jsonl(path)
     if bfcl:
-        from thinkact.importers.bfcl import import_bfcl
-
         for category in bfcl:
             sets["bfcl_" + _label(category)] = import_bfcl(category)
     return {k: v[:limit] if limit else v for k, v in sets.items()}
@@ -60,9 +60,6 @@ def load_sets(data: Sequence[Path], bfcl: Sequence[str], default_dir: Path, defa
 def evaluate_command(models: Sequence[str], data: Sequence[Path], bfcl: Sequence[str], max_examples: int | None,
                      out: Path) -> str:
     """Run the evaluation and return the headline table (Markdown)."""
-    from thinkact.evaluation.report import render_headline
-    from thinkact.evaluation.runner import run_evaluation
-    from thinkact.tracking import stage_run
 
     params = load_params()
     if max_examples is not None:
@@ -73,5 +70,6 @@ def evaluate_command(models: Sequence[str], data: Sequence[Path], bfcl: Sequence
     sets = load_sets(data, bfcl, Path(params.paths.data), params.evaluate.splits, params.evaluate.max_examples or None)
     logged = {"models": chosen, "sets": {k: len(v) for k, v in sets.items()}}
     with stage_run("evaluate-cli", params=logged, tags={"thinkact.entry": "cli"}) as tracked:
-        ev, _ = run_evaluation(params, chosen, sets, out, tracked, title="thinkact evaluate")
+        ev, info = run_evaluation(params, chosen, sets, out, title="thinkact evaluate")
+        log_evaluation(tracked, ev, out, info)
     return f"{render_headline(ev)}\nFull report: {out / 'report.md'}"

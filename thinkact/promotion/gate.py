@@ -30,6 +30,7 @@ Scores = Mapping[str, Mapping[str, float | None]]  # example key -> {metric: sco
 RULE_BOOTSTRAP = "paired_bootstrap"   # challenger vs champion
 RULE_THRESHOLDS = "thresholds"        # first champion
 RULE_MANUAL = "manual"                # promote --version N (rollback / force)
+RULE_NONE = "none"                    # nothing to decide: the challenger already holds @champion
 
 
 @dataclass(frozen=True)

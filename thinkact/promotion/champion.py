@@ -1,7 +1,7 @@
 """The promotion gate against the registry: whose scores, on which examples, and moving `champion`.
 
 Used by the `register` stage (tasks/register.py) and by `thinkact promote`; the decision itself is the pure
-`thinkact.promotion.gate`, the registry calls are `thinkact.tracking.registry`.
+`thinkact.promotion.gate`, the registry calls are `thinkact.tracking.model_registry`.
 
 The evaluation data of the gate: params.yaml `register.splits` in `<paths.data>`, the first `evaluate.max_examples`
 of each (as the evaluate stage takes them); `eval_md5` fingerprints those files, that limit and `max_new_tokens`.
@@ -11,7 +11,8 @@ change in a metric's code cannot make two versions incomparable):
   tag matches and every example is there;
 - otherwise generated again from the registered model (`predict_model`, greedy, `evaluate` settings).
 
-    from thinkact.champion import promote_challenger, promote_version
+    from thinkact.promotion import promote, promote_challenger, promote_version
+    decision = promote(registry, challenger_version, params, local=predictions)   # the register stage
     decision = promote_challenger(params)                  # thinkact promote
     decision = promote_version(params, "3", who="alice", why="rollback")   # thinkact promote --version 3
 """
@@ -28,7 +29,13 @@ from pathlib import Path
 from thinkact.config import Params
 from thinkact.contract import Example
 from thinkact.errors import ThinkactError
-from thinkact.promotion import Decision, Scores, forced, gate
+from thinkact.evaluation.metrics import score_examples
+from thinkact.evaluation.predict import predict_model
+from thinkact.evaluation.runner import eval_splits
+from thinkact.io import file_md5
+from thinkact.promotion.gate import RULE_NONE, Decision, Scores, forced, gate
+from thinkact.tracking import stage_run
+from thinkact.tracking.model_registry import CHALLENGER, CHAMPION, Registry
 
 EVAL_MD5_TAG = "thinkact.eval_md5"
 PREDICTIONS_TAG = "thinkact.predictions"   # artifact path, in the version's run, of its predictions folder
@@ -37,8 +44,6 @@ PREDICTIONS_ARTIFACT = "evaluation/predictions"
 
 def eval_examples(params: Params) -> dict[str, list[Example]]:
     """split -> the examples the gate compares on (register.splits, as the evaluate stage selects them)."""
-    from thinkact.evaluation.runner import eval_splits
-
     return eval_splits(params, params.register.splits, key="register.splits")
 
 
@@ -49,7 +54,7 @@ def eval_md5(params: Params) -> str:
     h.update(f"max_new_tokens={params.evaluate.max_new_tokens};".encode())
     for split in params.register.splits:
         h.update(f"{split}:{params.evaluate.max_examples}:".encode())
-        h.update(hashlib.md5((Path(params.paths.data) / f"{split}.jsonl").read_bytes()).hexdigest().encode())
+        h.update(file_md5(Path(params.paths.data) / f"{split}.jsonl").encode())
     return h.hexdigest()
 
 
@@ -75,8 +80,6 @@ def read_completions(folder: Path, splits: Sequence[str]) -> dict[str, dict[str,
 def score(examples: Mapping[str, Sequence[Example]], completions: Mapping[str, Mapping[str, str] | Sequence[str]],
           params: Params) -> Scores:
     """{"split/id": {metric: score}} with today's metrics; completions per split by id or in example order."""
-    from thinkact.evaluation.metrics import score_examples
-
     out: dict[str, dict[str, float | None]] = {}
     for split, exs in examples.items():
         got = completions[split]
@@ -99,8 +102,6 @@ def version_scores(registry, version, examples: Mapping[str, Sequence[Example]],
             stored = read_completions(folder, splits) if folder is not None else None
     if stored is not None and all(ex.id in stored[s] for s in splits for ex in examples[s]):
         return score(examples, stored, params), "evaluate stage" if local else "stored predictions"
-    from thinkact.evaluation.predict import predict_model
-
     texts, _ = predict_model(version.uri, params, examples)
     return score(examples, texts, params), "generated again (its evaluation used other data)"
 
@@ -108,9 +109,9 @@ def version_scores(registry, version, examples: Mapping[str, Sequence[Example]],
 def decide(registry, challenger, params: Params, *, local: Path | None = None) -> Decision:
     """Gate `challenger` against the current champion on the evaluation data of params.yaml."""
     reg = params.register
-    champion = registry.alias("champion")
+    champion = registry.alias(CHAMPION)
     if champion is not None and champion.version == challenger.version:
-        return Decision(promote=False, rule="none", metric=reg.primary_metric, challenger=challenger.version,
+        return Decision(promote=False, rule=RULE_NONE, metric=reg.primary_metric, challenger=challenger.version,
                         champion=champion.version, reason=f"version {challenger.version} already holds @champion")
     examples, md5 = eval_examples(params), eval_md5(params)
     chall, chall_from = version_scores(registry, challenger, examples, md5, params, local=local)
@@ -127,28 +128,30 @@ def apply(registry, decision: Decision, version: str) -> None:
     """Record the decision as tags on `version`; when it promotes, move @champion there in one registry call."""
     registry.set_tags(version, {**decision.tags(), "thinkact.gate.decided_at": _now()})
     if decision.promote:
-        registry.set_alias("champion", version)
+        registry.set_alias(CHAMPION, version)
         registry.set_tags(version, {"thinkact.champion_since": _now(),
                                     "thinkact.previous_champion": decision.champion or "none"})
 
 
+def promote(registry, challenger, params: Params, *, local: Path | None = None) -> Decision:
+    """Gate `challenger` against the current champion and apply the decision (tags; @champion moves on a pass).
+    `local`: the evaluate stage's predictions folder of the challenger, when the caller has it."""
+    decision = decide(registry, challenger, params, local=local)
+    if decision.rule != RULE_NONE:
+        apply(registry, decision, challenger.version)
+    return decision
+
+
 def promote_challenger(params: Params) -> Decision:
     """`thinkact promote`: run the gate again for the current @challenger and apply it."""
-    from thinkact.tracking.registry import CHALLENGER, Registry
-
     registry = Registry(params.register.model_name)
-    challenger = registry.require_alias(CHALLENGER)
-    decision = decide(registry, challenger, params)
-    if decision.rule != "none":
-        apply(registry, decision, challenger.version)
+    decision = promote(registry, registry.require_alias(CHALLENGER), params)
     _log_run(decision)
     return decision
 
 
 def promote_version(params: Params, version: str, *, who: str | None = None, why: str = "") -> Decision:
     """`thinkact promote --version N`: make N the champion by hand (rollback or force), recorded as tags."""
-    from thinkact.tracking.registry import CHAMPION, Registry
-
     registry = Registry(params.register.model_name)
     target = registry.get(version)
     previous = registry.alias(CHAMPION)
@@ -163,8 +166,6 @@ def promote_version(params: Params, version: str, *, who: str | None = None, why
 
 def _log_run(decision: Decision) -> None:
     """A `promote` run in MLflow with the decision (JSON and Markdown) and its numbers."""
-    from thinkact.tracking import stage_run
-
     with stage_run("promote", tags={"thinkact.gate.promote": str(decision.promote).lower()}) as run:
         run.log_metrics({"promoted": float(decision.promote),
                          **{k: v for k, v in (("delta", decision.delta), ("delta_low", decision.delta_low))

@@ -4,9 +4,9 @@ Greedy completions (48 new tokens) for the first `--n` examples of each variant,
 test_task as is (held-out tools, never in the tiny tokenizer's corpus), test_task with those tools removed, test_id
 as is, test_id with 2 held-out tools added, test_id with ~130 tokens of ordinary train words added to its system
 turn. builtin:tiny with the copy warm-up writes the format on test_id but not on the unseen-tool or long-system
-variants; README, "Models and the sft stage".
+variants; docs/experiments.md.
 
-    python benchmarks/prompt_robustness.py outputs/sft/model
+    python experiments/prompt_robustness.py outputs/sft/model
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def main() -> None:
 
     from thinkact.generation import generate_completions, prompt_text
     from thinkact.models import load_model
-    from thinkact.training.common import set_cpu_threads
+    from thinkact.models import set_cpu_threads
 
     set_cpu_threads(1)  # as the evaluate stage generates
     model, tokenizer = load_model(str(args.model), ROOT / ".cache" / "models")

@@ -12,8 +12,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from thinkact.config import ValidateParams, load_params, params_path
+from thinkact.config import load_params, params_path, ValidateParams
 from thinkact.errors import ThinkactError
+from thinkact.validation import validate, validate_to_dir
 
 
 def _params() -> ValidateParams:
@@ -22,8 +23,6 @@ def _params() -> ValidateParams:
 
 def validate_command(path: Path, report_dir: Path | None = None, *, console: Console | None = None) -> int:
     """Validate `path`, print the summary; with `report_dir`, also write report.json and data_docs/ there."""
-    from thinkact.validation import validate, validate_to_dir
-
     console = console or Console(stderr=True, highlight=False)
     try:
         params = _params()

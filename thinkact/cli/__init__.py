@@ -18,7 +18,7 @@ from rich.console import Console
 
 from thinkact.errors import ThinkactError
 
-# Offline and quiet by default (DESIGN.md: telemetry switches). Users may override any of them.
+# Offline and quiet by default (docs/design.md: telemetry switches). Users may override any of them.
 for _key, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                      "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "DVC_NO_ANALYTICS": "1",
                      "GX_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}.items():
@@ -84,7 +84,7 @@ def data_stats(
     from thinkact.contract import read_jsonl
     from thinkact.data.stats import token_stats
     from thinkact.models import TINY, load_tokenizer
-    from thinkact.training.common import tiny_corpus
+    from thinkact.models import tiny_corpus
 
     params = load_params()
     spec = model or params.model.base
@@ -102,7 +102,7 @@ def validate(
     report_dir: Annotated[Optional[Path], typer.Option(help="Also write report.json and GX data docs here.")] = None,
 ) -> None:
     """Run the Great Expectations data gate on any contract data (exit 1 when an expectation fails)."""
-    from thinkact.validation.command import validate_command
+    from thinkact.cli.validate import validate_command
 
     raise typer.Exit(validate_command(path, report_dir))
 
@@ -139,7 +139,7 @@ def evaluate(
     = Path("outputs/evaluate-cli"),
 ) -> None:
     """Evaluate any models on any contract data or BFCL categories with the pipeline's metrics and CIs."""
-    from thinkact.evaluation.cli import evaluate_command
+    from thinkact.cli.evaluate import evaluate_command
 
     report = evaluate_command(model or [], data or [], bfcl or [], max_examples, out)
     Console().print(report)
@@ -165,7 +165,7 @@ def promote(
     reason: Annotated[str, typer.Option(help="Why (with --version); stored as a tag on the version.")] = "",
 ) -> None:
     """Run the promotion gate again for the current @challenger, or with --version N roll @champion back to N."""
-    from thinkact.champion import promote_challenger, promote_version
+    from thinkact.promotion.champion import promote_challenger, promote_version
     from thinkact.config import load_params
 
     params = load_params()

@@ -9,7 +9,7 @@ With `TinySize.warmup_steps` the random model is then taught to copy (`copy_warm
 tokens seen earlier in the context), which is what lets it repeat argument values it never saw in training.
 Everything is deterministic in (corpus, size, seed), and built once into cache_dir/tiny-<hash>.
 
-    from thinkact.tiny import TinySize, build_cached
+    from thinkact.models.tiny import TinySize, build_cached
     folder = build_cached(Path(".cache/models"), corpus=texts, seed=0, size=TinySize(hidden_size=128))
 """
 from __future__ import annotations
@@ -24,8 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, trainers
+from tokenizers import models as bpe_models
+from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
+from transformers.utils.chat_template_utils import render_jinja_template
 
 from thinkact.chat_template import CHAT_TEMPLATE, apply_template, render_target
+from thinkact.io import META_FILE, atomic_dir, atomic_write_json
+
+SPEC = "builtin:tiny"
 
 FORMAT_VERSION = 5  # bump when the build recipe changes, so old cache folders are not reused
 PAD, BOS_TURN, EOS = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
@@ -93,8 +100,6 @@ class TinySize:
 
 def default_corpus() -> list[str]:
     """A small stand-in corpus when none is given: the template's own text around a few made-up turns."""
-    from transformers.utils.chat_template_utils import render_jinja_template  # noqa: PLC0415
-
     tool = {"type": "function", "function": {
         "name": "get_weather", "description": "Get the current weather for a city.",
         "parameters": {"type": "object", "properties": {
@@ -117,8 +122,6 @@ def default_corpus() -> list[str]:
 def template_pieces() -> tuple[str, ...]:
     """The chat template's fixed text around the tool list of the system turn (its instructions, `<tools>` tags and
     the `<tool_call>` format line): found by rendering a conversation with placeholder content and one tool."""
-    from transformers.utils.chat_template_utils import render_jinja_template  # noqa: PLC0415
-
     system, tool = "\x01SYSTEM\x01", {"type": "function", "function": {"name": "\x01TOOL\x01", "parameters": {}}}
     rendered, _ = render_jinja_template([[{"role": "system", "content": system}, {"role": "user", "content": "u"}]],
                                         tools=[tool], chat_template=CHAT_TEMPLATE)
@@ -135,9 +138,6 @@ def template_pieces() -> tuple[str, ...]:
 def train_tokenizer(corpus: Iterable[str], vocab_size: int = 4096, max_length: int = 4096,
                     pretokens: str = "words") -> Any:
     """A byte-level BPE tokenizer trained on `corpus`, as a transformers fast tokenizer with the chat template."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers  # noqa: PLC0415
-    from transformers import PreTrainedTokenizerFast  # noqa: PLC0415
-
     markers = (*SPECIAL_TOKENS, *TEMPLATE_TOKENS)
 
     def clean(texts: Iterable[str]) -> Iterable[str]:
@@ -147,7 +147,7 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int = 4096, max_length: i
                 text = text.replace(marker, "\n")
             yield text
 
-    tok = Tokenizer(models.BPE())
+    tok = Tokenizer(bpe_models.BPE())
     tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Split(Regex(PRETOKENS[pretokens]), behavior="isolated", invert=False),
@@ -168,8 +168,6 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int = 4096, max_length: i
 
 def build_model(tokenizer: Any, size: TinySize, seed: int = 0) -> Any:
     """A Qwen3ForCausalLM with weights drawn from `seed` (the global torch RNG is left untouched)."""
-    from transformers import Qwen3Config, Qwen3ForCausalLM  # noqa: PLC0415
-
     config = Qwen3Config(
         vocab_size=len(tokenizer), hidden_size=size.hidden_size, intermediate_size=size.intermediate_size,
         num_hidden_layers=size.num_layers, num_attention_heads=size.num_heads,
@@ -260,9 +258,6 @@ def cache_key(texts: list[str], size: TinySize, seed: int) -> str:
 
 def build_cached(cache_dir: Path, corpus: Iterable[str] | None = None, seed: int = 0, size: Any = None) -> Path:
     """cache_dir/tiny-<key>: the tiny model and tokenizer for (corpus, size, seed), built on first use."""
-    from thinkact.io import atomic_dir, atomic_write_json  # noqa: PLC0415
-    from thinkact.models import META_FILE  # noqa: PLC0415
-
     size = TinySize.of(size)
     texts = list(corpus) if corpus is not None else default_corpus()
     key = cache_key(texts, size, seed)
@@ -278,7 +273,7 @@ def build_cached(cache_dir: Path, corpus: Iterable[str] | None = None, seed: int
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         atomic_write_json(tmp / META_FILE, {
-            "spec": "builtin:tiny", "key": key, "seed": seed, "size": dataclasses.asdict(size),
+            "spec": SPEC, "key": key, "seed": seed, "size": dataclasses.asdict(size),
             "corpus_texts": len(texts), "vocab": len(tokenizer), "parameters": model.num_parameters(),
             "copy_warmup": warmup})
     return folder

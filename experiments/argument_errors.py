@@ -4,8 +4,8 @@ Generates greedily (as the evaluate stage does) for the first `--n` call targets
 argument of each gold call with the predicted call of the same name. For ids (a letter prefix and digits) it
 counts the wrong ones whose first three digits are right and those that are a train-split id (memorised).
 
-    python benchmarks/argument_errors.py outputs/sft/model
-    python benchmarks/argument_errors.py outputs/sft/model --split test_env --n 130
+    python experiments/argument_errors.py outputs/sft/model
+    python experiments/argument_errors.py outputs/sft/model --split test_env --n 130
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def main() -> None:
 
     from thinkact.generation import generate_completions
     from thinkact.models import load_model
-    from thinkact.training.common import set_cpu_threads
+    from thinkact.models import set_cpu_threads
 
     set_cpu_threads(1)  # as the evaluate stage generates
     model, tokenizer = load_model(str(args.model), ROOT / ".cache" / "models")

@@ -5,11 +5,11 @@ must copy it from earlier in the context. Prints the loss and the share of `x` t
 (one torch thread, CPU seconds). Mind what it measures: every sequence has the same layout, so `x` is always 15
 positions back and the copy can be learned by position alone. An argument value sits anywhere in a prompt; copying
 it needs an induction head (find the token just written, write what followed it), which builtin:tiny learns in its
-copy warm-up (thinkact.tiny.copy_warmup: random offsets; ~1,000+ steps, a phase change, at lr 1e-3).
+copy warm-up (thinkact.models.tiny.copy_warmup: random offsets; ~1,000+ steps, a phase change, at lr 1e-3).
 
-    python benchmarks/copy_task.py --lr 1e-3                 # copy accuracy 1.00 after 250 steps (measured here)
-    python benchmarks/copy_task.py --lr 1e-2                 # 0.02 after 250 steps, 0.58 after 500
-    python benchmarks/copy_task.py --lr 1e-2 --kv-heads 2    # still 0.02 after 1,250 steps
+    python experiments/copy_task.py --lr 1e-3                 # copy accuracy 1.00 after 250 steps (measured here)
+    python experiments/copy_task.py --lr 1e-2                 # 0.02 after 250 steps, 0.58 after 500
+    python experiments/copy_task.py --lr 1e-2 --kv-heads 2    # still 0.02 after 1,250 steps
 """
 from __future__ import annotations
 
