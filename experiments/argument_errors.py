@@ -10,7 +10,6 @@ counts the wrong ones whose first three digits are right and those that are a tr
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from collections import Counter

@@ -211,8 +211,12 @@ class Example:
         )
 
 
-def parse_line(raw: bytes | str, path: str = "<memory>", line: int | None = None) -> Example:
-    """Parse one JSONL line into an Example; every defect raises DataError with file and line."""
+JSON_LINE_HINT = "each line must be one complete JSON object"
+
+
+def json_object(raw: bytes | str, path: str = "<memory>", line: int | None = None, hint: str = JSON_LINE_HINT) -> dict:
+    """One JSONL line as a JSON object; a line over MAX_LINE_BYTES, not UTF-8, not JSON or not an object raises
+    DataError naming the file and line (`hint` says what a line should be)."""
     if isinstance(raw, bytes):
         if len(raw) > MAX_LINE_BYTES:
             raise DataError(path, line, None, f"line is {len(raw):,} bytes, over the {MAX_LINE_BYTES:,} limit")
@@ -225,22 +229,34 @@ def parse_line(raw: bytes | str, path: str = "<memory>", line: int | None = None
     try:
         obj = json.loads(raw)
     except json.JSONDecodeError as e:
-        raise DataError(path, line, None, f"invalid JSON ({e.msg} at column {e.colno})",
-                        "each line must be one complete JSON object") from None
+        raise DataError(path, line, None, f"invalid JSON ({e.msg} at column {e.colno})", hint) from None
     if not isinstance(obj, dict):
-        raise DataError(path, line, None, f"expected a JSON object, got {type(obj).__name__}")
-    return Example.from_dict(obj, path, line)
+        raise DataError(path, line, None, f"expected a JSON object, got {type(obj).__name__}", hint)
+    return obj
+
+
+def iter_json_lines(path: str | os.PathLike, *, missing_hint: str = "",
+                    hint: str = JSON_LINE_HINT) -> Iterator[tuple[int, dict]]:
+    """(line number, JSON object) for every non-blank line of a JSONL file: the one reader behind contract data,
+    predictions and imported chat files. A missing file or a bad line raises DataError naming the file and line."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(str(p), None, None, "file not found", missing_hint)
+    with p.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if raw.strip():
+                yield number, json_object(raw.rstrip(b"\r\n"), str(p), number, hint)
+
+
+def parse_line(raw: bytes | str, path: str = "<memory>", line: int | None = None) -> Example:
+    """Parse one JSONL line into an Example; every defect raises DataError with file and line."""
+    return Example.from_dict(json_object(raw, path, line), path, line)
 
 
 def iter_jsonl(path: str | os.PathLike) -> Iterator[Example]:
     """Yield the examples of a contract JSONL file; blank lines are skipped."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(str(p), None, None, "file not found", "generate data with `thinkact data generate`")
-    with p.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if raw.strip():
-                yield parse_line(raw.rstrip(b"\r\n"), str(p), number)
+    for number, obj in iter_json_lines(path, missing_hint="generate data with `thinkact data generate`"):
+        yield Example.from_dict(obj, str(path), number)
 
 
 def read_jsonl(path: str | os.PathLike) -> list[Example]:

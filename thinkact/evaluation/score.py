@@ -12,13 +12,12 @@ naming the file, the line and what to do; nothing is written then.
 """
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from thinkact.contract import MAX_LINE_BYTES, read_jsonl
+from thinkact.contract import iter_json_lines, read_jsonl
 from thinkact.errors import DataError
 from thinkact.evaluation.metrics import metric_names, predicted_action, score_examples
 from thinkact.evaluation.report import jsonl
@@ -44,33 +43,17 @@ def _completion_ok(value: Any) -> bool:
 
 def read_predictions(path: str | os.PathLike) -> dict[str, tuple[int, str]]:
     """id -> (line number, completion text) from a predictions JSONL file; every defect raises DataError."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(str(p), None, None, "file not found", "pass the JSONL of model completions")
-    out: dict[str, tuple[int, str]] = {}
-    with p.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            if len(raw) > MAX_LINE_BYTES:
-                raise DataError(str(p), number, None, f"line is {len(raw):,} bytes, over the {MAX_LINE_BYTES:,} limit")
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as e:
-                raise DataError(str(p), number, None, f"not valid UTF-8 at byte {e.start}", "save the file as UTF-8") from None
-            except json.JSONDecodeError as e:
-                raise DataError(str(p), number, None, f"invalid JSON ({e.msg} at column {e.colno})", PREDICTION_HINT) from None
-            if not isinstance(obj, dict):
-                raise DataError(str(p), number, None, f"expected a JSON object, got {type(obj).__name__}", PREDICTION_HINT)
-            if not isinstance(obj.get("id"), str) or not obj["id"]:
-                raise DataError(str(p), number, "id", "missing or not a non-empty string", PREDICTION_HINT)
-            if "completion" not in obj or not _completion_ok(obj["completion"]):
-                raise DataError(str(p), number, "completion", "missing, or not a string or an assistant message list",
-                                PREDICTION_HINT)
-            if obj["id"] in out:
-                raise DataError(str(p), number, "id", f"duplicate id {obj['id']!r} (first on line {out[obj['id']][0]})",
-                                "keep one completion per example")
-            out[obj["id"]] = (number, text_of(obj["completion"]))
+    p, out = str(path), {}
+    for number, obj in iter_json_lines(path, missing_hint="pass the JSONL of model completions", hint=PREDICTION_HINT):
+        if not isinstance(obj.get("id"), str) or not obj["id"]:
+            raise DataError(p, number, "id", "missing or not a non-empty string", PREDICTION_HINT)
+        if "completion" not in obj or not _completion_ok(obj["completion"]):
+            raise DataError(p, number, "completion", "missing, or not a string or an assistant message list",
+                            PREDICTION_HINT)
+        if obj["id"] in out:
+            raise DataError(p, number, "id", f"duplicate id {obj['id']!r} (first on line {out[obj['id']][0]})",
+                            "keep one completion per example")
+        out[obj["id"]] = (number, text_of(obj["completion"]))
     return out
 
 

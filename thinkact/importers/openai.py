@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from thinkact.contract import MAX_LINE_BYTES, Example
+from thinkact.contract import Example, iter_json_lines
 from thinkact.errors import DataError
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -143,36 +143,22 @@ def _conversation(obj: dict[str, Any], base_id: str, source: dict[str, Any], spl
 def import_openai(path: str | os.PathLike, split: str = "train", domain: str | None = None) -> list[Example]:
     """All examples of one OpenAI-style chat JSONL file, in file order (domain defaults to the file stem)."""
     p = Path(path)
-    if not p.is_file():
-        raise DataError(str(p), None, None, "file not found")
     examples: list[Example] = []
     seen: dict[str, int] = {}
-    with p.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            if len(raw) > MAX_LINE_BYTES:
-                raise DataError(str(p), number, None, f"line is {len(raw):,} bytes, over the {MAX_LINE_BYTES:,} limit")
-            try:
-                obj = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise DataError(str(p), number, None, f"invalid JSON ({e})",
-                                "each line must be one complete JSON object") from None
-            if not isinstance(obj, dict):
-                raise DataError(str(p), number, None, f"expected a JSON object, got {type(obj).__name__}")
-            src_id = obj.get("id")
-            if src_id is not None and not isinstance(src_id, (str, int)):
-                raise DataError(str(p), number, "id", "id must be a string or an integer")
-            base = str(src_id) if src_id is not None else f"{p.stem}:{number}"
-            if base in seen:
-                raise DataError(str(p), number, "id", f"duplicate id {base!r} (first on line {seen[base]})")
-            seen[base] = number
-            source = {"format": "openai", "file": p.name, "line": number}
-            if src_id is not None:
-                source["id"] = src_id
-            try:
-                dicts = _conversation(obj, base, source, split, domain or p.stem)
-            except _Bad as e:
-                raise DataError(str(p), number, e.field, e.problem, _HINT) from None
-            examples.extend(Example.from_dict(d, str(p), number) for d in dicts)
+    for number, obj in iter_json_lines(p):
+        src_id = obj.get("id")
+        if src_id is not None and not isinstance(src_id, (str, int)):
+            raise DataError(str(p), number, "id", "id must be a string or an integer")
+        base = str(src_id) if src_id is not None else f"{p.stem}:{number}"
+        if base in seen:
+            raise DataError(str(p), number, "id", f"duplicate id {base!r} (first on line {seen[base]})")
+        seen[base] = number
+        source = {"format": "openai", "file": p.name, "line": number}
+        if src_id is not None:
+            source["id"] = src_id
+        try:
+            dicts = _conversation(obj, base, source, split, domain or p.stem)
+        except _Bad as e:
+            raise DataError(str(p), number, e.field, e.problem, _HINT) from None
+        examples.extend(Example.from_dict(d, str(p), number) for d in dicts)
     return examples

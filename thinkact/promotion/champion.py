@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-import json
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -31,6 +30,7 @@ from thinkact.contract import Example
 from thinkact.errors import ThinkactError
 from thinkact.evaluation.metrics import score_examples
 from thinkact.evaluation.predict import predict_model
+from thinkact.evaluation.score import read_predictions
 from thinkact.evaluation.runner import eval_splits
 from thinkact.io import file_md5
 from thinkact.promotion.gate import RULE_NONE, Decision, Scores, forced, gate
@@ -60,21 +60,8 @@ def eval_md5(params: Params) -> str:
 
 def read_completions(folder: Path, splits: Sequence[str]) -> dict[str, dict[str, str]]:
     """split -> {example id: completion} from <folder>/<split>.jsonl (evaluate's predictions); missing split: {}."""
-    out: dict[str, dict[str, str]] = {}
-    for split in splits:
-        path = folder / f"{split}.jsonl"
-        rows = {}
-        if path.is_file():
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                if line.strip():
-                    try:
-                        row = json.loads(line)
-                        rows[str(row["id"])] = row["completion"]
-                    except (ValueError, KeyError, TypeError):
-                        raise ThinkactError(f"{path}:{n}: not a prediction row with 'id' and 'completion' "
-                                            "(rerun the evaluate stage: dvc repro evaluate)") from None
-        out[split] = rows
-    return out
+    return {split: ({i: text for i, (_, text) in read_predictions(folder / f"{split}.jsonl").items()}
+                    if (folder / f"{split}.jsonl").is_file() else {}) for split in splits}
 
 
 def score(examples: Mapping[str, Sequence[Example]], completions: Mapping[str, Mapping[str, str] | Sequence[str]],
