@@ -131,7 +131,7 @@ def pipeline(stages: list[str] | None = None, project: str | None = None,
     from thinkact.tracking import pipeline_run
 
     root = Path(project or ROOT).resolve()
-    order = _select(stage_order(root / "dvc.yaml"), stages)
+    order = select_stages(stage_order(root / "dvc.yaml"), stages)
     options = {k: v for k, v in {"retries": retries, "retry_delay_seconds": retry_delay_seconds}.items()
                if v is not None}
     outcomes = [StageOutcome(stage) for stage in order]
@@ -156,7 +156,9 @@ def pipeline(stages: list[str] | None = None, project: str | None = None,
     return summary.to_dict()
 
 
-def _select(order: list[str], stages: list[str] | None) -> list[str]:
+def select_stages(order: list[str], stages: list[str] | None) -> list[str]:
+    """The asked-for `stages` in dvc.yaml's `order` (all of them when none are asked for); an unknown name raises
+    UnknownStage listing the stages there are."""
     if not stages:
         return order
     unknown = [s for s in stages if s not in order]
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         from thinkact.config import PARAMS_FILE, load_params
 
         root = Path(args.project or ROOT).resolve()
-        _select(stage_order(root / "dvc.yaml"), stages)  # user errors before Prefect starts: one line, no traceback
+        select_stages(stage_order(root / "dvc.yaml"), stages)  # user errors before Prefect starts: one line, no traceback
         load_params(root / PARAMS_FILE)
         result = pipeline(stages=stages, project=args.project)
     except ThinkactError as e:

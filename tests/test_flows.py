@@ -15,7 +15,7 @@ import yaml
 
 from conftest import write_params
 from servers import mlflow_server
-from flows.pipeline import StageFailed, UnknownStage, _select, is_transient, pipeline, run_stage, stage_order
+from flows.pipeline import StageFailed, UnknownStage, is_transient, pipeline, run_stage, select_stages, stage_order
 from thinkact.config import PROJECT_ROOT
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
@@ -84,9 +84,9 @@ def test_stage_order_is_dvc_yaml_order():
     stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
     assert stage_order() == list(stages)
     assert stage_order()[:3] == ["validate", "sft", "grpo"]
-    assert _select(["validate", "sft", "grpo"], ["grpo", "validate"]) == ["validate", "grpo"]
+    assert select_stages(["validate", "sft", "grpo"], ["grpo", "validate"]) == ["validate", "grpo"]
     with pytest.raises(UnknownStage, match="'train'.*validate, sft, grpo"):
-        _select(["validate", "sft", "grpo"], ["train"])
+        select_stages(["validate", "sft", "grpo"], ["train"])
 
 
 @pytest.mark.parametrize("output, transient", [

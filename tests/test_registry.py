@@ -66,28 +66,29 @@ def test_round_trip_alias_resolve_and_generate(store, tiny_folder, builtin_examp
 
 
 def test_registry_leaves_mlflow_global_state_as_it_found_it(store, tiny_folder, monkeypatch):
-    """log_model/download need mlflow's process-wide URIs; another client in the same process must not inherit them."""
+    """log_model/download need mlflow's process-wide URIs; another client in the same process must not inherit them:
+    after thinkact's registry calls, mlflow's public getters and a new run answer as they did before."""
     import mlflow
-    from mlflow.tracking import fluent
-    from mlflow.tracking._model_registry import utils as registry_utils
-    from mlflow.tracking._tracking_service import utils as tracking_utils
 
     from thinkact.tracking.model_registry import resolve_model
 
     other = f"sqlite:///{store / 'other.db'}"
     mlflow.set_tracking_uri(other)   # the caller's own global store, as a user script would set it
+    mlflow.set_experiment("callers-own")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")  # thinkact's store (set_ changed it)
-    before = (tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id,
-              os.environ["MLFLOW_TRACKING_URI"])
-    try:
-        registry, v = _log(tiny_folder)
-        registry.set_alias("champion", v.version)
-        resolve_model(f"models:/{NAME}@champion", store / "cache")
-        after = (tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id,
-                 os.environ["MLFLOW_TRACKING_URI"])
-        assert after == before
-    finally:
-        tracking_utils._tracking_uri = None
+
+    def state():
+        with mlflow.start_run() as run:  # lands in the active experiment of the active store
+            where = run.info.experiment_id
+        mlflow.delete_run(run.info.run_id)
+        return mlflow.get_tracking_uri(), mlflow.get_registry_uri(), where, os.environ["MLFLOW_TRACKING_URI"]
+
+    before = state()
+    registry, v = _log(tiny_folder)
+    registry.set_alias("champion", v.version)
+    resolve_model(f"models:/{NAME}@champion", store / "cache")
+    assert state() == before and before[:2] == (other, other)
+    # (the conftest guard puts the caller's URIs and experiment set above back after this test)
 
 
 def test_missing_name_alias_version_are_clear_errors(store, tiny_folder):

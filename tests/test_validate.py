@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -109,14 +110,17 @@ def test_reading_in_a_worker_gives_the_same_rows(tmp_path, monkeypatch):
     assert called == [1]
 
 
-def test_fast_contract_check_agrees_with_the_contract():
+def test_fast_contract_check_agrees_with_the_contract(tmp_path):
+    """The rows' quick contract check (read_rows' `contract_error`) fails exactly the lines the full contract
+    (Example.from_dict) refuses, for every defect of the catalogue."""
     for defect in DEFECTS.values():
-        for split, lines in defect.apply().items():
+        data = defect.apply()
+        rows = {r["where"]: r for r in rows_module.read_rows(write_dataset(tmp_path / defect.name, data))}
+        for split, lines in data.items():
             for number, line in enumerate(lines or [], start=1):
                 if not isinstance(line, dict):
                     continue
-                infos = rows_module.tool_checks.tool_infos(line.get("tools"))
-                fast = rows_module._contract_error(line, infos, f"{split}.jsonl", number)
+                fast = rows[f"{split}.jsonl:{number}"]["contract_error"]
                 try:
                     Example.from_dict(line)
                     full = None
@@ -148,9 +152,12 @@ def test_any_malformed_example_becomes_a_row_never_a_crash(key, path, value):
         node[last if isinstance(last, str) else "x"] = value
     elif isinstance(node, list) and isinstance(last, int) and last < len(node):
         node[last] = value
-    row = rows_module._row(ex, None, "train.jsonl", 1)
-    assert row["where"] == "train.jsonl:1"
-    rows_module._row(value if isinstance(value, dict) else {"x": value}, None, "train.jsonl", 2)
+    other = value if isinstance(value, dict) else {"x": value}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "train.jsonl"
+        path.write_text(json.dumps(ex) + "\n" + json.dumps(other) + "\n", encoding="utf-8")
+        rows = rows_module.read_rows(path)
+    assert [r["where"] for r in rows] == ["train.jsonl:1", "train.jsonl:2"]
 
 
 # ---- reports -----------------------------------------------------------------------------------------------

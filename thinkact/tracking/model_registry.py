@@ -49,23 +49,25 @@ class RegistryError(ThinkactError):
 
 @contextlib.contextmanager
 def mlflow_globals_kept() -> Iterator[None]:
-    """Whatever the block does to mlflow's process-wide tracking/registry URIs, the MLFLOW_TRACKING_URI variable
-    (set_tracking_uri writes it) and the active experiment is undone after it: a library must not leave them
-    changed for the caller's other clients, nor a test for the next test."""
+    """Whatever the block does to mlflow's process-wide tracking/registry URIs, the MLFLOW_TRACKING_URI and
+    MLFLOW_REGISTRY_URI variables (set_tracking_uri / set_registry_uri write them) and the active experiment is undone
+    after it: a library must not leave them changed for the caller's other clients, nor a test for the next test."""
     from mlflow.tracking import fluent
     from mlflow.tracking._model_registry import utils as registry_utils
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
-    saved = (tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id,
-             os.environ.get("MLFLOW_TRACKING_URI"))
+    variables = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = (tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id)
+    saved_env = {name: os.environ.get(name) for name in variables}
     try:
         yield
     finally:
-        tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id, env = saved
-        if env is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = env
+        tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id = saved
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @dataclass(frozen=True)
