@@ -115,3 +115,4 @@ def test_stage_help_has_no_side_effects(tmp_path, stage):
     assert done.returncode == 0, done.stderr
     assert f"Stage `{stage}`" in done.stdout and "usage: python -m tasks." in done.stdout
     assert sorted(tmp_path.rglob("*")) == before
+
