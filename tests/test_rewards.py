@@ -211,3 +211,36 @@ def test_parse_reads_think_calls_and_answer():
     p = parse('<think></think><tool_call>{"name": "f", "arguments": "{\\"a\\": 1}"}</tool_call>')
     assert p.calls == [("f", {"a": 1})] and p.think == ""
     assert parse("just text").think is None and parse("just text").answer == "just text"
+
+
+NUM_T = json.dumps({"tool_calls": [{"name": "get_forecast", "arguments": {"city": "Paris", "days": 3}}]})
+FLOAT_T = json.dumps({"tool_calls": [{"name": "set_budget", "arguments": {"amount": 12.5}}]})
+ADVERSARIAL_VALUES = st.one_of(
+    st.integers(min_value=10 ** 308, max_value=10 ** 4000).map(str),          # past float's range (OverflowError once)
+    st.integers(min_value=-10 ** 400, max_value=-10 ** 308).map(str),
+    st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "1" * 5000, "0.1e-400"]),
+    st.integers(1, 3000).map(lambda n: "[" * n + "1" + "]" * n),               # deep nesting
+    st.integers(1, 3000).map(lambda n: '{"a":' * n + "1" + "}" * n),
+    st.integers(10_000, 200_000).map(lambda n: json.dumps("x" * n)),           # huge strings
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(value=ADVERSARIAL_VALUES, key=st.sampled_from(["days", "amount", "city"]),
+       target=st.sampled_from([NUM_T, FLOAT_T, CALL_T]))
+def test_adversarial_argument_values_never_raise(value, key, target):
+    """Big integers, NaN/Infinity, deep nesting and huge strings in a completion's arguments: every reward returns a
+    score in [0, 1] or None (a 309-digit integer against a number used to raise OverflowError in tool_call)."""
+    name = json.loads(target)["tool_calls"][0]["name"]
+    completion = ('<think>\nx\n</think>\n\n<tool_call>\n{"name": "%s", "arguments": {"%s": %s}}\n</tool_call>'
+                  % (name, key, value))
+    for reward in names():
+        (score,) = get(reward)([completion], target=[target])
+        assert score is None or 0.0 <= score <= 1.0, (reward, score)
+
+
+def test_huge_integers_compare_exactly():
+    big = 10 ** 400
+    assert values_equal(big, big) and not values_equal(big, 3) and not values_equal(3, float(10 ** 300))
+    assert values_equal(5, 5.0) and not values_equal(5.0, 5)  # BFCL: an int for a float gold, never the reverse

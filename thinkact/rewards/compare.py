@@ -47,7 +47,7 @@ def values_equal(pred: Any, gold: Any) -> bool:
     if isinstance(gold, (int, float)):
         if type(gold) is int and type(pred) is float:  # BFCL: a float is not an integer
             return False
-        return isinstance(pred, (int, float)) and float(pred) == float(gold)
+        return isinstance(pred, (int, float)) and pred == gold  # exact: no float() overflow on huge ints
     if isinstance(gold, str):
         return isinstance(pred, str) and normalize_string(pred) == normalize_string(gold)
     if isinstance(gold, list):
