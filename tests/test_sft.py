@@ -46,6 +46,11 @@ def test_sft_stage_learns_and_saves(quick_project):
     assert card["stage"] == "sft" and card["data_md5"] and card["with_reasoning"] is False
     tok = AutoTokenizer.from_pretrained(model_dir)
     assert "<tool_call>" in tok.chat_template and AutoModelForCausalLM.from_pretrained(model_dir)
+    prefix = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    reply = tok('<think>\nx\n</think>\n\n<tool_call>\n{"name": "f", "arguments": {"a": 1}}\n</tool_call><|im_end|>',
+                add_special_tokens=False)["input_ids"]
+    assert tok.parse_response(reply, prefix=prefix)["tool_calls"] == [  # the saved response parser, plain transformers
+        {"type": "function", "function": {"name": "f", "arguments": {"a": 1}}}]
     assert not (out / "checkpoints").exists()
     client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
     (run_info,) = client.search_runs([client.get_experiment_by_name("thinkact").experiment_id])

@@ -49,7 +49,8 @@ def apply_template(tokenizer: Any) -> Any:
 
 
 def add_response_parsing(tokenizer: Any) -> Any:
-    """Give `tokenizer` TRL's Qwen3 response parser (needed only by TRL's native tool loop, `tools=`).
+    """Give `tokenizer` TRL's Qwen3 response parser: plain transformers' `parse_response` then works (it is saved
+    with the tokenizer, so every model folder the stages write has it) and TRL's native tool loop accepts it.
 
     TRL's `add_response_schema` recognises only Qwen3's *original* template, not the training variant
     used here, so the trainers would raise "Unrecognized chat template"; setting the parser first makes them

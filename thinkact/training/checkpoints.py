@@ -17,6 +17,7 @@ from typing import Any
 
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from thinkact.chat_template import add_response_parsing
 from thinkact.io import atomic_dir, atomic_write_json, atomic_write_text
 
 FINGERPRINT = "thinkact-run.json"  # in a checkpoints folder: which run its checkpoints belong to
@@ -58,14 +59,15 @@ def resume_point(checkpoints: Path, key: str) -> str | None:
 
 
 def save_final(trainer: Any, tokenizer: Any, out: Path, card: Mapping[str, Any]) -> None:
-    """Write the trained model (LoRA merged), tokenizer with chat template and a model card to `out`,
-    through a temporary folder, so `out` is either the previous model or the complete new one."""
+    """Write the trained model (LoRA merged), tokenizer with chat template and response parser (so plain
+    transformers' `tokenizer.parse_response` works on the folder) and a model card to `out`, through a temporary
+    folder, so `out` is either the previous model or the complete new one."""
     model = trainer.model
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
     with atomic_dir(out) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
+        add_response_parsing(tokenizer).save_pretrained(tmp)
         atomic_write_json(tmp / "thinkact-card.json", dict(card))
         lines = [f"# {card.get('stage', 'model')} model", ""] + [f"- **{k}**: `{v}`" for k, v in card.items()
                                                                 if not isinstance(v, Mapping)]
