@@ -158,8 +158,6 @@ def publish_samples(staged: Path, final: Path) -> None:
 def train_grpo(params: Params, train: Sequence[Example], out_dir: Path, run: Any,
                data_md5: str | None = None) -> GrpoResult:
     """GRPO from the SFT model on `train`; writes out_dir/model (atomically), rewards.json and samples/."""
-
-
     checkpoints = out_dir / "checkpoints"
     config, peft_config, rewards = check_params(params, checkpoints)  # bad fields fail here, before the model loads
     start_dir = params.paths.stage_model("sft")

@@ -102,8 +102,6 @@ def train_sft(params: Params, train: Sequence[Example], out_dir: Path, run: Any,
               callbacks: Sequence[Any] = ()) -> SftResult:
     """Train the SFT model on `train` and write it to out_dir/model (atomically); metrics go to `run`.
     Extra `callbacks` (e.g. the learning-curve probe in experiments/) join the trainer's."""
-
-
     checkpoints = out_dir / "checkpoints"
     config, peft_config = check_params(params, checkpoints)  # bad fields fail here, before the model loads
     set_cpu_threads(params.sft.cpu_threads)
