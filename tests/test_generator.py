@@ -19,7 +19,7 @@ from thinkact.data.writer import write_dataset
 
 
 def _read(folder):
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_catalog_size_and_schemas():

@@ -16,7 +16,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 import yaml
 
@@ -55,21 +55,37 @@ class DistractorParams:
 
 @dataclass(frozen=True)
 class DataParams:
+    """The built-in data set: per-turn examples (`sizes`, `turn_mix`) and agent episodes (`episode_sizes`,
+    `episode_mix`, written to <data>/episodes/; none when `episode_sizes` is empty)."""
+
+    # What an episode exercises (thinkact.agent.episode, docs/data.md): one call then the answer; a call whose
+    # result feeds a second call; parallel calls; a clarifying question first; no tool at all.
+    EPISODE_KINDS: ClassVar[tuple[str, ...]] = ("single", "chain", "parallel", "clarify", "no_tool")
+
     seed: int = 0
     sizes: dict[str, int] = field(default_factory=dict)
     held_out_domains: tuple[str, ...] = ()
     distractors: DistractorParams = DistractorParams()
     turn_mix: dict[str, float] = field(default_factory=dict)
+    episode_sizes: dict[str, int] = field(default_factory=dict)
+    episode_mix: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self):
-        for split in self.sizes:
-            if split not in SPLITS:
-                raise ConfigError(f"data.sizes.{split}", f"unknown split; use {', '.join(SPLITS)}")
-        for turn, share in self.turn_mix.items():
-            if turn not in TURN_TYPES:
-                raise ConfigError(f"data.turn_mix.{turn}", f"unknown turn type; use {', '.join(TURN_TYPES)}")
-            if share < 0:
-                raise ConfigError(f"data.turn_mix.{turn}", "must be >= 0")
+        for key, sizes in (("sizes", self.sizes), ("episode_sizes", self.episode_sizes)):
+            for split, n in sizes.items():
+                if split not in SPLITS:
+                    raise ConfigError(f"data.{key}.{split}", f"unknown split; use {', '.join(SPLITS)}")
+                if n < 0:
+                    raise ConfigError(f"data.{key}.{split}", "must be >= 0")
+        for key, mix, known, what in (("turn_mix", self.turn_mix, TURN_TYPES, "turn type"),
+                                      ("episode_mix", self.episode_mix, self.EPISODE_KINDS, "episode kind")):
+            for name, share in mix.items():
+                if name not in known:
+                    raise ConfigError(f"data.{key}.{name}", f"unknown {what}; use {', '.join(known)}")
+                if share < 0:
+                    raise ConfigError(f"data.{key}.{name}", "must be >= 0")
+        if any(self.episode_sizes.values()) and not any(self.episode_mix.values()):
+            raise ConfigError("data.episode_mix", "needs a share > 0 for at least one kind when episodes are made")
         if not 0 <= self.distractors.min <= self.distractors.max:
             raise ConfigError("data.distractors", "need 0 <= min <= max")
 

@@ -3,7 +3,10 @@
 The data generator writes one spec per episode (a JSON object, e.g. the `episode` column of a GRPO data set);
 `thinkact.agent.environment.ToolEnvironment` plays it. A spec is checked when it is made: its shape against
 `EPISODE_SCHEMA` (jsonschema), its tools' parameter schemas, and its gold calls against those schemas (with the
-checks of `thinkact.validation.tools`). A bad spec raises `DataError` naming the field.
+checks of `thinkact.tool_schemas`). A bad spec raises `DataError` naming the field. The built-in episodes
+(`data/episodes/<split>.jsonl`, thinkact.data.episodes) add where an episode comes from (`split`, `domain`),
+what it exercises (`kind`, one of `EPISODE_KINDS`), the system prompt, and the gold texts (`question`, `answer`);
+these fields are optional, so a hand-made spec needs only the first six.
 
     from thinkact.agent.episode import EpisodeSpec
     from thinkact.contract import ToolCall
@@ -23,9 +26,10 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from thinkact.config import DataParams
 from thinkact.contract import EXAMPLE_SCHEMA, ToolCall
 from thinkact.errors import DataError
-from thinkact.validation.tools import arguments_error, schema_error, tool_infos, unknown_tool_error
+from thinkact.tool_schemas import arguments_error, schema_error, tool_infos, unknown_tool_error
 
 EPISODE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -39,10 +43,34 @@ EPISODE_SCHEMA: dict[str, Any] = {
                        "items": EXAMPLE_SCHEMA["properties"]["target"]["properties"]["tool_calls"]["items"]},
         "facts": {"type": "array", "items": {"type": "string"}},
         "held": {"type": "object"},
+        "split": {"type": "string", "minLength": 1},
+        "domain": {"type": "string", "minLength": 1},
+        "kind": {"enum": list(DataParams.EPISODE_KINDS)},
+        "system": {"type": "string"},
+        "question": {"type": "string", "minLength": 1},
+        "answer": {"type": "string"},
     },
     "additionalProperties": False,
 }
 _VALIDATOR = Draft202012Validator(EPISODE_SCHEMA)
+EPISODE_KINDS = DataParams.EPISODE_KINDS  # single, chain, parallel, clarify, no_tool
+EPISODES_DIR = "episodes"  # a data folder's episode files: <data>/episodes/<split>.jsonl
+OPTIONAL = ("split", "domain", "kind", "system", "question", "answer")  # written only when set
+HINT = "see EpisodeSpec in thinkact/agent/episode.py and docs/data.md"
+
+
+def shape_error(d: Any, path: str = "<episode>", line: int | None = None) -> DataError | None:
+    """The DataError (naming the field) of a value that breaks EPISODE_SCHEMA, or None; tools are not run."""
+    error = best_match(_VALIDATOR.iter_errors(d))
+    if error is None:
+        return None
+    where = ".".join(str(p) for p in error.absolute_path) or None
+    return DataError(path, line, where, error.message, HINT)
+
+
+def opening_key(user: str) -> str:
+    """How opening messages are compared across splits: case and runs of whitespace do not count."""
+    return " ".join(user.split()).casefold()
 
 
 def _as_call(call: Any) -> ToolCall:
@@ -63,6 +91,10 @@ class EpisodeSpec:
     facts:      strings the final answer must state (e.g. values from the simulated results).
     held:       values the user left out of the opening message, by argument name (`{"order_id": "ORD-12345"}`);
                 the simulated user gives them when the assistant asks (a clarifying question). Empty: nothing held.
+    split, domain: where the episode comes from (`train`, `test_id`, ...; the domain of its first gold call).
+    kind:       what it exercises: single, chain, parallel, clarify or no_tool (`EPISODE_KINDS`).
+    system:     the system prompt the conversation starts with.
+    question:   the gold clarifying question (kind clarify); answer: the gold final answer text.
     Lists are stored as tuples; do not mutate `held` or the tool dicts.
     """
 
@@ -72,6 +104,12 @@ class EpisodeSpec:
     gold_calls: tuple[ToolCall, ...] = ()
     facts: tuple[str, ...] = ()
     held: dict[str, Any] = field(default_factory=dict)
+    split: str | None = None
+    domain: str | None = None
+    kind: str | None = None
+    system: str | None = None
+    question: str | None = None
+    answer: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tools", tuple(self.tools))
@@ -94,10 +132,16 @@ class EpisodeSpec:
     def tool_names(self) -> list[str]:
         return [t["function"]["name"] for t in self.tools]
 
+    @property
+    def opening_key(self) -> str:
+        return opening_key(self.user)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "user": self.user, "tools": list(self.tools),
-                "gold_calls": [c.to_dict() for c in self.gold_calls], "facts": list(self.facts),
-                "held": dict(self.held)}
+        out = {"id": self.id, "user": self.user, "tools": list(self.tools),
+               "gold_calls": [c.to_dict() for c in self.gold_calls], "facts": list(self.facts),
+               "held": dict(self.held)}
+        out.update({k: getattr(self, k) for k in OPTIONAL if getattr(self, k) is not None})
+        return out
 
     def to_json(self) -> str:
         """Compact JSON, key order fixed, non-ASCII kept (byte-identical across runs)."""
@@ -105,13 +149,15 @@ class EpisodeSpec:
 
     @classmethod
     def from_dict(cls, d: Any, path: str = "<episode>", line: int | None = None) -> "EpisodeSpec":
-        """A spec from its `to_dict()` form; a malformed one raises DataError naming the field."""
-        error = best_match(_VALIDATOR.iter_errors(d))
+        """A spec from its `to_dict()` form; a malformed one raises DataError naming the file, line and field."""
+        error = shape_error(d, path, line)
         if error is not None:
-            where = ".".join(str(p) for p in error.absolute_path) or None
-            raise DataError(path, line, where, error.message, "see EpisodeSpec in thinkact/agent/episode.py")
-        return cls(id=d["id"], user=d["user"], tools=d["tools"], gold_calls=d["gold_calls"],
-                   facts=d.get("facts", ()), held=d.get("held", {}))
+            raise error
+        try:
+            return cls(id=d["id"], user=d["user"], tools=d["tools"], gold_calls=d["gold_calls"],
+                       facts=d.get("facts", ()), held=d.get("held", {}), **{k: d.get(k) for k in OPTIONAL})
+        except DataError as e:  # the tool checks of __post_init__: name the file and line
+            raise DataError(path, line, e.field, e.problem, HINT) from None
 
     @classmethod
     def from_json(cls, text: str | bytes, path: str = "<episode>", line: int | None = None) -> "EpisodeSpec":

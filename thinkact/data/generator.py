@@ -186,15 +186,16 @@ class SplitBuilder:
         raise RuntimeError(f"could not make a unique {turn_type} example for {self.split} in {MAX_TRIES} tries")
 
 
-def turn_counts(n: int, mix: dict[str, float]) -> dict[str, int]:
-    """Split n examples among turn types by the shares in `mix` (largest remainder; every type with share>0 gets >=1)."""
+def turn_counts(n: int, mix: dict[str, float], types: tuple[str, ...] = TURN_TYPES) -> dict[str, int]:
+    """Split n examples among `types` (turn types, or episode kinds) by the shares in `mix` (largest remainder;
+    every type with share>0 gets >=1)."""
     total = sum(mix.values()) or 1.0
-    raw = {t: n * mix.get(t, 0.0) / total for t in TURN_TYPES}
+    raw = {t: n * mix.get(t, 0.0) / total for t in types}
     counts = {t: int(v) for t, v in raw.items()}
     for t in sorted(raw, key=lambda t: raw[t] - counts[t], reverse=True)[: n - sum(counts.values())]:
         counts[t] += 1
-    for t in TURN_TYPES:
-        if mix.get(t, 0) > 0 and counts[t] == 0 and n >= len(TURN_TYPES):
+    for t in types:
+        if mix.get(t, 0) > 0 and counts[t] == 0 and n >= len(types):
             donor = max(counts, key=counts.get)
             counts[donor] -= 1
             counts[t] += 1

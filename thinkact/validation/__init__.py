@@ -5,10 +5,12 @@
     report = validate_to_dir("data", params.validate, "outputs/validate")   # + report.json, data_docs/
 
 `path` is a folder of <split>.jsonl files (a data set: shape checks on by default) or one JSONL file
-(a user's data or an import: contract, tools and hygiene checks only, unless shape=True).
+(a user's data or an import: contract, tools and hygiene checks only, unless shape=True). A folder's
+episodes/<split>.jsonl files, when it has them, are checked too (`episodes.*` checks).
 A line that cannot be read is a failing row, not a crash; a missing path or a folder without JSONL
 raises DataError. Modules: rows.py (per-row table), tools.py (jsonschema checks), suite.py (GX),
-report.py (JSON summary and text), command.py (`thinkact validate PATH`).
+episodes.py (the episode files), report.py (JSON summary and text); `thinkact validate PATH` is
+thinkact/cli/validate.py.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from thinkact.config import ValidateParams
 from thinkact.io import atomic_dir, atomic_write_json
+from thinkact.validation.episodes import episode_table
 from thinkact.validation.report import DOCS_DIR, REPORT_FILE, Report
 from thinkact.validation.rows import frame, read_rows_overlapped
 from thinkact.validation.suite import import_gx, run_suite
@@ -28,21 +31,26 @@ __all__ = ["DOCS_DIR", "REPORT_FILE", "Report", "validate", "validate_to_dir"]
 def validate(path: str | Path, params: ValidateParams | None = None, *, shape: bool | None = None,
              docs_dir: str | Path | None = None) -> Report:
     """Validate a data folder or JSONL file; build GX data docs into `docs_dir` when given."""
-
     start = time.perf_counter()
     params = params if params is not None else ValidateParams()
     path = Path(path)
     rows = read_rows_overlapped(path, then=import_gx)
     read = time.perf_counter()
     shape = path.is_dir() if shape is None else shape
-    outcomes = run_suite(frame(rows), params, shape, Path(docs_dir) if docs_dir is not None else None)
+
+    episodes = episode_table(path)
+    checked = time.perf_counter()
+    outcomes = run_suite(frame(rows), params, shape, Path(docs_dir) if docs_dir is not None else None,
+                         extra=[episodes.table] if episodes else [])
     done = time.perf_counter()
     counts = Counter(r["split"] for r in rows if r["split"] is not None)
     per_split = {s: counts.get(s, 0) for s in params.rows} if shape else {}
     per_split.update(sorted(counts.items()))
     summary = {"total": len(rows), "unreadable": sum(not r["readable"] for r in rows), **per_split}
-    timings = {"read_and_import": round(read - start, 3), "suite": round(done - read, 3)}
-    return Report(str(path), shape, summary, outcomes, done - start, timings=timings)
+    timings = {"read_and_import": round(read - start, 3), "episodes": round(checked - read, 3),
+               "suite": round(done - checked, 3)}
+    return Report(str(path), shape, summary, outcomes, done - start, timings=timings,
+                  episodes=episodes.counts if episodes else {})
 
 
 def validate_to_dir(path: str | Path, params: ValidateParams | None, out_dir: str | Path, *,

@@ -42,6 +42,7 @@ class Report:
     seconds: float = 0.0
     docs_index: str | None = None             # the data docs' index.html, when built
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
+    episodes: dict[str, int] = field(default_factory=dict)   # episode lines: total and per file; {}: none
 
     @property
     def failed(self) -> list[Outcome]:
@@ -59,6 +60,7 @@ class Report:
             "source": self.source,
             "shape_checks": self.shape,
             "rows": self.rows,
+            **({"episodes": self.episodes} if self.episodes else {}),
             "expectations": {"evaluated": len(self.outcomes), "passed": len(self.outcomes) - len(self.failed),
                              "failed": len(self.failed)},
             "seconds": round(self.seconds, 3),
@@ -72,6 +74,7 @@ class Report:
         out = {"validate_success": float(self.success), "expectations_failed": float(len(self.failed)),
                "expectations_evaluated": float(len(self.outcomes)), "seconds": self.seconds}
         out.update({f"rows_{k}": float(v) for k, v in self.rows.items()})
+        out.update({f"episodes_{k}": float(v) for k, v in self.episodes.items()})
         out.update({f"seconds_{k}": float(v) for k, v in self.timings.items()})
         return out
 
@@ -79,6 +82,9 @@ class Report:
         """A short text: one line overall, then each failed expectation with its offending rows."""
         splits = " · ".join(f"{k} {v:,}" for k, v in self.rows.items() if k not in ("total", "unreadable"))
         head = f"{self.rows.get('total', 0):,} rows in {self.source}" + (f" ({splits})" if splits else "")
+        if self.episodes:
+            per_file = " · ".join(f"{k} {v:,}" for k, v in self.episodes.items() if k != "total")
+            head += f" and {self.episodes['total']:,} episodes ({per_file})"
         if self.success:
             lines = [f"✓ validation passed: all {len(self.outcomes)} expectations hold on {head}"]
         else:

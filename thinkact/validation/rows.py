@@ -34,7 +34,7 @@ from jsonschema import Draft202012Validator
 
 from thinkact.contract import EXAMPLE_SCHEMA, MAX_LINE_BYTES, SPLITS, TRAIN_SPLIT, TURN_TYPES, Example, parse_line
 from thinkact.errors import DataError
-from thinkact.validation import tools as tool_checks
+from thinkact import tool_schemas as tool_checks
 
 OVERLAP_BYTES = 4_000_000  # read in a worker process from this much data on (about 2,000 examples)
 ERROR_COLUMNS = ("read_error", "contract_error", "roles_error", "schema_error", "unknown_tool", "args_error",

@@ -9,11 +9,14 @@ lives, so the report (report.py) can quote GX's own results. Groups:
     hygiene   ids unique, no id or prompt shared between train and an evaluation split
     shape     rows per split and the share of each turn type per split within params.validate bounds
 
+More tables (a `Table`: the episode files, thinkact.validation.episodes) run in the same GX context, each as its
+own suite and checkpoint, so their results are in the same outcomes, report and data docs.
 GX is imported only here, and only when the suite runs (it takes about 4 s).
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,22 @@ class Outcome:
     exception: str | None = None
 
 
+@dataclass
+class Table:
+    """One frame of rows (columns `where` and `id` name a row) and the (check, GX expectation) pairs over it."""
+
+    asset: str      # the GX data asset, e.g. "examples"
+    suite: str      # the GX expectation suite's name
+    frame: Any      # a pandas DataFrame
+    pairs: list[tuple[Check, Any]]
+
+
+def expectation(check: Check, cls: Any, **kwargs: Any) -> tuple[Check, Any]:
+    """(check, GX expectation of class `cls`): the check's name and reason ride in the expectation's meta."""
+    meta = {"check": check.name, "reason_column": check.reason_column, "reason": check.reason}
+    return check, cls(**kwargs, meta=meta, notes=check.text)
+
+
 def _readable():
     from great_expectations.expectations.row_conditions import Column
 
@@ -71,8 +90,7 @@ def build_expectations(params: ValidateParams, shape: bool) -> list[tuple[Check,
     out: list[tuple[Check, Any]] = []
 
     def add(check: Check, cls: Any, **kwargs: Any) -> None:
-        meta = {"check": check.name, "reason_column": check.reason_column, "reason": check.reason}
-        out.append((check, cls(**kwargs, meta=meta, notes=check.text)))
+        out.append(expectation(check, cls, **kwargs))
 
     def null(name: str, column: str, text: str) -> None:
         add(Check(name, text, column), gxe.ExpectColumnValuesToBeNull, column=column)
@@ -144,34 +162,42 @@ def import_gx() -> Any:
     return great_expectations
 
 
-def run_suite(df: Any, params: ValidateParams, shape: bool, docs_dir: Path | None = None) -> list[Outcome]:
-    """Run the suite on the row table; build GX data docs into `docs_dir` when given."""
+def run_suite(df: Any, params: ValidateParams, shape: bool, docs_dir: Path | None = None,
+              extra: Sequence[Table] = ()) -> list[Outcome]:
+    """Run the suite on the row table, and the `extra` tables' own suites; build GX data docs into `docs_dir`
+    when given."""
     gx = import_gx()
-    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    batch = ctx.data_sources.add_pandas("thinkact").add_dataframe_asset("examples") \
-        .add_batch_definition_whole_dataframe("all")
-    pairs = build_expectations(params, shape)
-    suite = ctx.suites.add(gx.ExpectationSuite(name=SUITE_NAME, expectations=[e for _, e in pairs]))
-    definition = ctx.validation_definitions.add(gx.ValidationDefinition(name="validate", data=batch, suite=suite))
-    actions = []
     if docs_dir is not None:
         ctx.add_data_docs_site(site_name="thinkact", site_config=_docs_site(Path(docs_dir)))
-        actions.append(UpdateDataDocsAction(name="data_docs", site_names=["thinkact"]))
-    result_format = {"result_format": "SUMMARY", "unexpected_index_column_names": INDEX_COLUMNS,
-                     "partial_unexpected_count": max(params.show_ids, 1)}
-    checkpoint = ctx.checkpoints.add(gx.Checkpoint(name="validate", validation_definitions=[definition],
-                                                   actions=actions, result_format=result_format))
-    result = checkpoint.run(batch_parameters={"dataframe": df})
-    checks = {check.name: check for check, _ in pairs}
-    positions = {where: i for i, where in enumerate(df["where"])}
-    outcomes = [_outcome(r, checks, df, positions, params.show_ids)
-                for run in result.run_results.values() for r in run.results]
-    order = {name: i for i, name in enumerate(checks)}
+    source = ctx.data_sources.add_pandas("thinkact")
+    tables = [Table("examples", SUITE_NAME, df, build_expectations(params, shape)), *extra]
+    outcomes = [o for t in tables for o in _run_table(gx, ctx, source, t, params.show_ids, docs_dir is not None)]
+    order = {check.name: i for i, check in enumerate(c for t in tables for c, _ in t.pairs)}
     return sorted(outcomes, key=lambda o: order.get(o.check, len(order)))
+
+
+def _run_table(gx: Any, ctx: Any, source: Any, table: Table, show: int, docs: bool) -> list[Outcome]:
+    """One table's suite through its own checkpoint (`validate`, `validate_<asset>` for extra tables)."""
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    name = "validate" if table.suite == SUITE_NAME else f"validate_{table.asset}"
+    batch = source.add_dataframe_asset(table.asset).add_batch_definition_whole_dataframe("all")
+    suite = ctx.suites.add(gx.ExpectationSuite(name=table.suite, expectations=[e for _, e in table.pairs]))
+    definition = ctx.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+    actions = [UpdateDataDocsAction(name="data_docs", site_names=["thinkact"])] if docs else []
+    result_format = {"result_format": "SUMMARY", "unexpected_index_column_names": INDEX_COLUMNS,
+                     "partial_unexpected_count": max(show, 1)}
+    checkpoint = ctx.checkpoints.add(gx.Checkpoint(name=name, validation_definitions=[definition],
+                                                   actions=actions, result_format=result_format))
+    result = checkpoint.run(batch_parameters={"dataframe": table.frame})
+    checks = {check.name: check for check, _ in table.pairs}
+    positions = {where: i for i, where in enumerate(table.frame["where"])}
+    return [_outcome(r, checks, table.frame, positions, show)
+            for run in result.run_results.values() for r in run.results]
 
 
 def _condition_text(condition: Any) -> str:
