@@ -17,7 +17,7 @@ from thinkact.evaluation import (Bootstrap, bootstrap_ci, describe_metrics, eval
 from thinkact.evaluation.metrics import DERIVED, predicted_action
 from thinkact.evaluation.report import METRICS_FILE, PLOTS_DIR, PREDICTIONS_DIR, REPORT_FILE
 from thinkact.evaluation.score import summary_path
-from thinkact.rewards import build, names
+from thinkact.rewards import EPISODE_NAMES, build, names
 
 TOOLS = [{"type": "function", "function": {"name": n, "parameters": {"type": "object", "properties": {}}}}
          for n in ("get_order_status", "cancel_order", "get_forecast", "get_balance")]
@@ -82,7 +82,8 @@ CASES = [
 
 
 def test_metric_names_are_the_rewards_then_the_derived_metrics():
-    assert metric_names() == [*names(), *DERIVED]
+    turn_rewards = [n for n in names() if n not in EPISODE_NAMES]  # episode rewards score episodes, not turns
+    assert metric_names() == [*turn_rewards, *DERIVED] and set(EPISODE_NAMES) <= set(names())
     assert {"tool_call_exact", "tool_call", "answer", "format", "reasoning_consistency"} <= set(metric_names())
     assert set(describe_metrics()) == set(metric_names()) and all(describe_metrics().values())
 
@@ -102,7 +103,7 @@ def test_reward_metrics_are_the_reward_functions_themselves():
     examples, completions = [c[0] for c in CASES], [c[1] for c in CASES]
     rows = score_examples(examples, completions, reward_options={"answer": {"mode": "exact"}})
     targets = [json.dumps(e.target.to_dict()) for e in examples]
-    for reward in build(names(), {"answer": {"mode": "exact"}}):
+    for reward in build([n for n in names() if n not in EPISODE_NAMES], {"answer": {"mode": "exact"}}):
         assert [r[reward.name] for r in rows] == reward(completions, target=targets), reward.name
     conversational = [[{"role": "assistant", "content": c}] for c in completions]
     assert score_examples(examples, conversational, {"answer": {"mode": "exact"}}) == rows

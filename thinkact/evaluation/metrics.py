@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from thinkact.contract import Example
-from thinkact.rewards import build, describe, names as reward_names
+from thinkact.rewards import EPISODE_NAMES, build, describe, names as reward_names
 from thinkact.rewards.compare import pair_score
 from thinkact.rewards.functions import text_of
 from thinkact.rewards.parsing import END_MARKERS, parse
@@ -52,8 +52,9 @@ DESCRIPTIONS = {  # the derived metrics; a reward's description is the first lin
 
 
 def metric_names() -> list[str]:
-    """Every metric, in report order: the registered rewards (registry order), then the derived metrics."""
-    rewards = reward_names()
+    """Every per-turn metric, in report order: the registered rewards (registry order) but the episode rewards
+    (they score whole episodes: thinkact.evaluation.episodes), then the derived metrics."""
+    rewards = [n for n in reward_names() if n not in EPISODE_NAMES]
     clash = set(rewards) & set(DERIVED)
     if clash:
         raise ValueError(f"reward name(s) {sorted(clash)} clash with evaluation metrics of the same name")
@@ -62,7 +63,7 @@ def metric_names() -> list[str]:
 
 def describe_metrics() -> dict[str, str]:
     """metric -> one-line description, for the report and `--help` text (rewards: from the registry)."""
-    return {**dict(describe()), **DESCRIPTIONS}
+    return {**{n: d for n, d in describe() if n not in EPISODE_NAMES}, **DESCRIPTIONS}
 
 
 def target_column(example: Example) -> str:

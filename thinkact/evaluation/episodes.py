@@ -1,0 +1,289 @@
+"""Evaluate models on agent episodes: success (pass^1, greedy) and pass^k (k samples, all succeed), with intervals.
+
+Every model plays every split's episodes with `thinkact.agent.rollout.play_episodes`, once greedily and, when
+`k` > 0, `k` times sampled at `temperature`. Each episode is scored by the episode rewards themselves
+(thinkact.rewards.episode: rewards are metrics), plus `pass_k` (1 when all k samples succeed), `sampled_success`
+(share of the k samples that succeed), `calls_per_episode`, `turns_per_episode` (assistant messages) and
+`invalid_call_rate` (share of an episode's calls the environment rejected; None without calls). Every metric gets
+a bootstrap interval over episodes, and each model a paired delta against the one before it (same episodes);
+throughput (episodes per second, greedy and sampled) is reported beside them.
+
+    ev = evaluate_episodes({"sft": (model, tokenizer), "grpo": lambda: load(...)}, {"test_env": specs},
+                           EpisodeSettings(k=4, temperature=0.8), out_dir="outputs/evaluate")
+    ev.metrics_json()["grpo"]["test_env"]["episode_success_ci"]; render_episode_markdown(ev)
+
+With `out_dir`, the greedy transcripts go to `<out_dir>/predictions/episodes/<model>/<split>.jsonl` (one line per
+episode: id, model, split, messages, success, scores, result, samples_success), replacing that folder whole.
+`thinkact.evaluation.report.write_evaluation` replaces `predictions/` whole: write episodes after it.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from thinkact.agent.episode import EpisodeSpec
+from thinkact.agent.rollout import EpisodeRollout, play_episodes
+from thinkact.config import BootstrapParams as Bootstrap
+from thinkact.evaluation.report import jsonl
+from thinkact.evaluation.stats import Estimate, bootstrap_ci, paired_delta
+from thinkact.evaluation.summary import default_pairs, flatten
+from thinkact.io import atomic_dir, atomic_write_text
+from thinkact.rewards import EPISODE_NAMES, build
+
+DERIVED = ("pass_k", "sampled_success", "calls_per_episode", "turns_per_episode", "invalid_call_rate")
+UNBOUNDED = frozenset({"calls_per_episode", "turns_per_episode"})  # counts, not scores in [0, 1]
+RESERVED = ("deltas", "settings")
+TRANSCRIPTS_DIR = Path("predictions") / "episodes"
+ModelSource = tuple[Any, Any] | Callable[[], tuple[Any, Any]]
+
+
+@dataclass(frozen=True)
+class EpisodeSettings:
+    """How episodes are played and summarised. k = 0: greedy only (no pass^k)."""
+
+    k: int = 4
+    temperature: float = 0.8
+    max_new_tokens: int = 144
+    max_turns: int = 4
+    max_tool_calls: int = 6
+    batch_size: int = 16
+    seed: int = 0
+    bootstrap: Bootstrap = field(default_factory=Bootstrap)
+
+    def play_kwargs(self) -> dict[str, Any]:
+        return {"max_new_tokens": self.max_new_tokens, "max_turns": self.max_turns,
+                "max_tool_calls": self.max_tool_calls, "batch_size": self.batch_size, "seed": self.seed}
+
+
+@dataclass
+class EpisodeEvaluation:
+    """Per-episode scores and their summaries for models x splits."""
+
+    models: list[str]
+    splits: list[str]
+    metrics: list[str]
+    settings: EpisodeSettings
+    specs: dict[str, list[EpisodeSpec]]
+    rows: dict[str, dict[str, list[dict[str, float | None]]]]         # model -> split -> metrics per episode
+    transcripts: dict[str, dict[str, list[dict[str, Any]]]]            # model -> split -> greedy transcript rows
+    summary: dict[str, dict[str, dict[str, Estimate]]]                # model -> split -> metric -> estimate
+    deltas: dict[str, dict[str, dict[str, Estimate]]]                 # "a-b" -> split -> metric -> a − b
+    throughput: dict[str, dict[str, dict[str, float]]]                # model -> split -> episodes/s, seconds
+
+    def metrics_json(self) -> dict[str, Any]:
+        """{model: {split: {metric, metric_ci, metric_n, episodes_per_second…}}, "deltas": …, "settings": …}."""
+        out: dict[str, Any] = {m: {s: {**flatten(self.summary[m][s]), **self.throughput[m][s]} for s in self.splits}
+                               for m in self.models}
+        out["deltas"] = {pair: {s: flatten(d[s]) for s in self.splits} for pair, d in self.deltas.items()}
+        out["settings"] = asdict(self.settings)
+        return out
+
+    def mlflow_metrics(self, prefix: str = "episodes") -> dict[str, float]:
+        """Every mean, delta and throughput as MLflow metric names `<prefix>/<model>/<split>/<metric>`."""
+        out = {f"{prefix}/{m}/{s}/{k}": e.value for m in self.models for s in self.splits
+               for k, e in self.summary[m][s].items() if e.value is not None}
+        out.update({f"{prefix}/{m}/{s}/{k}": v for m in self.models for s in self.splits
+                    for k, v in self.throughput[m][s].items()})
+        out.update({f"{prefix}/delta/{pair}/{s}/{k}": e.value for pair, d in self.deltas.items()
+                    for s in self.splits for k, e in d[s].items() if e.value is not None})
+        return out
+
+
+def score_rollouts(rollouts: Sequence[EpisodeRollout]) -> list[dict[str, float | None]]:
+    """The episode rewards of each rollout (by calling the registered rewards), plus calls, turns, invalid rate."""
+    episodes = [r.spec.to_json() for r in rollouts]
+    results = [json.dumps(r.result()) for r in rollouts]
+    blank = [""] * len(rollouts)
+    columns = {f.name: f(blank, episode=episodes, episode_result=results) for f in build(list(EPISODE_NAMES))}
+    rows = []
+    for i, r in enumerate(rollouts):
+        row = {name: values[i] for name, values in columns.items()}
+        row["calls_per_episode"] = float(len(r.calls))
+        row["turns_per_episode"] = float(r.assistant_turns)
+        row["invalid_call_rate"] = (sum(not c.valid for c in r.calls) / len(r.calls)) if r.calls else None
+        rows.append(row)
+    return rows
+
+
+def _sampled(model: Any, tokenizer: Any, specs: list[EpisodeSpec], s: EpisodeSettings) -> tuple[list, float]:
+    """(per spec: the k samples' successes, seconds)."""
+    t0 = time.perf_counter()
+    rollouts = play_episodes(model, tokenizer, specs, num_samples=s.k, temperature=s.temperature, **s.play_kwargs())
+    seconds = time.perf_counter() - t0
+    success = [row["episode_success"] for row in score_rollouts(rollouts)]
+    return [success[i * s.k:(i + 1) * s.k] for i in range(len(specs))], seconds
+
+
+def _transcript(label: str, split: str, r: EpisodeRollout, row: dict[str, Any], samples: list | None) -> dict:
+    return {"id": r.spec.id, "model": label, "split": split, "messages": r.messages,
+            "success": row["episode_success"], "scores": row, "result": r.result(), "samples_success": samples}
+
+
+def _play_split(model: Any, tokenizer: Any, label: str, split: str, specs: list[EpisodeSpec],
+                s: EpisodeSettings) -> tuple[list[dict], list[dict], dict[str, float]]:
+    """(metric rows, transcript rows, throughput) of one model on one split."""
+    t0 = time.perf_counter()
+    greedy = play_episodes(model, tokenizer, specs, num_samples=1, temperature=0.0, **s.play_kwargs())
+    greedy_s = time.perf_counter() - t0
+    rows = score_rollouts(greedy)
+    samples, sampled_s = _sampled(model, tokenizer, specs, s) if s.k > 0 and specs else ([None] * len(specs), 0.0)
+    for row, k_succ in zip(rows, samples if s.k > 0 else ()):
+        ok = None if None in k_succ else [float(v) for v in k_succ]
+        row["pass_k"] = None if ok is None else float(all(ok))
+        row["sampled_success"] = None if ok is None else sum(ok) / len(ok)
+    speed = {"greedy_episodes_per_second": round(len(specs) / greedy_s, 3) if greedy_s > 0 else 0.0,
+             "seconds": round(greedy_s + sampled_s, 2)}
+    if s.k > 0:
+        speed["sampled_episodes_per_second"] = round(len(specs) * s.k / sampled_s, 3) if sampled_s > 0 else 0.0
+    transcripts = [_transcript(label, split, r, row, k_succ) for r, row, k_succ in zip(greedy, rows, samples)]
+    succeeded = sum(row["episode_success"] or 0 for row in rows)
+    print(f"[episodes] {label} / {split}: {len(specs)} episodes, {succeeded:.0f} succeeded (greedy), "
+          f"{greedy_s + sampled_s:.1f} s", flush=True)
+    return rows, transcripts, speed
+
+
+def _check(models: Mapping[str, ModelSource], pairs: Sequence[tuple[str, str]], s: EpisodeSettings) -> None:
+    for m in models:
+        if m in RESERVED or "-" in m or "/" in m:
+            raise ValueError(f"model name {m!r} is reserved or contains '-' or '/' (used in delta and metric names)")
+    for a, b in pairs:
+        if a not in models or b not in models:
+            raise ValueError(f"delta {a}-{b}: unknown model; models: {', '.join(models)}")
+    if s.k < 0 or (s.k > 0 and s.temperature <= 0):
+        raise ValueError(f"k must be >= 0 and pass^k needs a temperature > 0 (k={s.k}, temperature={s.temperature})")
+
+
+def evaluate_episodes(models: Mapping[str, ModelSource], splits: Mapping[str, Sequence[EpisodeSpec]],
+                      settings: EpisodeSettings = EpisodeSettings(), *, pairs: Sequence[tuple[str, str]] | None = None,
+                      out_dir: str | Path | None = None) -> EpisodeEvaluation:
+    """Play and score every split with every model. `models` maps a label to (model, tokenizer) or to a callable
+    returning them (loaded when its turn comes, released after). `pairs`: (a, b) for the deltas a − b (default:
+    each model against the one before it). With `out_dir`, writes the transcripts (see the module docstring)."""
+    names, split_names, s = list(models), list(splits), settings
+    pairs = list(default_pairs(names) if pairs is None else pairs)
+    _check(models, pairs, s)
+    specs = {k: list(v) for k, v in splits.items()}
+    rows: dict = {}
+    transcripts: dict = {}
+    speed: dict = {}
+    for label, source in models.items():
+        model, tokenizer = source() if callable(source) else source
+        rows[label], transcripts[label], speed[label] = {}, {}, {}
+        for split in split_names:
+            rows[label][split], transcripts[label][split], speed[label][split] = _play_split(
+                model, tokenizer, label, split, specs[split], s)
+        del model, tokenizer
+        gc.collect()
+    sampled = ["pass_k", "sampled_success"] if s.k > 0 else []
+    metrics = [EPISODE_NAMES[0], *sampled, *EPISODE_NAMES[1:], *DERIVED[2:]]  # success and pass^k first
+    boot = s.bootstrap.kwargs()
+    summary = {m: {sp: {k: bootstrap_ci([r[k] for r in rows[m][sp]], **boot) for k in metrics}
+                   for sp in split_names} for m in names}
+    deltas = {f"{a}-{b}": {sp: {k: paired_delta([r[k] for r in rows[a][sp]], [r[k] for r in rows[b][sp]], **boot)
+                                for k in metrics} for sp in split_names} for a, b in pairs}
+    ev = EpisodeEvaluation(names, split_names, metrics, s, specs, rows, transcripts, summary, deltas, speed)
+    if out_dir is not None:
+        write_transcripts(ev, out_dir)
+    return ev
+
+
+def write_transcripts(ev: EpisodeEvaluation, out_dir: str | Path) -> Path:
+    """`<out_dir>/predictions/episodes/<model>/<split>.jsonl`, the folder replaced whole; returns the folder."""
+    folder = Path(out_dir) / TRANSCRIPTS_DIR
+    with atomic_dir(folder) as tmp:
+        for m in ev.models:
+            for sp in ev.splits:
+                atomic_write_text(tmp / m / f"{sp}.jsonl", jsonl(ev.transcripts[m][sp]))
+    return folder
+
+
+# -- Markdown ------------------------------------------------------------------------------------------------
+LABELS = {"episode_success": "success", "pass_k": "pass^k", "sampled_success": "sampled success",
+          "episode_call_recall": "call recall", "episode_call_precision": "call precision",
+          "episode_answer_facts": "facts stated", "episode_valid_calls": "valid calls",
+          "episode_turns": "turn budget used", "calls_per_episode": "calls/episode",
+          "turns_per_episode": "turns/episode", "invalid_call_rate": "invalid calls"}
+
+
+def _cell(e: Estimate, metric: str, signed: bool = False) -> str:
+    """'61.0 ± 9.5' (percent for scores in [0, 1], counts as they are); deltas signed, '*' when the CI excludes 0."""
+    if e.value is None:
+        return "–"
+    k = 1.0 if metric in UNBOUNDED else 100.0
+    value = f"{e.value * k:+.1f}" if signed else f"{e.value * k:.1f}"
+    if e.low is None or e.high is None:
+        return value
+    if signed:
+        return f"{value} [{e.low * k:+.1f}, {e.high * k:+.1f}]" + ("\\*" if e.excludes_zero else "")
+    return f"{value} ± {max(e.value - e.low, e.high - e.value) * k:.1f}"
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _clip(text: Any, limit: int) -> str:
+    text = " ⏎ ".join(str(text).split("\n"))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def transcript_lines(messages: Sequence[dict[str, Any]], limit: int = 240) -> list[str]:
+    """`role: text` lines of a transcript; reasoning as `assistant (thinking)`, tool calls as `name(arguments)`."""
+    lines = []
+    for m in messages:
+        role = m.get("role", "?")
+        if role == "assistant":
+            if m.get("reasoning"):
+                lines.append(f"assistant (thinking): {_clip(m['reasoning'], limit)}")
+            for call in m.get("tool_calls") or ():
+                fn = call.get("function", {})
+                lines.append(f"assistant: {_clip(str(fn.get('name')) + '(' + str(fn.get('arguments')) + ')', limit)}")
+            if m.get("content") or not m.get("tool_calls"):
+                lines.append(f"assistant: {_clip(m.get('content') or '', limit)}")
+        else:
+            lines.append(f"{role}: {_clip(m.get('content') or '', limit)}")
+    return lines
+
+
+def _fenced(lines: list[str]) -> list[str]:
+    text = "\n".join(lines)
+    fence = "`" * max(3, max(map(len, re.findall(r"`+", text)), default=0) + 1)  # longer than any run inside
+    return [fence + "text", text, fence]
+
+
+def _example(ev: EpisodeEvaluation, split: str, succeeded: bool) -> list[str]:
+    for m in reversed(ev.models):
+        for t in ev.transcripts[m][split]:
+            if (t["success"] == 1.0) == succeeded and t["success"] is not None:
+                head = f"**{'Succeeded' if succeeded else 'Failed'}** ({m}, `{t['id']}`): " + ", ".join(
+                    f"{LABELS.get(k, k)} {v:.2f}" for k, v in t["scores"].items() if v is not None)
+                return [head, "", *_fenced(transcript_lines(t["messages"])), ""]
+    return [f"No {'succeeded' if succeeded else 'failed'} episode in {split}.", ""]
+
+
+def render_episode_markdown(ev: EpisodeEvaluation, title: str = "Agent episodes", level: int = 2) -> str:
+    """A report section: per split a table (models x metrics, mean ± CI), the paired deltas, and one succeeded
+    and one failed greedy transcript (from the last model that has one)."""
+    s, h = ev.settings, "#" * level
+    lines = [f"{h} {title}", "",
+             f"Greedy play (success = pass^1) and, with k = {s.k}, {s.k} samples per episode at temperature "
+             f"{s.temperature} (pass^k: all k succeed). Bounds: {s.max_turns} text turns, {s.max_tool_calls} tool "
+             f"calls, {s.max_new_tokens} new tokens a turn. Cells: mean ± the larger side of the "
+             f"{s.bootstrap.confidence:.0%} {s.bootstrap.method} bootstrap CI over episodes; scores in %, "
+             "calls and turns per episode as counts.", ""]
+    for split in ev.splits:
+        lines += [f"{h}# {split} ({len(ev.specs[split])} episodes)", "",
+                  _row(["model", *(LABELS.get(k, k) for k in ev.metrics), "episodes/s"]),
+                  _row(["---"] * (len(ev.metrics) + 2))]
+        lines += [_row([m, *(_cell(ev.summary[m][split][k], k) for k in ev.metrics),
+                        f"{ev.throughput[m][split]['greedy_episodes_per_second']:.2f}"]) for m in ev.models]
+        lines += [_row([f"{a} − {b}", *(_cell(d[split][k], k, signed=True) for k in ev.metrics), ""])
+                  for pair, d in ev.deltas.items() for a, b in [pair.split("-", 1)]]
+        lines += ["", *_example(ev, split, True), *_example(ev, split, False)]
+    return "\n".join(lines) + "\n"
