@@ -154,10 +154,29 @@ class SftParams:
 
 
 @dataclass(frozen=True)
+class EpisodesParams:
+    """How an agent episode is played (thinkact.agent.rollout), the same in GRPO (`grpo.mode: episodes`) and in the
+    evaluate stage's episode evaluation: bounds per episode and tokens per assistant turn."""
+
+    max_turns: int = 4           # assistant text turns (questions, the answer); past it the episode ends, failed
+    max_tool_calls: int = 6      # tool calls, valid or not; past it the episode ends, failed
+    max_new_tokens: int = 144    # generated tokens per assistant turn
+
+    def __post_init__(self):
+        for key in ("max_turns", "max_tool_calls", "max_new_tokens"):
+            if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
+                raise ConfigError(f"episodes.{key}", "must be an integer >= 1")
+
+
+GRPO_MODES = ("turns", "episodes")
+
+
+@dataclass(frozen=True)
 class GrpoParams:
     """The `grpo` stage. `rewards` are registry names (thinkact.rewards), `reward_options` their options by name;
     `trainer` passes straight into trl.GRPOConfig (its `reward_weights` follow the order of `rewards`)."""
 
+    mode: str = "turns"          # turns: one assistant turn per prompt; episodes: whole episodes with tools running
     rewards: tuple[str, ...] = ()
     reward_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     sample_every: int = 10       # steps between completion samples (JSONL artifact); 0: never
@@ -167,6 +186,8 @@ class GrpoParams:
     trainer: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
+        if self.mode not in GRPO_MODES:
+            raise ConfigError("grpo.mode", f"{self.mode!r} is not one of {', '.join(GRPO_MODES)}")
         if self.cpu_threads < 0:
             raise ConfigError("grpo.cpu_threads", "must be >= 0 (0: torch's default)")
         if self.sample_every < 0:
@@ -199,6 +220,29 @@ class BootstrapParams:
 
 
 @dataclass(frozen=True)
+class EpisodeEvalParams:
+    """The evaluate stage's episode evaluation (thinkact.evaluation.episodes): greedy success (pass^1) and pass^k
+    (k samples at `temperature`, all must succeed) on <data>/episodes/<split>.jsonl; no splits: none."""
+
+    splits: tuple[str, ...] = ()
+    max_examples: int = 0        # episodes per split, the first N in file order; 0: all
+    k: int = 3                   # samples per episode for pass^k
+    temperature: float = 0.7     # sampling temperature for pass^k
+
+    def __post_init__(self):
+        for i, split in enumerate(self.splits):
+            if split not in SPLITS or split == "train":
+                raise ConfigError(f"evaluate.episodes.splits[{i}]", f"unknown evaluation split {split!r}; use "
+                                  + ", ".join(s for s in SPLITS if s != "train"))
+        if self.max_examples < 0:
+            raise ConfigError("evaluate.episodes.max_examples", "must be >= 0 (0: all)")
+        if self.k < 1:
+            raise ConfigError("evaluate.episodes.k", "must be >= 1")
+        if not 0 < self.temperature <= 5:
+            raise ConfigError("evaluate.episodes.temperature", "must be in (0, 5]")
+
+
+@dataclass(frozen=True)
 class EvaluateParams:
     """The `evaluate` stage: which models on which splits, how much, and how generation runs."""
 
@@ -210,6 +254,7 @@ class EvaluateParams:
     cpu_threads: int = 0         # torch threads on a CPU; 0: torch's default
     use_vllm: bool = False       # generate with vLLM (CUDA machines with vllm installed)
     bootstrap: BootstrapParams = BootstrapParams()
+    episodes: EpisodeEvalParams = EpisodeEvalParams()
 
     def __post_init__(self):
         for i, model in enumerate(self.models):
@@ -253,6 +298,7 @@ class Params:
     validate: ValidateParams = ValidateParams()
     model: ModelParams = ModelParams()
     sft: SftParams = SftParams()
+    episodes: EpisodesParams = EpisodesParams()
     grpo: GrpoParams = GrpoParams()
     evaluate: EvaluateParams = EvaluateParams()
     register: RegisterParams = RegisterParams()
