@@ -1,5 +1,6 @@
 """Stage `grpo`: TRL's GRPOTrainer from the SFT model, with the registry's rewards (tool-call accuracy, answer
-correctness, format, reasoning consistency) weighted as params.yaml says.
+correctness, format, reasoning consistency) weighted as params.yaml says. With `grpo.mode: episodes` it trains on
+whole agent episodes (`<paths.data>/episodes/train.jsonl`), tools running in every rollout, on episode rewards.
 
 Reads `<paths.outputs>/sft/model/`, `<paths.data>/train.jsonl` and params.yaml (`model`, `grpo`); writes
 `<paths.outputs>/grpo/model/` (safetensors, tokenizer with the chat template, model card), `metrics.json` (DVC
@@ -19,6 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from tasks import stage_main
+from thinkact.agent.episode import episode_path, read_episodes
 from thinkact.config import Params
 from thinkact.contract import read_jsonl
 from thinkact.io import atomic_write_json, file_md5
@@ -33,10 +35,14 @@ def run(params: Params) -> dict:
     out = params.paths.stage_dir(STAGE)
     check_params(params, out / "checkpoints")  # bad params fail before anything loads or runs
     params.paths.stage_model("sft")            # and so does a missing SFT model
-    train_path = Path(params.paths.data) / "train.jsonl"
-    train = read_jsonl(train_path)
+    if params.grpo.mode == "episodes":
+        train_path = episode_path(params.paths.data, "train")
+        train = read_episodes(train_path)
+    else:
+        train_path = Path(params.paths.data) / "train.jsonl"
+        train = read_jsonl(train_path)
     md5 = file_md5(train_path)
-    logged = {"model": asdict(params.model), STAGE: asdict(params.grpo)}
+    logged = {"model": asdict(params.model), STAGE: asdict(params.grpo), "episodes": asdict(params.episodes)}
     with stage_run(STAGE, params=logged, tags={"thinkact.train_md5": md5}) as tracked:
         result = train_grpo(params, train, out, tracked, data_md5=md5)
         metrics = result.to_dict()

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from thinkact.config import DataParams
-from thinkact.contract import EXAMPLE_SCHEMA, ToolCall
+from thinkact.contract import EXAMPLE_SCHEMA, ToolCall, iter_json_lines
 from thinkact.errors import DataError
 from thinkact.tool_schemas import arguments_error, schema_error, tool_infos, unknown_tool_error
 
@@ -178,3 +179,19 @@ class EpisodeSpec:
             raise DataError("<episode>", None, "episode", "no episode given",
                             "reset(episode=...) needs an EpisodeSpec, its dict or its JSON")
         return cls.from_dict(value)
+
+
+def episode_path(data: str | Path, split: str) -> Path:
+    """<data>/episodes/<split>.jsonl: where a data folder keeps the episodes of `split`."""
+    return Path(data) / EPISODES_DIR / f"{split}.jsonl"
+
+
+def read_episodes(path: str | Path, limit: int = 0) -> list[EpisodeSpec]:
+    """The episodes of an episode JSONL file, in file order (the first `limit`; 0: all); a bad line raises
+    DataError naming the file, line and field."""
+    specs = []
+    for number, obj in iter_json_lines(path, missing_hint="generate data with `thinkact data generate`"):
+        specs.append(EpisodeSpec.from_dict(obj, str(path), number))
+        if limit and len(specs) >= limit:
+            break
+    return specs

@@ -30,6 +30,7 @@ from datasets import Dataset
 from transformers import PrinterCallback
 from trl import GRPOConfig, GRPOTrainer
 
+from thinkact.agent.episode import EpisodeSpec
 from thinkact.config import Params
 from thinkact.contract import Example
 from thinkact.errors import ConfigError
@@ -39,6 +40,7 @@ from thinkact.models import load_model, set_cpu_threads
 from thinkact.rewards import build
 from thinkact.training.callbacks import CompletionSamples, TrackingCallback
 from thinkact.training.checkpoints import fingerprint, resume_point, save_final
+from thinkact.training.episodes import EpisodeRollouts, check_episode_rewards, episode_rows
 from thinkact.training.trl_config import device_defaults, lora_config, trl_config
 
 STAGE = "grpo"
@@ -105,6 +107,8 @@ def _cuda() -> bool:
 
 def check_params(params: Params, checkpoints: Path) -> tuple[Any, Any, list[Any]]:
     """(GRPOConfig, LoraConfig or None, rewards) from params; any bad value raises ConfigError before work starts."""
+    if params.grpo.mode == "episodes":
+        check_episode_rewards(params.grpo.rewards)
     rewards = build_rewards(params)
     return grpo_config(params, checkpoints, len(rewards)), lora_config(params.grpo.lora, STAGE), rewards
 
@@ -155,18 +159,21 @@ def publish_samples(staged: Path, final: Path) -> None:
             os.replace(path, tmp / path.name)
 
 
-def train_grpo(params: Params, train: Sequence[Example], out_dir: Path, run: Any,
+def train_grpo(params: Params, train: Sequence[Example] | Sequence[EpisodeSpec], out_dir: Path, run: Any,
                data_md5: str | None = None) -> GrpoResult:
-    """GRPO from the SFT model on `train`; writes out_dir/model (atomically), rewards.json and samples/."""
+    """GRPO from the SFT model on `train` (per-turn examples, or episodes with `grpo.mode: episodes`); writes
+    out_dir/model (atomically), rewards.json and samples/."""
     checkpoints = out_dir / "checkpoints"
     config, peft_config, rewards = check_params(params, checkpoints)  # bad fields fail here, before the model loads
     start_dir = params.paths.stage_model("sft")
     examples = list(train[: params.grpo.max_examples] if params.grpo.max_examples else train)
     set_cpu_threads(params.grpo.cpu_threads)
     model, tokenizer = load_model(str(start_dir), params.paths.models_cache)
-    rows = grpo_rows(examples, tokenizer)
+    episodes = params.grpo.mode == "episodes"
+    rows = episode_rows(examples, tokenizer) if episodes else grpo_rows(examples, tokenizer)
     card = (start_dir / "thinkact-card.json").read_text() if (start_dir / "thinkact-card.json").is_file() else ""
-    key = fingerprint(STAGE, data_md5 or len(examples), card, params.model, params.grpo)
+    key = fingerprint(STAGE, data_md5 or len(examples), card, params.model, params.grpo,
+                      *((params.episodes,) if episodes else ()))
     resume = resume_point(checkpoints, key)
     staged = checkpoints / SAMPLES  # samples are staged beside the checkpoints (so a resumed run keeps them) ...
     done = int(Path(resume).name.rsplit("-", 1)[-1]) if resume else 0
@@ -177,9 +184,12 @@ def train_grpo(params: Params, train: Sequence[Example], out_dir: Path, run: Any
     names = [r.name for r in rewards]
     tracker = TrackingCallback(run, STAGE, show=("reward", *(f"rewards/{n}/mean" for n in names), "kl", "entropy"))
     samples = CompletionSamples(run, staged, params.grpo.sample_every, list(config.reward_weights or []),
-                                {r["prompt"]: {"id": r["id"], "target": r["target"]} for r in rows})
+                                {r["prompt"]: {"id": r["id"], "target": r.get("target", r.get("episode"))}
+                                 for r in rows})
+    rollout = EpisodeRollouts(examples, rows, params.episodes) if episodes else None
     trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=config, train_dataset=Dataset.from_list(rows),
-                          processing_class=tokenizer, peft_config=peft_config, callbacks=[tracker, samples])
+                          processing_class=tokenizer, peft_config=peft_config, callbacks=[tracker, samples],
+                          rollout_func=rollout)
     samples.trainer = trainer
     trainer.remove_callback(PrinterCallback)  # TrackingCallback prints one line per logging step instead
     begin = time.monotonic()
@@ -194,7 +204,8 @@ def train_grpo(params: Params, train: Sequence[Example], out_dir: Path, run: Any
                         reward_last=_edge_mean(history, "reward", last=True),
                         rewards_last={n: v for n in names if (v := _edge_mean(history, n, last=True)) is not None})
     save_final(trainer, tokenizer, out_dir / "model", {
-        "stage": STAGE, "base": params.model.base, "start": str(start_dir), "data_md5": data_md5,
+        "stage": STAGE, "mode": params.grpo.mode, "base": params.model.base, "start": str(start_dir),
+        "data_md5": data_md5,
         "rewards": ", ".join(names), "steps": steps, "reward_first": result.reward_first,
         "reward_last": result.reward_last, "lora": bool(params.grpo.lora),
         "params": {"model": asdict(params.model), "grpo": asdict(params.grpo)}})
