@@ -156,9 +156,15 @@ def calls_exact(pred: list[tuple[str, dict]], gold: list[tuple[str, dict, dict |
     if len(pred) == 1:  # the common case
         return pred[0][0] == gold[0][0] and pair_score(pred[0][1], gold[0][1], gold[0][2]) == (1.0, 1.0)
     fits = [[p[0] == g[0] and pair_score(p[1], g[1], g[2]) == (1.0, 1.0) for g in gold] for p in pred]
-    owner = [-1] * len(gold)  # gold index -> predicted index matched to it
+    return -1 not in max_matching(fits)
 
-    def augment(i: int, seen: list[bool]) -> bool:  # Kuhn's augmenting path
+
+def max_matching(fits: list[list[bool]]) -> list[int]:
+    """A maximum one-to-one matching of rows to columns where `fits[row][col]` (Kuhn's augmenting paths; calls
+    are few): for each column, the row matched to it, or -1."""
+    owner = [-1] * (len(fits[0]) if fits else 0)
+
+    def augment(i: int, seen: list[bool]) -> bool:
         for j, ok in enumerate(fits[i]):
             if ok and not seen[j]:
                 seen[j] = True
@@ -167,7 +173,9 @@ def calls_exact(pred: list[tuple[str, dict]], gold: list[tuple[str, dict, dict |
                     return True
         return False
 
-    return all(augment(i, [False] * len(gold)) for i in range(len(pred)))
+    for i in range(len(fits)):
+        augment(i, [False] * len(owner))
+    return owner
 
 
 @functools.lru_cache(maxsize=64)

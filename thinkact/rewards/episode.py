@@ -23,7 +23,7 @@ import json
 from typing import Any, NamedTuple
 
 from thinkact.data.catalog import TOOLS_BY_NAME
-from thinkact.rewards.compare import normalize_string, pair_score
+from thinkact.rewards.compare import max_matching, normalize_string, pair_score
 
 CHANGING_VERBS = frozenset({
     "add", "apply", "approve", "book", "buy", "cancel", "change", "close", "create", "delete", "edit", "file",
@@ -100,19 +100,7 @@ def matched(calls: tuple[tuple[str | None, Any, bool], ...], gold: Gold) -> tupl
     made calls to gold calls that fit exactly (Kuhn's augmenting paths; calls are few)."""
     fits = [[valid and name == g[0] and isinstance(args, dict) and pair_score(args, g[1], g[2]) == (1.0, 1.0)
              for g in gold.calls] for name, args, valid in calls]
-    owner = [-1] * len(gold.calls)
-
-    def augment(i: int, seen: list[bool]) -> bool:
-        for j, ok in enumerate(fits[i]):
-            if ok and not seen[j]:
-                seen[j] = True
-                if owner[j] < 0 or augment(owner[j], seen):
-                    owner[j] = i
-                    return True
-        return False
-
-    for i in range(len(calls)):
-        augment(i, [False] * len(gold.calls))
+    owner = max_matching(fits) if fits else [-1] * len(gold.calls)
     used = set(owner) - {-1}
     return len(used), [i for i in range(len(calls)) if i not in used]
 
