@@ -71,7 +71,9 @@ QUICK = {
             "trainer": {"max_steps": 6, "per_device_train_batch_size": 8, "logging_steps": 1, "save_steps": 2,
                         "learning_rate": 3.0e-3, "warmup_steps": 0}},
     "evaluate": {"max_examples": 8, "max_new_tokens": 24, "batch_size": 8,
-                 "bootstrap": {"n_resamples": 200, "confidence": 0.95, "seed": 0, "method": "BCa"}},
+                 "bootstrap": {"n_resamples": 200, "confidence": 0.95, "seed": 0, "method": "BCa"},
+                 "episodes": {"max_examples": 4, "k": 1}},
+    "episodes": {"max_new_tokens": 16, "max_turns": 2, "max_tool_calls": 2},
 }
 
 

@@ -113,3 +113,122 @@ def test_bad_alias_is_one_clear_line(env):
     assert run.returncode == 2
     assert "no alias 'nope'; aliases: @champion -> 1; versions: 1" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+# -- --simulate: tool calls answered by the simulators through the tool environment -------------------------
+MESSAGE = "Where is my order ORD-12345?"
+CALL = {"name": "get_order_status", "arguments": {"order_id": "ORD-12345"}}
+
+
+def _catalog_tools():
+    from thinkact.data.catalog import TOOLS_BY_NAME
+
+    return [TOOLS_BY_NAME[n].schema() for n in ("get_order_status", "cancel_order")]
+
+
+def _result(name, arguments):
+    from thinkact.agent.environment import RESULT_SEPARATORS
+    from thinkact.data.simulators import simulate
+
+    return json.dumps(simulate(name, arguments), separators=RESULT_SEPARATORS)
+
+
+def test_simulated_calls_get_the_simulator_result_or_the_environment_error():
+    env = chat.simulator(_catalog_tools(), max_tool_calls=5)
+
+    def run(body):
+        return chat.run_tools(env, chat.turn_of(f"<think>\n\n</think>\n\n<tool_call>\n{body}\n</tool_call><|im_end|>"))
+
+    (ok,) = run(json.dumps(CALL))
+    assert ok == {**CALL, "result": _result(**CALL), "error": None}
+    (unknown,) = run('{"name": "book_flight", "arguments": {}}')
+    assert unknown["error"] == "unknown_tool" and json.loads(unknown["result"])["kind"] == "unknown_tool"
+    (bad,) = run('{"name": "get_order_status", "arguments": {"order_id": 7}}')
+    assert bad["error"] == "invalid_arguments" and "order_id" in json.loads(bad["result"])["error"]
+    (broken,) = run('{"name": "get_order_status", "arguments": {')
+    assert broken["error"] == "malformed_call"
+    assert chat.run_tools(env, chat.turn_of("<think>\n\n</think>\n\nIt has shipped.")) == []
+    both = chat.run_tools(env, chat.turn_of("<think>\n\n</think>\n\n" + "\n".join(
+        f"<tool_call>\n{json.dumps(CALL)}\n</tool_call>" for _ in range(2))))
+    assert [r["error"] for r in both] == [None, "limit"] and env.done  # the 6th call passes max_tool_calls=5
+    messages = chat.tool_messages(chat.turn_of(f"<think>\n\n</think>\n\n<tool_call>\n{json.dumps(CALL)}\n"
+                                               "</tool_call>"), [ok])
+    assert messages[0]["tool_calls"][0]["function"] == CALL
+    assert messages[1] == {"role": "tool", "name": "get_order_status", "content": ok["result"]}
+    console = Console(record=True, width=200)
+    chat.show_results(console, [ok, unknown])
+    text = console.export_text()
+    assert f"result of get_order_status> {ok['result']}" in text and "result of book_flight> " in text
+    with pytest.raises(ThinkactError, match="--tools: "):
+        chat.simulator([{"type": "function", "function": {"name": "x", "parameters": {"type": "nope"}}}], 3)
+
+
+@pytest.fixture(scope="module")
+def caller(tmp_path_factory):
+    """builtin:tiny taught, through chat's own prompt rendering, to call get_order_status for MESSAGE and then to
+    answer from the simulated result; (saved folder, tokens a turn needs)."""
+    import torch
+
+    from thinkact.chat_template import render_target
+    from thinkact.contract import Example, Target
+    from thinkact.generation import prompt_text
+    from thinkact.models import load_model
+
+    root = tmp_path_factory.mktemp("caller")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    model, tok = load_model("builtin:tiny", root / "models", tiny_size=QUICK["model"]["tiny"])
+    tools = _catalog_tools()
+    call = chat.turn_of(render_target({"tool_calls": [CALL]}))
+    status = json.loads(_result(**CALL))["status"]
+    answer = render_target({"content": f"Order ORD-12345 is {status}."})
+    user = [{"role": "user", "content": MESSAGE}]
+    turns = [(user, call["raw"]),
+             (user + chat.tool_messages(call, chat.run_tools(chat.simulator(tools, 2), call)), answer)]
+    data = []
+    for messages, target in turns:
+        prompt = Example(id="t", domain="chat", split="chat", tools=tools, messages=messages, target=Target(content=""))
+        context = tok(prompt_text(tok, prompt), add_special_tokens=False)["input_ids"]
+        ids = tok(target + "<|im_end|>", add_special_tokens=False)["input_ids"]
+        data.append((torch.tensor([context + ids]), torch.tensor([[-100] * len(context) + ids]), len(ids)))
+    model.train()
+    torch.manual_seed(0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(120):
+        loss = sum(model(input_ids=x, labels=y).loss for x, y, _ in data)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    folder = root / "model"
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    torch.set_num_threads(threads)
+    return folder, max(n for _, _, n in data) + 4, status
+
+
+@pytest.mark.slow
+def test_simulate_answers_a_taught_call_with_the_simulator_result(caller, tmp_path, monkeypatch):
+    from thinkact.cli import app
+
+    folder, tokens, status = caller
+    monkeypatch.setenv("THINKACT_PARAMS", str(write_params(tmp_path, {"episodes": {"max_tool_calls": 2}})))
+    tools = tmp_path / "tools.json"
+    tools.write_text(json.dumps(_catalog_tools()))
+    base = ["chat", "--model", str(folder), "--tools", str(tools), "--simulate", "--max-new-tokens", str(tokens)]
+    shot = CliRunner().invoke(app, [*base, "--message", MESSAGE, "--json"])
+    assert shot.exit_code == 0, shot.output
+    reply = json.loads(shot.stdout.strip().splitlines()[-1])
+    first = reply["turns"][0]
+    assert first["tool_calls"] == [CALL]
+    assert first["tool_results"] == [{**CALL, "result": _result(**CALL), "error": None}]
+    assert reply["answer"] == f"Order ORD-12345 is {status}." and len(reply["turns"]) == 2
+    shown = CliRunner().invoke(app, [*base, "--message", MESSAGE])
+    assert shown.exit_code == 0, shown.output
+    text = " ".join(shown.stdout.split())
+    assert "tool call: get_order_status" in text and "result of get_order_status> {" in text and status in text
+    talk = CliRunner().invoke(app, base, input=f"{MESSAGE}\n/exit\n")
+    assert talk.exit_code == 0, talk.output
+    text = " ".join(talk.stdout.split())
+    assert "tools (simulated): get_order_status, cancel_order" in text and "result of get_order_status> {" in text
+    assert f"Order ORD-12345 is {status}." in text

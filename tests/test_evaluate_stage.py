@@ -3,6 +3,7 @@ registry and DVC read, MLflow gets the metrics and files, a missing model or bad
 and any saved model evaluates on any contract file or BFCL category."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -28,10 +29,13 @@ def _save_untrained(params, *stages: str) -> None:
 
 @pytest.fixture
 def eval_project(quick_project):
+    """The quick project with sft/grpo models; the per-turn evaluation only (episodes: tests/test_episode_stage.py)."""
     _save_untrained(quick_project, "sft", "grpo")
     history = [{"step": i, "reward": 0.1 * i, "format": 0.2 * i, "tool_call": 0.0} for i in range(1, 4)]
     (quick_project.paths.stage_dir("grpo") / "rewards.json").write_text(json.dumps(history))
-    return quick_project
+    evaluate = quick_project.evaluate
+    return dataclasses.replace(quick_project, evaluate=dataclasses.replace(
+        evaluate, episodes=dataclasses.replace(evaluate.episodes, splits=())))
 
 
 def test_stage_writes_metrics_report_predictions_plots_and_logs_them(eval_project):
@@ -64,6 +68,7 @@ def test_stage_writes_metrics_report_predictions_plots_and_logs_them(eval_projec
     info = json.loads((out / "run.json").read_text())
     assert info["splits"] == dict.fromkeys(splits, 8) and set(info["eval_data_md5"]) == set(splits)
     assert set(headline) == {"seconds", *(f"grpo/{s}/tool_call_exact" for s in splits)}
+    assert "episodes" not in metrics and "episodes" not in info and "Agent episodes" not in report
 
     client = MlflowClient(tracking_uri())
     (mlrun,) = client.search_runs([client.get_experiment_by_name("thinkact").experiment_id],

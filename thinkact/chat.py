@@ -12,6 +12,13 @@ completions are read by the one parser (thinkact.rewards.parsing). Greedy unless
 
 In the interactive prompt a tool call asks for the tool's result (JSON or text; empty skips), which goes back into
 the conversation as a `tool` message; `/reset` starts over, `/exit` (or Ctrl-D) leaves.
+
+With `--simulate` nobody is asked: every `<tool_call>` block is run through `thinkact.agent.ToolEnvironment` over
+the offered tools (the built-in simulators answer; an unknown tool, bad arguments or a malformed call come back
+as the environment's error result), shown as a typed result would be, and the model continues until it answers
+or `episodes.max_tool_calls` calls were made for the message (one shot and interactive alike):
+
+    thinkact chat --model grpo --tools tools.json --simulate --message "Where is order ORD-12345?"
 """
 from __future__ import annotations
 
@@ -20,12 +27,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from thinkact.agent.environment import ToolEnvironment
+from thinkact.agent.episode import EpisodeSpec
+from thinkact.agent.rollout import call_bodies
 from thinkact.config import Params
 from thinkact.contract import Example, Target
-from thinkact.errors import ThinkactError
+from thinkact.errors import DataError, ThinkactError
 from thinkact.evaluation.predict import load_for_eval
 from thinkact.generation import generate_completions
-from thinkact.rewards.parsing import parse
+from thinkact.rewards.parsing import END_MARKERS, parse
 
 
 def load_tools(path: str | Path | None) -> list[dict[str, Any]]:
@@ -117,13 +127,102 @@ def one_shot(model: Any, tokenizer: Any, message: str, tools: Sequence[dict[str,
     return reply(model, tokenizer, messages, tools, **generation)
 
 
+# -- simulated tools -----------------------------------------------------------------------------------------
+def simulator(tools: Sequence[dict[str, Any]], max_tool_calls: int) -> ToolEnvironment:
+    """A tool environment over the offered tools (the built-in simulators run them), at most `max_tool_calls`
+    calls; a schema the environment cannot use is one error."""
+    try:
+        spec = EpisodeSpec(id="chat", user="chat", tools=tuple(tools))
+    except DataError as e:
+        raise ThinkactError(f"--tools: {e.problem}") from None
+    return ToolEnvironment(spec, max_tool_calls=max_tool_calls)
+
+
+def _action_text(raw: str) -> str:
+    """The completion after its leading, closed think block, without end-of-turn markers (as the rollout reads it)."""
+    text = raw.rstrip()
+    while text.endswith(END_MARKERS):
+        text = text[: text.rindex("<|")].rstrip()
+    rest = text.lstrip()
+    end = rest.find("</think>") if rest.startswith("<think>") else -1
+    return rest if end < 0 else rest[end + len("</think>"):]
+
+
+def run_tools(env: ToolEnvironment, turn: dict[str, Any]) -> list[dict[str, Any]]:
+    """Answer the turn's tool calls through `env`, one per `<tool_call>` block (a malformed one too, as an error):
+    [{"name", "arguments", "result", "error"}]; [] when the turn calls nothing."""
+    p = parse(turn["raw"])
+    if not (p.calls or p.action == "call"):
+        return []
+    out = []
+    for body in call_bodies(_action_text(turn["raw"])):
+        result = env.call_raw(body)
+        record = env.calls[-1]
+        out.append({"name": record.name, "arguments": record.arguments, "result": result, "error": record.error})
+    return out
+
+
+def tool_messages(turn: dict[str, Any], results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The assistant message with the calls the environment ran, then a `tool` message per result."""
+    msg = assistant_message(turn)
+    msg["content"] = ""
+    msg["tool_calls"] = [{"type": "function", "function": {
+        "name": r["name"] or "", "arguments": r["arguments"] if isinstance(r["arguments"], dict)
+        else str(r["arguments"])}} for r in results]
+    return [msg, *({"role": "tool", "name": r["name"] or "", "content": r["result"]} for r in results)]
+
+
+def show_results(console: Any, results: Sequence[dict[str, Any]]) -> None:
+    """Each tool result as a typed one appears: `result of NAME> TEXT`."""
+    from rich.text import Text
+
+    for r in results:
+        console.print(Text.assemble((f"result of {r['name'] or '?'}> ", "cyan"), r["result"]))
+
+
+def simulated_exchange(model: Any, tokenizer: Any, messages: list[dict[str, Any]], tools: Sequence[dict[str, Any]],
+                       env: ToolEnvironment, console: Any = None, **generation: Any) -> list[dict[str, Any]]:
+    """Reply to `messages` (extended in place) until the model answers or `env` ends on its call bound; each
+    turn gets its `tool_results`. With `console`, every turn and result is shown as it comes."""
+    turns = []
+    while True:
+        turn = reply(model, tokenizer, messages, tools, **generation)
+        results = run_tools(env, turn)
+        turn["tool_results"] = results
+        turns.append(turn)
+        if console is not None:
+            show(console, turn)
+            show_results(console, results)
+        if not results:
+            messages.append(assistant_message(turn))
+            return turns
+        messages.extend(tool_messages(turn, results))
+        if env.done:
+            if console is not None:
+                console.print(f"[dim](tool call limit reached: {env.max_tool_calls} calls for this message)[/]")
+            return turns
+
+
+def simulated_one_shot(model: Any, tokenizer: Any, message: str, tools: Sequence[dict[str, Any]],
+                       max_tool_calls: int, *, system: str | None = None, console: Any = None,
+                       **generation: Any) -> list[dict[str, Any]]:
+    """`one_shot` with the tools simulated: every turn until the answer (or the call bound)."""
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": message}]
+    return simulated_exchange(model, tokenizer, messages, tools, simulator(tools, max_tool_calls), console,
+                              **generation)
+
+
 def interactive(model: Any, tokenizer: Any, tools: Sequence[dict[str, Any]], console: Any, *,
-                system: str | None = None, **generation: Any) -> None:
-    """A read-eval loop on the console; tool calls ask for their results."""
+                system: str | None = None, simulate_calls: int = 0, **generation: Any) -> None:
+    """A read-eval loop on the console; tool calls ask for their results, or with `simulate_calls` > 0 are
+    answered by the simulators (at most that many calls per message)."""
     start = [{"role": "system", "content": system}] if system else []
     messages = list(start)
     names = ", ".join(t["function"]["name"] for t in tools) or "none"
-    console.print(f"[bold]thinkact chat[/] — tools: {names}. /reset starts over, /exit leaves.")
+    if simulate_calls:
+        simulator(tools, simulate_calls)  # a tools list the environment cannot use fails before the first message
+    mode = " (simulated)" if simulate_calls else ""
+    console.print(f"[bold]thinkact chat[/] — tools{mode}: {names}. /reset starts over, /exit leaves.")
     while True:
         try:
             text = console.input("[bold blue]you> [/]").strip()
@@ -139,6 +238,10 @@ def interactive(model: Any, tokenizer: Any, tools: Sequence[dict[str, Any]], con
         if not text:
             continue
         messages.append({"role": "user", "content": text})
+        if simulate_calls:
+            simulated_exchange(model, tokenizer, messages, tools, simulator(tools, simulate_calls), console,
+                               **generation)
+            continue
         while True:
             turn = reply(model, tokenizer, messages, tools, **generation)
             show(console, turn)

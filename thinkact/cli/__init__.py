@@ -125,23 +125,59 @@ def score(
 @app.command("evaluate")
 def evaluate(
     model: Annotated[Optional[list[str]], typer.Option(
+        metavar="SPEC",
         help="Model to evaluate, repeatable: base, sft, grpo, a saved folder, a Hugging Face id in the local cache, "
              "models:/NAME@ALIAS or models:/NAME/VERSION; LABEL=SPEC names it in the report. "
              "Default: evaluate.models from params.yaml.")] = None,
     data: Annotated[Optional[list[Path]], typer.Option(
-        help="Contract JSONL to evaluate on, repeatable (its file name is the split label). "
-             "Default: evaluate.splits from paths.data.")] = None,
+        metavar="FILE",
+        help="Contract JSONL to evaluate on, repeatable (its file name is the split label); with --episodes an "
+             "episode JSONL (one episode spec per line). Default: evaluate.splits from paths.data.")] = None,
     bfcl: Annotated[Optional[list[str]], typer.Option(
+        metavar="CATEGORY",
         help="A BFCL category from the installed bfcl-eval package (e.g. simple_python), repeatable.")] = None,
-    max_examples: Annotated[Optional[int], typer.Option(help="First N examples per data set (default: "
-                                                        "evaluate.max_examples; 0: all).")] = None,
-    out: Annotated[Path, typer.Option(help="Output folder (metrics.json, report.md, predictions/, plots/).")]
-    = Path("outputs/evaluate-cli"),
+    max_examples: Annotated[Optional[int], typer.Option(
+        metavar="N", help="First N examples per data set (default: evaluate.max_examples; with --episodes: "
+                          "episodes per split, default evaluate.episodes.max_examples; 0: all).")] = None,
+    episodes: Annotated[bool, typer.Option(
+        "--episodes", metavar="",
+        help="Play agent episodes (tools run by the simulators) instead of per-turn examples: success (greedy) "
+             "and pass^k per split.")] = False,
+    episode_splits: Annotated[Optional[list[str]], typer.Option(
+        "--episode-splits", metavar="SPLIT",
+        help="With --episodes: <paths.data>/episodes/SPLIT.jsonl, repeatable or comma-separated. Default: "
+             "evaluate.episodes.splits, else test_id, test_env and test_task.")] = None,
+    k: Annotated[Optional[int], typer.Option(
+        "--k", metavar="N", help="With --episodes: samples per episode for pass^k (default: evaluate.episodes.k; "
+                                 "0: greedy only).")] = None,
+    temperature: Annotated[Optional[float], typer.Option(
+        metavar="T", help="With --episodes: sampling temperature of the k samples (default: "
+                          "evaluate.episodes.temperature).")] = None,
+    out: Annotated[Path, typer.Option(metavar="DIR", help="Output folder (metrics.json, report.md, predictions/, "
+                                                          "plots/).")] = Path("outputs/evaluate-cli"),
 ) -> None:
-    """Evaluate any models on any contract data or BFCL categories with the pipeline's metrics and CIs."""
-    from thinkact.cli.evaluate import evaluate_command
+    """Evaluate any models on any contract data, BFCL categories or agent episodes with the pipeline's metrics and CIs.
 
-    report = evaluate_command(model or [], data or [], bfcl or [], max_examples, out)
+    \b
+    Examples:
+    thinkact evaluate --model models:/thinkact-agent@champion --data data/test_env.jsonl
+    thinkact evaluate --model grpo --model qwen=Qwen/Qwen3-1.7B --bfcl simple_python --max-examples 100
+    thinkact evaluate --episodes --model sft --model grpo --episode-splits test_env --k 5 --temperature 1.0
+    thinkact evaluate --episodes --model grpo --data my_episodes.jsonl
+    """
+    from thinkact.cli.evaluate import evaluate_command, evaluate_episodes_command
+
+    if episodes:
+        if bfcl:
+            raise ThinkactError("--bfcl evaluates per-turn examples; it does not combine with --episodes")
+        report = evaluate_episodes_command(model or [], data or [], episode_splits or [], max_examples, k,
+                                           temperature, out)
+    else:
+        given = [name for name, value in (("--episode-splits", episode_splits), ("--k", k),
+                                          ("--temperature", temperature)) if value not in (None, [])]
+        if given:
+            raise ThinkactError(f"{', '.join(given)}: only with --episodes (agent episodes)")
+        report = evaluate_command(model or [], data or [], bfcl or [], max_examples, out)
     Console().print(report)
 
 
@@ -178,27 +214,56 @@ def promote(
 
 @app.command("chat")
 def chat(
-    model: Annotated[str, typer.Option(help="models:/NAME@ALIAS, models:/NAME/VERSION, sft, grpo, base, a saved "
-                                            "model folder or a built-in.")] = "models:/thinkact-agent@champion",
-    message: Annotated[Optional[str], typer.Option(help="One-shot: answer this message and exit.")] = None,
-    tools: Annotated[Optional[Path], typer.Option(help="JSON list of OpenAI function schemas offered.")] = None,
-    system: Annotated[Optional[str], typer.Option(help="A system message.")] = None,
-    max_new_tokens: Annotated[int, typer.Option(help="Longest reply in tokens.")] = 256,
-    temperature: Annotated[float, typer.Option(help="0: greedy.")] = 0.0,
-    json_out: Annotated[bool, typer.Option("--json", help="One-shot: print the parsed reply as JSON.")] = False,
+    model: Annotated[str, typer.Option(
+        metavar="SPEC", help="models:/NAME@ALIAS, models:/NAME/VERSION, sft, grpo, base, a saved model folder or a "
+                             "built-in.")] = "models:/thinkact-agent@champion",
+    message: Annotated[Optional[str], typer.Option(metavar="TEXT", help="One-shot: answer this message and exit.")]
+    = None,
+    tools: Annotated[Optional[Path], typer.Option(metavar="FILE", help="JSON list of OpenAI function schemas "
+                                                                       "offered.")] = None,
+    system: Annotated[Optional[str], typer.Option(metavar="TEXT", help="A system message.")] = None,
+    max_new_tokens: Annotated[int, typer.Option(metavar="N", help="Longest reply in tokens.")] = 256,
+    temperature: Annotated[float, typer.Option(metavar="T", help="0: greedy.")] = 0.0,
+    simulate: Annotated[bool, typer.Option(
+        "--simulate", metavar="",
+        help="Answer the model's tool calls with the built-in tool simulators instead of asking you (an unknown "
+             "tool or bad arguments get the environment's error result); at most episodes.max_tool_calls calls "
+             "per message.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", metavar="", help="One-shot: print the parsed reply as JSON "
+                                                                      "(with --simulate: the last turn, and every "
+                                                                      "turn under \"turns\").")] = False,
 ) -> None:
-    """Talk to a model (the registry's champion by default): shows its reasoning, then its tool calls or answer."""
+    """Talk to a model (the registry's champion by default): shows its reasoning, then its tool calls or answer.
+
+    \b
+    Examples:
+    thinkact chat --model models:/thinkact-agent@champion
+    thinkact chat --model grpo --tools tools.json --simulate --message "Where is order ORD-12345?"
+    """
     import json
 
     from thinkact import chat as chat_mod
     from thinkact.config import load_params
 
+    params = load_params()
     tool_list = chat_mod.load_tools(tools)
-    loaded, tokenizer = chat_mod.load_chat_model(model, load_params())
+    if simulate:
+        chat_mod.simulator(tool_list, params.episodes.max_tool_calls)  # unusable tool schemas: one error, first
+        if not tool_list:
+            console.print("[yellow]--simulate without --tools: no tool is offered, every call gets an "
+                          "unknown_tool error[/]")
+    loaded, tokenizer = chat_mod.load_chat_model(model, params)
     generation = {"max_new_tokens": max_new_tokens, "temperature": temperature}
     out = Console()
+    calls = params.episodes.max_tool_calls if simulate else 0
     if message is None:
-        chat_mod.interactive(loaded, tokenizer, tool_list, out, system=system, **generation)
+        chat_mod.interactive(loaded, tokenizer, tool_list, out, system=system, simulate_calls=calls, **generation)
+        return
+    if simulate:
+        turns = chat_mod.simulated_one_shot(loaded, tokenizer, message, tool_list, calls, system=system,
+                                            console=None if json_out else out, **generation)
+        if json_out:
+            print(json.dumps({**turns[-1], "turns": turns}, ensure_ascii=False))
         return
     turn = chat_mod.one_shot(loaded, tokenizer, message, tool_list, system=system, **generation)
     if json_out:

@@ -12,6 +12,8 @@ throughput (episodes per second, greedy and sampled) is reported beside them.
                            EpisodeSettings(k=4, temperature=0.8), out_dir="outputs/evaluate")
     ev.metrics_json()["grpo"]["test_env"]["episode_success_ci"]; render_episode_markdown(ev)
 
+`evaluate_episodes` is `play_model` per model (one loaded model on every split) then `summarize_episodes`; the
+evaluate stage calls those two itself, to play the episodes with the model it loaded for the per-turn examples.
 With `out_dir`, the greedy transcripts go to `<out_dir>/predictions/episodes/<model>/<split>.jsonl` (one line per
 episode: id, model, split, messages, success, scores, result, samples_success), replacing that folder whole.
 `thinkact.evaluation.report.write_evaluation` replaces `predictions/` whole: write episodes after it.
@@ -148,7 +150,8 @@ def _play_split(model: Any, tokenizer: Any, label: str, split: str, specs: list[
     return rows, transcripts, speed
 
 
-def _check(models: Mapping[str, ModelSource], pairs: Sequence[tuple[str, str]], s: EpisodeSettings) -> None:
+def check_models(models: Sequence[str], pairs: Sequence[tuple[str, str]], s: EpisodeSettings) -> None:
+    """ValueError for a model label unfit for metric names, a delta naming an unknown model, or a bad k."""
     for m in models:
         if m in RESERVED or "-" in m or "/" in m:
             raise ValueError(f"model name {m!r} is reserved or contains '-' or '/' (used in delta and metric names)")
@@ -159,27 +162,27 @@ def _check(models: Mapping[str, ModelSource], pairs: Sequence[tuple[str, str]], 
         raise ValueError(f"k must be >= 0 and pass^k needs a temperature > 0 (k={s.k}, temperature={s.temperature})")
 
 
-def evaluate_episodes(models: Mapping[str, ModelSource], splits: Mapping[str, Sequence[EpisodeSpec]],
-                      settings: EpisodeSettings = EpisodeSettings(), *, pairs: Sequence[tuple[str, str]] | None = None,
-                      out_dir: str | Path | None = None) -> EpisodeEvaluation:
-    """Play and score every split with every model. `models` maps a label to (model, tokenizer) or to a callable
-    returning them (loaded when its turn comes, released after). `pairs`: (a, b) for the deltas a − b (default:
-    each model against the one before it). With `out_dir`, writes the transcripts (see the module docstring)."""
-    names, split_names, s = list(models), list(splits), settings
+Played = dict[str, tuple[list[dict], list[dict], dict[str, float]]]  # split -> (metric rows, transcripts, speed)
+
+
+def play_model(model: Any, tokenizer: Any, label: str, splits: Mapping[str, Sequence[EpisodeSpec]],
+               settings: EpisodeSettings = EpisodeSettings()) -> Played:
+    """Play every split with one loaded model (greedy, then the k samples): what `summarize_episodes` takes."""
+    return {split: _play_split(model, tokenizer, label, split, list(specs), settings)
+            for split, specs in splits.items()}
+
+
+def summarize_episodes(played: Mapping[str, Played], splits: Mapping[str, Sequence[EpisodeSpec]],
+                       settings: EpisodeSettings = EpisodeSettings(), *,
+                       pairs: Sequence[tuple[str, str]] | None = None) -> EpisodeEvaluation:
+    """Intervals and paired deltas over what `play_model` returned for each model (in the order given)."""
+    names, split_names, s = list(played), list(splits), settings
     pairs = list(default_pairs(names) if pairs is None else pairs)
-    _check(models, pairs, s)
+    check_models(names, pairs, s)
     specs = {k: list(v) for k, v in splits.items()}
-    rows: dict = {}
-    transcripts: dict = {}
-    speed: dict = {}
-    for label, source in models.items():
-        model, tokenizer = source() if callable(source) else source
-        rows[label], transcripts[label], speed[label] = {}, {}, {}
-        for split in split_names:
-            rows[label][split], transcripts[label][split], speed[label][split] = _play_split(
-                model, tokenizer, label, split, specs[split], s)
-        del model, tokenizer
-        gc.collect()
+    rows = {m: {sp: played[m][sp][0] for sp in split_names} for m in names}
+    transcripts = {m: {sp: played[m][sp][1] for sp in split_names} for m in names}
+    speed = {m: {sp: played[m][sp][2] for sp in split_names} for m in names}
     sampled = ["pass_k", "sampled_success"] if s.k > 0 else []
     metrics = [EPISODE_NAMES[0], *sampled, *EPISODE_NAMES[1:], *DERIVED[2:]]  # success and pass^k first
     boot = s.bootstrap.kwargs()
@@ -187,7 +190,24 @@ def evaluate_episodes(models: Mapping[str, ModelSource], splits: Mapping[str, Se
                    for sp in split_names} for m in names}
     deltas = {f"{a}-{b}": {sp: {k: paired_delta([r[k] for r in rows[a][sp]], [r[k] for r in rows[b][sp]], **boot)
                                 for k in metrics} for sp in split_names} for a, b in pairs}
-    ev = EpisodeEvaluation(names, split_names, metrics, s, specs, rows, transcripts, summary, deltas, speed)
+    return EpisodeEvaluation(names, split_names, metrics, s, specs, rows, transcripts, summary, deltas, speed)
+
+
+def evaluate_episodes(models: Mapping[str, ModelSource], splits: Mapping[str, Sequence[EpisodeSpec]],
+                      settings: EpisodeSettings = EpisodeSettings(), *, pairs: Sequence[tuple[str, str]] | None = None,
+                      out_dir: str | Path | None = None) -> EpisodeEvaluation:
+    """Play and score every split with every model. `models` maps a label to (model, tokenizer) or to a callable
+    returning them (loaded when its turn comes, released after). `pairs`: (a, b) for the deltas a − b (default:
+    each model against the one before it). With `out_dir`, writes the transcripts (see the module docstring)."""
+    names = list(models)
+    check_models(names, list(default_pairs(names) if pairs is None else pairs), settings)
+    played: dict[str, Played] = {}
+    for label, source in models.items():
+        model, tokenizer = source() if callable(source) else source
+        played[label] = play_model(model, tokenizer, label, splits, settings)
+        del model, tokenizer
+        gc.collect()
+    ev = summarize_episodes(played, splits, settings, pairs=pairs)
     if out_dir is not None:
         write_transcripts(ev, out_dir)
     return ev

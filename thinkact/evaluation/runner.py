@@ -1,34 +1,55 @@
-"""Evaluate models end to end: generate on every split, score with the reward functions, write every output.
+"""Evaluate models end to end: generate on every split, play agent episodes, score, write every output.
 
 The one implementation behind the `evaluate` stage (tasks/evaluate.py) and `thinkact evaluate` (any model, any
-contract JSONL, BFCL categories). `models` maps a report label to a model spec (see thinkact.evaluation.predict).
+contract JSONL, BFCL categories, episode files). `models` maps a report label to a model spec (see
+thinkact.evaluation.predict). Each model is loaded once: it generates on the per-turn examples, then plays the
+episodes (thinkact.evaluation.episodes), then is released. Nothing is written until every model has run, so a
+failure leaves the previous results as they were; then every file is written atomically.
 
-    ev, info = run_evaluation(params, {"base": "base", "sft": "sft", "grpo": "grpo"}, examples, "outputs/evaluate")
+    res = run_evaluation(params, {"base": "base", "sft": "sft", "grpo": "grpo"}, examples, "outputs/evaluate",
+                         episodes=episode_splits(params, ["test_env"]), episode_settings=episode_settings_from(params))
+    res.turns, res.episodes, res.info      # Evaluation, EpisodeEvaluation (None without episodes), run.json
+    log_evaluation(tracked, res, "outputs/evaluate")   # the caller's MLflow run
+
+Episodes add to the per-turn layout of thinkact.evaluation.report: metrics.json gets an `episodes` key (model ->
+split -> metric, metric_ci, metric_n; deltas; settings), report.md the episode section, predictions/episodes/
+<model>/<split>.jsonl the greedy transcripts, run.json an `episodes` entry (episodes per split, their md5, settings,
+seconds, throughput). With no per-turn examples (`thinkact evaluate --episodes`) only the episode part is written.
 """
 from __future__ import annotations
 
+import dataclasses
+import gc
 import hashlib
 import re
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from thinkact.agent.episode import EPISODES_DIR, EpisodeSpec
 from thinkact.config import Params
 from thinkact.contract import Example, read_jsonl
-from thinkact.errors import ThinkactError
+from thinkact.errors import DataError, ThinkactError
+from thinkact.evaluation.episodes import (EpisodeEvaluation, EpisodeSettings, Played, check_models as check_labels,
+                                          play_model, render_episode_markdown, summarize_episodes, write_transcripts)
 from thinkact.evaluation.plots import reward_curves_png
-from thinkact.evaluation.predict import STAGE_MODELS, predict_model
-from thinkact.evaluation.report import PLOTS_DIR, write_evaluation
-from thinkact.evaluation.summary import evaluate_completions, Evaluation
-from thinkact.io import atomic_write_bytes, atomic_write_json
+from thinkact.evaluation.predict import STAGE_MODELS, load_for_eval, predict_model, predict_splits
+from thinkact.evaluation.report import (METRICS_FILE, PLOTS_DIR, PREDICTIONS_DIR, REPORT_FILE, cell,
+                                        write_evaluation)
+from thinkact.evaluation.summary import RESERVED, default_pairs, evaluate_completions, Evaluation
+from thinkact.io import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text
+from thinkact.models import set_cpu_threads
 
 RUN_FILE = "run.json"                # what was evaluated: models, splits, data md5s, timings
 REWARD_CURVES_PNG = "grpo_rewards.png"
+EPISODES_KEY = "episodes"            # the episode evaluation's key in metrics.json and run.json
+EPISODE_PREFIX = "episodes"          # MLflow metric names of the episode evaluation: episodes/<model>/<split>/...
 
 
-def examples_md5(examples: Sequence[Example]) -> str:
-    """A content hash of the evaluated examples, in order: equal hashes = the very same evaluation data."""
+def examples_md5(examples: Sequence[Example] | Sequence[EpisodeSpec]) -> str:
+    """A content hash of the evaluated examples (or episodes), in order: equal hashes = the very same data."""
     digest = hashlib.md5()
     for ex in examples:
         digest.update(ex.to_json().encode())
@@ -66,44 +87,202 @@ def check_models(models: Mapping[str, str], params: Params) -> None:
             params.paths.stage_model(spec)
 
 
+def read_episodes(path: str | Path) -> list[EpisodeSpec]:
+    """The episode specs of a JSONL file (one spec JSON per line); a bad line raises DataError naming file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ThinkactError(f"{path}: no such episode file (one episode spec JSON per line; the built-in ones are "
+                            f"written by `thinkact data generate` to <data>/{EPISODES_DIR}/<split>.jsonl)")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise DataError(str(path), None, None, f"not UTF-8 text ({e})") from None
+    specs = [EpisodeSpec.from_json(line, str(path), n) for n, line in enumerate(lines, 1) if line.strip()]
+    if not specs:
+        raise DataError(str(path), None, None, "no episodes in the file")
+    return specs
+
+
+def episode_splits(params: Params, splits: Sequence[str], limit: int | None = None,
+                   key: str = "evaluate.episodes.splits") -> dict[str, list[EpisodeSpec]]:
+    """split -> the episodes played: the first `limit` (default `evaluate.episodes.max_examples`; 0: all) of
+    <paths.data>/episodes/<split>.jsonl."""
+    limit = params.evaluate.episodes.max_examples if limit is None else limit
+    out = {}
+    for split in splits:
+        path = Path(params.paths.data) / EPISODES_DIR / f"{split}.jsonl"
+        if not path.is_file():
+            raise ThinkactError(f"{path}: missing; {key} names split '{split}' (generate the episodes with "
+                                f"`thinkact data generate`, or fix {key})")
+        out[split] = read_episodes(path)[:limit or None]
+    return out
+
+
+def episode_settings_from(params: Params, *, k: int | None = None,
+                          temperature: float | None = None) -> EpisodeSettings:
+    """How episodes are played in evaluation: `evaluate.episodes` (k, temperature), the `episodes` bounds and tokens
+    per turn, `evaluate.batch_size` and `evaluate.bootstrap`, seeded with `model.seed`; `k`/`temperature` override."""
+    ep, ev = params.episodes, params.evaluate
+    return EpisodeSettings(k=ev.episodes.k if k is None else k,
+                           temperature=ev.episodes.temperature if temperature is None else temperature,
+                           max_new_tokens=ep.max_new_tokens, max_turns=ep.max_turns,
+                           max_tool_calls=ep.max_tool_calls, batch_size=ev.batch_size, seed=params.model.seed,
+                           bootstrap=ev.bootstrap)
+
+
+class EvaluationResult(NamedTuple):
+    turns: Evaluation | None             # the per-turn evaluation; None without per-turn examples
+    episodes: EpisodeEvaluation | None   # the episode evaluation; None without episodes
+    info: dict[str, Any]                 # run.json
+
+
+def _check_labels(models: Mapping[str, str], episodes: Mapping[str, Any] | None, settings: EpisodeSettings) -> None:
+    for label in models:
+        if label in (*RESERVED, EPISODES_KEY):
+            raise ThinkactError(f"model label '{label}' is reserved (a metrics.json key); name the model "
+                                "otherwise (LABEL=SPEC)")
+    if episodes:
+        try:
+            check_labels(list(models), default_pairs(list(models)), settings)
+        except ValueError as e:
+            raise ThinkactError(f"episode evaluation: {e}") from None
+
+
+def _generate(label: str, spec: str, params: Params, examples: Mapping[str, Sequence[Example]],
+              episodes: Mapping[str, Sequence[EpisodeSpec]] | None, settings: EpisodeSettings
+              ) -> tuple[dict[str, list[str]], float, Played | None, float]:
+    """One model, loaded once: (completions per split, their seconds, episodes played, their seconds)."""
+    completions, seconds, played, episode_s = {}, 0.0, None, 0.0
+    loaded = None
+    if examples:
+        if params.evaluate.use_vllm:  # vLLM runs its own engine; episodes (below) need the model itself
+            completions, seconds = predict_model(spec, params, examples)
+        else:
+            loaded = load_for_eval(spec, params)
+            t0 = time.perf_counter()
+            completions = predict_splits(*loaded, examples, params.evaluate, label=spec)
+            seconds = time.perf_counter() - t0
+        print(f"[evaluate] {label} ({spec}): {sum(map(len, examples.values()))} examples in {seconds:.1f} s",
+              flush=True)
+    if episodes:
+        loaded = loaded or load_for_eval(spec, params)
+        set_cpu_threads(params.evaluate.cpu_threads)
+        t0 = time.perf_counter()
+        played = play_model(*loaded, label, episodes, settings)
+        episode_s = time.perf_counter() - t0
+    del loaded
+    gc.collect()
+    return completions, seconds, played, episode_s
+
+
 def run_evaluation(params: Params, models: Mapping[str, str], examples: Mapping[str, Sequence[Example]],
-                   out_dir: str | Path, *,
-                   title: str = "Evaluation", reward_history: list[dict[str, float]] | None = None
-                   ) -> tuple[Evaluation, dict[str, Any]]:
-    """Generate with each model on each split, score and write `out_dir` (report.py's layout + run.json); the
-    caller logs the result to its MLflow run with `log_evaluation`."""
+                   out_dir: str | Path, *, title: str = "Evaluation",
+                   reward_history: list[dict[str, float]] | None = None,
+                   episodes: Mapping[str, Sequence[EpisodeSpec]] | None = None,
+                   episode_settings: EpisodeSettings | None = None) -> EvaluationResult:
+    """Generate with each model on each split of `examples` and play each split of `episodes` (settings:
+    `episode_settings`, default from params), score, and write `out_dir` (report.py's layout, the episode files,
+    run.json); the caller logs the result to its MLflow run with `log_evaluation`."""
     out = Path(out_dir)
+    episodes = {k: list(v) for k, v in (episodes or {}).items()} or None
+    settings = episode_settings or episode_settings_from(params)
+    if not examples and not episodes:
+        raise ThinkactError("nothing to evaluate: no examples and no episodes")
     check_models(models, params)
+    _check_labels(models, episodes, settings)
     t0 = time.perf_counter()
     completions: dict[str, dict[str, list[str]]] = {}
     seconds: dict[str, float] = {}
+    played: dict[str, Played] = {}
+    episode_seconds: dict[str, float] = {}
     for label, spec in models.items():
-        completions[label], seconds[label] = predict_model(spec, params, examples)
-        print(f"[evaluate] {label} ({spec}): {sum(map(len, examples.values()))} examples in {seconds[label]:.1f} s",
-              flush=True)
-    ev = evaluate_completions(examples, completions, reward_options=params.grpo.reward_options,
-                              bootstrap=params.evaluate.bootstrap)
-    write_evaluation(ev, out, title)
-    if reward_history:
-        atomic_write_bytes(out / PLOTS_DIR / REWARD_CURVES_PNG, reward_curves_png(reward_history))
-    info = {"models": dict(models), "splits": {s: len(e) for s, e in examples.items()},
-            "eval_data_md5": {s: examples_md5(e) for s, e in examples.items()},
-            "generation_seconds": {k: round(v, 1) for k, v in seconds.items()},
-            "seconds": round(time.perf_counter() - t0, 1)}
+        completions[label], seconds[label], got, episode_seconds[label] = _generate(
+            label, spec, params, examples, episodes, settings)
+        if got is not None:
+            played[label] = got
+    ev = eev = None
+    info: dict[str, Any] = {"models": dict(models), "splits": {s: len(e) for s, e in examples.items()},
+                            "eval_data_md5": {s: examples_md5(e) for s, e in examples.items()},
+                            "generation_seconds": {k: round(v, 1) for k, v in seconds.items()} if examples else {}}
+    if examples:
+        ev = evaluate_completions(examples, completions, reward_options=params.grpo.reward_options,
+                                  bootstrap=params.evaluate.bootstrap)
+        write_evaluation(ev, out, title)
+        if reward_history:
+            atomic_write_bytes(out / PLOTS_DIR / REWARD_CURVES_PNG, reward_curves_png(reward_history))
+    else:  # episodes only: no per-turn predictions or plots of an earlier run in `out` linger
+        with atomic_dir(out / PREDICTIONS_DIR):
+            pass
+        shutil.rmtree(out / PLOTS_DIR, ignore_errors=True)
+    if episodes:
+        eev = summarize_episodes(played, episodes, settings)
+        write_episodes(eev, out, ev, title)
+        info[EPISODES_KEY] = {"splits": {s: len(e) for s, e in episodes.items()},
+                              "episodes_md5": {s: examples_md5(e) for s, e in episodes.items()},
+                              "settings": dataclasses.asdict(settings),
+                              "seconds": {k: round(v, 1) for k, v in episode_seconds.items()},
+                              "throughput": eev.throughput}
+    info["seconds"] = round(time.perf_counter() - t0, 1)
     atomic_write_json(out / RUN_FILE, info)
-    return ev, info
+    return EvaluationResult(ev, eev, info)
 
 
-def log_evaluation(tracked: Any, ev: Evaluation, out: Path, info: Mapping[str, Any]) -> None:
-    """Every mean and delta as an MLflow metric (`<model>/<split>/<metric>`), the files as artifacts."""
-    metrics = {f"{m}/{s}/{k}": e.value for m in ev.models for s in ev.splits
-               for k, e in ev.summary[m][s].items() if e.value is not None}
-    metrics.update({f"delta/{pair}/{s}/{k}": e.value for pair, d in ev.deltas.items() for s in ev.splits
-                    for k, e in d[s].items() if e.value is not None})
-    metrics.update({f"generation_seconds/{k}": v for k, v in info["generation_seconds"].items()})
+def write_episodes(eev: EpisodeEvaluation, out: Path, ev: Evaluation | None, title: str) -> None:
+    """The episode part of `out`: transcripts, then the `episodes` key of metrics.json and the report section
+    (after the per-turn files of `ev`, when there are any: write_evaluation replaces predictions/ whole)."""
+    write_transcripts(eev, out)
+    metrics = ev.metrics_json() if ev is not None else {}
+    metrics[EPISODES_KEY] = episode_metrics_json(eev)
+    atomic_write_json(out / METRICS_FILE, metrics)
+    report = (out / REPORT_FILE).read_text(encoding="utf-8") if ev is not None else f"# {title}\n\n"
+    section = render_episode_markdown(eev, title="Agent episodes", level=2)
+    atomic_write_text(out / REPORT_FILE, report.rstrip("\n") + "\n\n" + section)
+
+
+def episode_metrics_json(eev: EpisodeEvaluation) -> dict[str, Any]:
+    """metrics.json's `episodes` value: the library's metrics_json without the timings (those go to run.json), so
+    the same models on the same episodes give the same bytes and `dvc metrics diff` shows only real changes."""
+    out = eev.metrics_json()
+    for m in eev.models:
+        for s in eev.splits:
+            for key in eev.throughput[m][s]:
+                out[m][s].pop(key, None)
+    return out
+
+
+def episode_headline(eev: EpisodeEvaluation) -> str:
+    """A row per model: greedy success and pass^k per split (mean ± CI), as Markdown."""
+    shown = [k for k in ("episode_success", "pass_k") if k in eev.metrics]
+    names = {"episode_success": "success", "pass_k": f"pass^{eev.settings.k}"}
+    lines = ["| " + " | ".join(["model", *(f"{s} {names[k]}" for s in eev.splits for k in shown)]) + " |",
+             "| " + " | ".join(["---"] * (len(eev.splits) * len(shown) + 1)) + " |"]
+    lines += ["| " + " | ".join([m, *(cell(eev.summary[m][s][k], k) for s in eev.splits for k in shown)]) + " |"
+              for m in eev.models]
+    return "\n".join(lines) + "\n"
+
+
+def log_evaluation(tracked: Any, result: EvaluationResult, out: str | Path) -> None:
+    """Every mean and delta as an MLflow metric (`<model>/<split>/<metric>`, episodes under `episodes/`), the data
+    hashes as tags, the files as artifacts (the episode transcripts with predictions/)."""
+    out = Path(out)
+    ev, eev, info = result
+    metrics: dict[str, float] = {}
+    tags: dict[str, str] = {}
+    if ev is not None:
+        metrics.update({f"{m}/{s}/{k}": e.value for m in ev.models for s in ev.splits
+                        for k, e in ev.summary[m][s].items() if e.value is not None})
+        metrics.update({f"delta/{pair}/{s}/{k}": e.value for pair, d in ev.deltas.items() for s in ev.splits
+                        for k, e in d[s].items() if e.value is not None})
+        metrics.update({f"generation_seconds/{k}": v for k, v in info["generation_seconds"].items()})
+        tags.update({f"thinkact.eval_md5.{s}": v for s, v in info["eval_data_md5"].items()})
+    if eev is not None:
+        metrics.update(eev.mlflow_metrics(prefix=EPISODE_PREFIX))
+        metrics.update({f"{EPISODE_PREFIX}/seconds/{k}": v for k, v in info[EPISODES_KEY]["seconds"].items()})
+        tags.update({f"thinkact.episodes_md5.{s}": v for s, v in info[EPISODES_KEY]["episodes_md5"].items()})
     tracked.log_metrics(metrics)
-    tracked.set_tags({f"thinkact.eval_md5.{s}": v for s, v in info["eval_data_md5"].items()})
-    for name in ("metrics.json", "report.md", RUN_FILE):
+    tracked.set_tags(tags)
+    for name in (METRICS_FILE, REPORT_FILE, RUN_FILE):
         tracked.log_artifact(out / name)
-    tracked.log_artifacts(out / PLOTS_DIR, PLOTS_DIR)
-    tracked.log_artifacts(out / "predictions", "predictions")
+    if ev is not None:
+        tracked.log_artifacts(out / PLOTS_DIR, PLOTS_DIR)
+    tracked.log_artifacts(out / PREDICTIONS_DIR, PREDICTIONS_DIR)
