@@ -91,6 +91,12 @@ def test_an_episode_without_gold_calls_or_facts():
     s = scores(result([], answer="Hello! How can I help?"), spec=chat)
     assert s["episode_success"] == 1.0 and s["episode_call_recall"] is None and s["episode_answer_facts"] is None
     assert scores(result([call("cancel_order", CANCEL)]), spec=chat)["episode_success"] == 0.0
+    # where no tool is needed, any call attempt fails the episode (a read-only one, or a malformed one, too),
+    # and so does an empty final answer (the rollout gives a turn without a closed think block no answer)
+    assert scores(result([call("get_balance", BALANCE)], answer="Hello!"), spec=chat)["episode_success"] == 0.0
+    assert scores(result([call(None, "{broken", "malformed_call")], answer="Hello!"),
+                  spec=chat)["episode_success"] == 0.0
+    assert scores(result([], answer="  "), spec=chat)["episode_success"] == 0.0
 
 
 def test_state_changing_follows_the_verb():

@@ -255,3 +255,20 @@ def test_trl_output_is_what_a_grpo_rollout_func_returns(tiny, caller):
     success = build(["episode_success"])[0]
     assert success(["", ""], episode=[r.spec.to_json() for r in rollouts], episode_result=out["episode_result"]) == \
         [0.0, 0.0]
+
+
+def test_a_turn_without_a_closed_think_block_is_no_answer(tiny):
+    """The project's format is a closed think block, then the answer: bare text (what a random model writes) ends
+    the episode with an empty final answer, which no episode counts as a success."""
+    _, tok = tiny
+    chat = spec(8, gold=(), facts=())
+    scripts = {chat.user: ["Hello there, anything else?"]}
+    (r,) = play_episodes(GoldPlayer(tok, scripts), tok, [chat], max_new_tokens=40)
+    assert r.done and r.final_answer == "" and r.messages[-1]["content"] == ""
+    res = [json.dumps(r.result())]
+    assert build(["episode_success"])[0]([""], episode=[chat.to_json()], episode_result=res) == [0.0]
+    scripts = {chat.user: [render_target({"content": "Hello there, anything else?"}, None)]}
+    (r,) = play_episodes(GoldPlayer(tok, scripts), tok, [chat], max_new_tokens=40)
+    assert r.final_answer == "Hello there, anything else?"
+    res = [json.dumps(r.result())]
+    assert build(["episode_success"])[0]([""], episode=[chat.to_json()], episode_result=res) == [1.0]

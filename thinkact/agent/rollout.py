@@ -177,7 +177,9 @@ class _Episode:
                                               "function": {"name": record.name or "", "arguments": arguments}})
                 self.out.messages.append({"role": "tool", "tool_call_id": call_id, "content": result})
             return
-        content = p.answer if p.answer is not None else ("" if p.think is not None else text.strip())
+        # The project's format: a closed think block, then the answer. A turn without one is no answer (empty), so
+        # text that merely happens to be there (a random model's) never counts as a final answer.
+        content = (p.answer or "") if p.think is not None else ""
         message["content"] = content
         reply = self.env.respond(content)
         if not self.env.done:

@@ -133,14 +133,17 @@ def _success(gold: Gold, played: Played) -> float:
     hits, extra = matched(played.calls, gold)
     changed = any(played.calls[i][2] and state_changing(played.calls[i][0]) for i in extra)
     facts = facts_stated(played.final_answer, gold)
-    ok = played.ended and played.final_answer is not None and hits == len(gold.calls) and not changed
+    answered = bool(played.final_answer and played.final_answer.strip())
+    needless = not gold.calls and bool(played.calls)  # an episode that needs no tool: any call attempt fails it
+    ok = played.ended and answered and hits == len(gold.calls) and not changed and not needless
     return float(ok and facts in (None, 1.0))
 
 
 def episode_success(completions: list[Any], episode: list[Any] | None = None,
                     episode_result: list[Any] | None = None, **_: Any) -> list[float | None]:
     """Episodes: 1 when every gold call was made with matching arguments (any order), no extra state-changing call
-    was made, the final answer states every fact, and the episode ended without passing a bound; else 0."""
+    was made (no call at all where none is needed), a non-empty final answer (after a closed think block) states
+    every fact, and the episode ended without passing a bound; else 0."""
     return _scores(completions, episode, episode_result, _success)
 
 
