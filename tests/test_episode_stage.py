@@ -116,7 +116,7 @@ def test_stage_writes_and_logs_episodes_the_same_twice_and_keeps_them_on_a_bad_f
     bad = Path(params.paths.data) / EPISODES_DIR / "test_env.jsonl"
     lines = bad.read_text().splitlines()
     bad.write_text("\n".join([lines[0], "{not json", *lines[2:]]) + "\n")
-    with pytest.raises(DataError, match=r"test_env.jsonl:2: episode is not valid JSON"):
+    with pytest.raises(DataError, match=r"test_env.jsonl:2: invalid JSON"):
         run(params)
     assert _outputs(out, timed=True) == before
 

@@ -17,13 +17,13 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from thinkact.agent.episode import EpisodeSpec
+from thinkact.agent.episode import EpisodeSpec, read_episodes
 from thinkact.config import Params, load_params
 from thinkact.contract import SPLITS, Example, read_jsonl
 from thinkact.errors import ThinkactError
 from thinkact.evaluation.report import render_headline
 from thinkact.evaluation.runner import (episode_headline, episode_settings_from, episode_splits, label_of,
-                                        log_evaluation, read_episodes, run_evaluation)
+                                        log_evaluation, nonempty, run_evaluation)
 from thinkact.importers.bfcl import import_bfcl
 from thinkact.tracking import stage_run
 
@@ -97,7 +97,7 @@ def load_episode_sets(params: Params, data: Sequence[Path], splits: Sequence[str
         label = _label(Path(path).stem)
         if label in sets:
             raise ThinkactError(f"--data: two episode files are labelled '{label}' (their file name); rename one")
-        sets[label] = read_episodes(path)[:limit or None]
+        sets[label] = nonempty(path, read_episodes(path, limit or 0))
     for split, specs in episode_splits(params, splits, limit, key="--episode-splits").items():
         if split in sets:
             raise ThinkactError(f"--episode-splits: '{split}' is also the label of a --data file; rename the file")

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from thinkact.agent.episode import EPISODES_DIR, EpisodeSpec
+from thinkact.agent.episode import EpisodeSpec, episode_path, read_episodes
 from thinkact.config import Params
 from thinkact.contract import Example, read_jsonl
 from thinkact.errors import DataError, ThinkactError
@@ -87,17 +87,8 @@ def check_models(models: Mapping[str, str], params: Params) -> None:
             params.paths.stage_model(spec)
 
 
-def read_episodes(path: str | Path) -> list[EpisodeSpec]:
-    """The episode specs of a JSONL file (one spec JSON per line); a bad line raises DataError naming file and line."""
-    path = Path(path)
-    if not path.is_file():
-        raise ThinkactError(f"{path}: no such episode file (one episode spec JSON per line; the built-in ones are "
-                            f"written by `thinkact data generate` to <data>/{EPISODES_DIR}/<split>.jsonl)")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        raise DataError(str(path), None, None, f"not UTF-8 text ({e})") from None
-    specs = [EpisodeSpec.from_json(line, str(path), n) for n, line in enumerate(lines, 1) if line.strip()]
+def nonempty(path: str | Path, specs: list[EpisodeSpec]) -> list[EpisodeSpec]:
+    """`specs`, or a DataError naming `path` when it held no episode."""
     if not specs:
         raise DataError(str(path), None, None, "no episodes in the file")
     return specs
@@ -110,11 +101,11 @@ def episode_splits(params: Params, splits: Sequence[str], limit: int | None = No
     limit = params.evaluate.episodes.max_examples if limit is None else limit
     out = {}
     for split in splits:
-        path = Path(params.paths.data) / EPISODES_DIR / f"{split}.jsonl"
+        path = episode_path(params.paths.data, split)
         if not path.is_file():
             raise ThinkactError(f"{path}: missing; {key} names split '{split}' (generate the episodes with "
                                 f"`thinkact data generate`, or fix {key})")
-        out[split] = read_episodes(path)[:limit or None]
+        out[split] = nonempty(path, read_episodes(path, limit or 0))
     return out
 
 
