@@ -27,6 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.text import Text
+
 from thinkact.agent.environment import ToolEnvironment
 from thinkact.agent.episode import EpisodeSpec
 from thinkact.agent.rollout import call_bodies
@@ -102,10 +106,6 @@ def assistant_message(turn: dict[str, Any]) -> dict[str, Any]:
 
 def show(console: Any, turn: dict[str, Any]) -> None:
     """Reasoning (dim), then each tool call (JSON) or the answer, each in its own panel."""
-    from rich.panel import Panel
-    from rich.syntax import Syntax
-    from rich.text import Text
-
     if turn["reasoning"]:
         console.print(Panel(Text(turn["reasoning"], style="italic"), title="thinking", border_style="dim",
                             title_align="left"))
@@ -174,8 +174,6 @@ def tool_messages(turn: dict[str, Any], results: Sequence[dict[str, Any]]) -> li
 
 def show_results(console: Any, results: Sequence[dict[str, Any]]) -> None:
     """Each tool result as a typed one appears: `result of NAME> TEXT`."""
-    from rich.text import Text
-
     for r in results:
         console.print(Text.assemble((f"result of {r['name'] or '?'}> ", "cyan"), r["result"]))
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import torch
+from tqdm.auto import tqdm
+
 from thinkact.contract import Example
 
 
@@ -23,9 +26,6 @@ def generate_completions(model: Any, tokenizer: Any, examples: Sequence[Example]
                          batch_size: int = 16, temperature: float = 0.0, progress: bool = True,
                          desc: str = "generate") -> list[str]:
     """One completion per example, in the examples' order."""
-    import torch
-    from tqdm.auto import tqdm
-
     texts = [prompt_text(tokenizer, ex) for ex in examples]
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out: list[str] = [""] * len(texts)

@@ -94,7 +94,7 @@ def argument_accuracy(pred: Sequence[tuple[str, dict]], gold: Sequence[tuple[str
         return 0.0
     if len(pred) == 1 and len(gold) == 1:
         return pair_score(pred[0][1], gold[0][1], gold[0][2])[1] if pred[0][0] == gold[0][0] else 0.0
-    import numpy as np
+    import numpy as np  # only for several calls a side (rare): scipy.optimize costs ~0.3 s to import
     from scipy.optimize import linear_sum_assignment
 
     value = np.zeros((len(gold), len(pred)))

@@ -19,7 +19,7 @@ COLUMNS = 5    # panels per row
 DPI = 110
 
 
-def _pyplot():
+def _pyplot():  # matplotlib (~1 s) is imported only when a plot is drawn, with the Agg backend chosen first
     import matplotlib
 
     matplotlib.use("Agg", force=True)

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from thinkact.config import EvaluateParams, Params
 from thinkact.contract import Example, read_jsonl
 from thinkact.errors import ThinkactError
@@ -63,7 +65,7 @@ def predict_vllm(folder: str, tokenizer: Any, examples: Mapping[str, Sequence[Ex
                  settings: EvaluateParams) -> dict[str, list[str]]:
     """The same greedy completions with vLLM (CUDA only): all prompts of all splits in one call."""
     try:
-        from vllm import LLM, SamplingParams
+        from vllm import LLM, SamplingParams  # optional: installed on CUDA machines only
     except ImportError:
         raise ThinkactError("evaluate.use_vllm is true but vllm is not installed: pip install vllm on the CUDA "
                             "machine, or set evaluate.use_vllm: false") from None
@@ -86,8 +88,6 @@ def predict_model(spec: str, params: Params, examples: Mapping[str, Sequence[Exa
     settings = params.evaluate
     set_cpu_threads(settings.cpu_threads)
     if settings.use_vllm:
-        import torch
-
         if not torch.cuda.is_available():
             raise ThinkactError("evaluate.use_vllm needs a CUDA GPU; set evaluate.use_vllm: false on this machine")
         if spec == "base" and params.model.base.startswith("builtin:"):

@@ -31,9 +31,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+# mlflow and transformers are imported inside the functions that use them (start-up time of `thinkact`).
 from thinkact.errors import ThinkactError
 from thinkact.io import atomic_dir, atomic_write_json
-from thinkact.tracking.runs import _context_tags, tracking_uri
+from thinkact.tracking.runs import context_tags, tracking_uri
 
 PREFIX = "models:/"
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -214,7 +215,7 @@ class Registry:
         card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
         model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True, dtype="auto")
         tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        context = _context_tags()  # git commit and the DVC md5 of data/, when known
+        context = context_tags()  # git commit and the DVC md5 of data/, when known
         if "mlflow.source.git.commit" in context:
             context["thinkact.git_commit"] = context.pop("mlflow.source.git.commit")
         all_tags = {**context, ROLE_TAG: role, **{k: str(v) for k, v in (tags or {}).items()}}

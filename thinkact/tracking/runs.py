@@ -30,9 +30,13 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+# mlflow (~1.6 s) is imported inside the functions that use it: with tracking off it is never loaded.
 from thinkact.config import PARAMS_FILE, load_params, params_path
 
 EXPERIMENT = "thinkact"
@@ -83,7 +87,7 @@ def file_md5(path: Path) -> str | None:
         return None
 
 
-def _context_tags(root: Path | None = None) -> dict[str, str]:
+def context_tags(root: Path | None = None) -> dict[str, str]:
     """Git commit (+ dirty flag), the DVC hash of data/ (from data.dvc) and the md5 of params.yaml, when readable."""
     params_file = _params_file(root)
     root = _project_root(root)
@@ -102,8 +106,6 @@ def _context_tags(root: Path | None = None) -> dict[str, str]:
     dvc_file = root / "data.dvc"
     if dvc_file.is_file():
         with contextlib.suppress(Exception):
-            import yaml
-
             outs = (yaml.safe_load(dvc_file.read_text(encoding="utf-8")) or {}).get("outs") or [{}]
             if outs[0].get("md5"):
                 tags["thinkact.data_md5"] = str(outs[0]["md5"])
@@ -184,7 +186,7 @@ def stage_run(stage: str, params: Mapping[str, Any] | None = None,
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
-    run_tags = {"mlflow.runName": stage, "thinkact.stage": stage, **_context_tags(), **(tags or {})}
+    run_tags = {"mlflow.runName": stage, "thinkact.stage": stage, **context_tags(), **(tags or {})}
     parent = os.environ.get(PARENT_ENV, "").strip()
     if parent:
         run_tags["mlflow.parentRunId"] = parent
@@ -235,8 +237,6 @@ class NullPipelineRun(NullRun):
 
 def resolved_params(root: Path | None = None) -> dict[str, Any]:
     """Every params.yaml section as loaded and checked by thinkact.config (defaults filled in)."""
-    from dataclasses import asdict
-
     return asdict(load_params(_params_file(root)))
 
 
@@ -256,7 +256,7 @@ def pipeline_run(root: Path | None = None, tags: Mapping[str, Any] | None = None
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
-    run_tags = {"mlflow.runName": PIPELINE_RUN, "thinkact.stage": PIPELINE_RUN, **_context_tags(root),
+    run_tags = {"mlflow.runName": PIPELINE_RUN, "thinkact.stage": PIPELINE_RUN, **context_tags(root),
                 **(tags or {})}
     with _open_run(client, uri, PIPELINE_RUN, run_tags) as run:
         parent = PipelineRun(client, run.run_id, uri)

@@ -211,7 +211,7 @@ def episode_expectations() -> list[tuple[Check, Any]]:
 
 def frame(rows: list[dict[str, Any]]):
     """The episode rows as a pandas DataFrame (every column plain objects, None for missing)."""
-    import pandas as pd
+    import pandas as pd  # with the suite only, like GX
 
     df = pd.DataFrame.from_records(rows, columns=list(COLUMNS))
     for col in COLUMNS:
