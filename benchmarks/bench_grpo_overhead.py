@@ -9,8 +9,12 @@ process, interleaved stage, plain, plain, stage, ... so drifting load on a share
          use_cpu=True, bf16=False), GRPOTrainer(...).train(): no tracking, no samples, no saving (CPU only)
 Time per step is the training loop (`trainer.train()`) divided by the steps; the whole stage call is reported too.
 Same seed and same work: the two reward histories must be identical, which the benchmark checks.
+With --episodes both train on agent episodes (`grpo.mode: episodes`, episode rewards): the plain script gives
+GRPOTrainer the same rollout_func (thinkact.training.episodes.EpisodeRollouts: episodes played with the tools
+running) on the same episode rows, so the ratio is what the stage adds around a multi-turn GRPO step.
 
     python benchmarks/bench_grpo_overhead.py [--steps 10] [--rounds 2]
+    python benchmarks/bench_grpo_overhead.py --episodes --steps 6 --out benchmarks/results/grpo_overhead_episodes.json
 """
 from __future__ import annotations
 
@@ -43,16 +47,26 @@ def plain_grpo(params, steps_dir: Path) -> tuple[float, list[float]]:
     sft = params.paths.stage_dir("sft") / "model"
     model = AutoModelForCausalLM.from_pretrained(sft)
     tokenizer = AutoTokenizer.from_pretrained(sft)
-    train = read_jsonl(Path(params.paths.data) / "train.jsonl")
-    train = train[: params.grpo.max_examples] if params.grpo.max_examples else train
-    rows = [{"prompt": tokenizer.apply_chat_template(ex.messages, tools=ex.tools or None, tokenize=False,
-                                                     add_generation_prompt=True),
-             "target": json.dumps(ex.target.to_dict()), "turn_type": ex.turn_type or ""} for ex in train]
+    rollout = None
+    if params.grpo.mode == "episodes":
+        from thinkact.agent.episode import episode_path, read_episodes
+        from thinkact.training.episodes import EpisodeRollouts, episode_rows
+
+        specs = read_episodes(episode_path(params.paths.data, "train"), params.grpo.max_examples)
+        rows = episode_rows(specs, tokenizer)
+        rollout = EpisodeRollouts(specs, rows, params.episodes)
+    else:
+        train = read_jsonl(Path(params.paths.data) / "train.jsonl")
+        train = train[: params.grpo.max_examples] if params.grpo.max_examples else train
+        rows = [{"prompt": tokenizer.apply_chat_template(ex.messages, tools=ex.tools or None, tokenize=False,
+                                                         add_generation_prompt=True),
+                 "target": json.dumps(ex.target.to_dict()), "turn_type": ex.turn_type or ""} for ex in train]
     # bf16=False: TRL's configs default to bf16=True even on a CPU, where autocast to bf16 made a step ~8x slower
     # here (58 s vs 7 s); the stage turns it off on a CPU (training/common.py device_defaults), so must this script.
     config = GRPOConfig(output_dir=str(steps_dir), use_cpu=True, bf16=False, **params.grpo.trainer)
     trainer = GRPOTrainer(model=model, reward_funcs=build(list(params.grpo.rewards), params.grpo.reward_options),
-                          args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+                          args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                          rollout_func=rollout)
     start = time.monotonic()
     trainer.train()
     seconds = time.monotonic() - start
@@ -74,6 +88,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=10, help="GRPO steps per run (sample_every of the params applies)")
     ap.add_argument("--rounds", type=int, default=2, help="rounds of stage+plain (order alternates each round)")
+    ap.add_argument("--episodes", action="store_true", help="GRPO on agent episodes (grpo.mode: episodes)")
+    ap.add_argument("--out", type=Path, help="also write the result JSON here")
     args = ap.parse_args()
 
     import torch
@@ -90,6 +106,10 @@ def main() -> None:
     (tmp / "outputs" / "sft" / "model").symlink_to(sft)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp / 'mlflow.db'}"
     grpo = dataclasses.replace(params.grpo, trainer={**params.grpo.trainer, "max_steps": args.steps})
+    if args.episodes:  # the episode settings of docs/pipeline.md (GRPO on agent episodes)
+        grpo = dataclasses.replace(grpo, mode="episodes", reward_options={}, rewards=(
+            "episode_success", "episode_call_recall", "episode_answer_facts", "episode_valid_calls"), trainer={
+            **grpo.trainer, "reward_weights": [1.0, 0.5, 0.5, 0.2], "max_completion_length": 640})
     paths = dataclasses.replace(params.paths, data=str((ROOT / params.paths.data).resolve()),
                                 outputs=str(tmp / "outputs"))
     params = dataclasses.replace(params, grpo=grpo, paths=paths)
@@ -114,14 +134,17 @@ def main() -> None:
                   f"(torch threads {torch.get_num_threads()})", flush=True)
         same = same and [round(x, 4) for x in rewards_stage] == [round(x, 4) for x in rewards_plain]
     stage, plain = statistics.median(stage_steps), statistics.median(plain_steps)
-    print(json.dumps({
-        "steps": args.steps, "rounds": args.rounds, "cpu_threads": params.grpo.cpu_threads,
+    result = {
+        "mode": params.grpo.mode, "steps": args.steps, "rounds": args.rounds, "cpu_threads": params.grpo.cpu_threads,
         "stage_seconds_per_step": [round(x, 3) for x in stage_steps],
         "plain_seconds_per_step": [round(x, 3) for x in plain_steps],
         "stage_median": round(stage, 3), "plain_median": round(plain, 3), "ratio": round(stage / plain, 4),
         "ratio_per_round": [round(a / b, 4) for a, b in zip(stage_steps, plain_steps)],
         "stage_whole_call_seconds": [round(x, 1) for x in wholes], "same_rewards": same,
-        "target_ratio": 1.05, "meets_target": stage / plain <= 1.05}))
+        "target_ratio": 1.05, "meets_target": stage / plain <= 1.05}
+    print(json.dumps(result))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":
