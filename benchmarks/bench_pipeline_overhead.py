@@ -41,7 +41,10 @@ def raw_seconds(outputs: Path, models_cache: Path) -> dict[str, float]:
     parts = {"tiny_copy_warmup": sum(w.get("seconds", 0.0) for w in warmups),
              "sft_train": _read(outputs / "sft" / "metrics.json").get("seconds", 0.0),
              "grpo_train": _read(outputs / "grpo" / "metrics.json").get("seconds", 0.0),
-             "evaluate_generate": sum(_read(outputs / "evaluate" / "run.json").get("generation_seconds", {}).values())}
+             "evaluate_generate": sum(_read(outputs / "evaluate" / "run.json").get("generation_seconds", {}).values()),
+             # agent episodes are generation too: every model playing the episode splits (greedy + k samples)
+             "evaluate_episodes": sum((_read(outputs / "evaluate" / "run.json").get("episodes") or {})
+                                      .get("seconds", {}).values())}
     return {k: round(float(v or 0.0), 1) for k, v in parts.items()}
 
 
