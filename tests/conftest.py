@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 for _key, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                      "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "DVC_NO_ANALYTICS": "1",
@@ -96,6 +97,19 @@ def write_params(folder, overrides: dict | None = None):
     path = folder / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
+
+
+def save_untrained(params, *stages: str) -> None:
+    """The quick base model, untrained, saved where the given stages (sft, grpo) write theirs: a starting point for
+    GRPO or models to evaluate, without training them."""
+    from thinkact.contract import read_jsonl
+    from thinkact.models import load_base
+
+    model, tokenizer = load_base(params, read_jsonl(Path(params.paths.data) / "train.jsonl"))
+    for stage in stages:
+        folder = params.paths.stage_dir(stage) / "model"
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_params
+from conftest import save_untrained, write_params
 from thinkact.agent.episode import EPISODES_DIR
 from thinkact.errors import DataError, ThinkactError
 
@@ -22,18 +22,6 @@ EPISODE_QUICK = {
 SPLITS = ["test_id", "test_env"]
 
 
-def _save_untrained(params, *stages: str) -> None:
-    """The quick base model saved where the sft/grpo stages write theirs (the models under evaluation here)."""
-    from thinkact.contract import read_jsonl
-    from thinkact.models import load_base
-
-    model, tokenizer = load_base(params, read_jsonl(Path(params.paths.data) / "train.jsonl"))
-    for stage in stages:
-        folder = params.paths.stage_dir(stage) / "model"
-        model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-
-
 @pytest.fixture
 def episode_project(tmp_path, monkeypatch):
     from thinkact.config import load_params
@@ -44,7 +32,7 @@ def episode_project(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     params = load_params(path)
     write_dataset(params.paths.data, params.data)
-    _save_untrained(params, "sft", "grpo")
+    save_untrained(params, "sft", "grpo")
     return params
 
 

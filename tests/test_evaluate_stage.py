@@ -10,27 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_params
+from conftest import save_untrained, write_params
 from thinkact.config import load_params
 from thinkact.errors import ConfigError, ThinkactError
-
-
-def _save_untrained(params, *stages: str) -> None:
-    """The quick base model saved where the sft/grpo stages write theirs: the models under evaluation here."""
-    from thinkact.contract import read_jsonl
-    from thinkact.models import load_base
-
-    model, tokenizer = load_base(params, read_jsonl(Path(params.paths.data) / "train.jsonl"))
-    for stage in stages:
-        folder = params.paths.stage_dir(stage) / "model"
-        model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
 
 
 @pytest.fixture
 def eval_project(quick_project):
     """The quick project with sft/grpo models; the per-turn evaluation only (episodes: tests/test_episode_stage.py)."""
-    _save_untrained(quick_project, "sft", "grpo")
+    save_untrained(quick_project, "sft", "grpo")
     history = [{"step": i, "reward": 0.1 * i, "format": 0.2 * i, "tool_call": 0.0} for i in range(1, 4)]
     (quick_project.paths.stage_dir("grpo") / "rewards.json").write_text(json.dumps(history))
     evaluate = quick_project.evaluate
@@ -84,7 +72,7 @@ def test_stage_writes_metrics_report_predictions_plots_and_logs_them(eval_projec
 def test_missing_grpo_model_fails_before_generation(quick_project):
     from tasks.evaluate import run
 
-    _save_untrained(quick_project, "sft")
+    save_untrained(quick_project, "sft")
     with pytest.raises(ThinkactError, match=r"model 'grpo': .* has no saved model; run its stage first"):
         run(quick_project)
     assert not quick_project.paths.stage_dir("evaluate").exists()

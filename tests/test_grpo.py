@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_params
+from conftest import save_untrained, write_params
 from thinkact.config import PROJECT_ROOT, load_params
 from thinkact.errors import ConfigError, ThinkactError
 
@@ -21,18 +21,6 @@ from thinkact.errors import ConfigError, ThinkactError
 TWO_STEPS = {"grpo": {"max_examples": 16, "sample_every": 1, "trainer": {
     "max_steps": 2, "per_device_train_batch_size": 4, "num_generations": 2, "max_completion_length": 24,
     "beta": 0.04, "save_steps": 1}}}
-
-
-def _fake_sft_model(params) -> Path:
-    """The quick base model saved where the sft stage writes its model (GRPO's start), without training it."""
-    from thinkact.contract import read_jsonl
-    from thinkact.models import load_base
-
-    model, tokenizer = load_base(params, read_jsonl(Path(params.paths.data) / "train.jsonl"))
-    folder = params.paths.stage_dir("sft") / "model"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture
@@ -44,7 +32,7 @@ def grpo_project(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     params = load_params(path)
     write_dataset(params.paths.data, params.data)
-    _fake_sft_model(params)
+    save_untrained(params, "sft")  # GRPO's start: the quick base model, untrained
     return params
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
-from conftest import write_params
+from conftest import save_untrained, write_params
 from thinkact.config import load_params
 from thinkact.errors import ConfigError
 
@@ -25,19 +24,14 @@ TWO_EPISODE_STEPS = {
 
 @pytest.fixture
 def episode_project(tmp_path, monkeypatch):
-    from thinkact.contract import read_jsonl
     from thinkact.data.writer import write_dataset
-    from thinkact.models import load_base
 
     path = write_params(tmp_path, TWO_EPISODE_STEPS)
     monkeypatch.setenv("THINKACT_PARAMS", str(path))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     params = load_params(path)
     write_dataset(params.paths.data, params.data)
-    model, tokenizer = load_base(params, read_jsonl(Path(params.paths.data) / "train.jsonl"))
-    folder = params.paths.stage_dir("sft") / "model"  # GRPO's start: the quick base model, untrained
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    save_untrained(params, "sft")  # GRPO's start: the quick base model, untrained
     return params
 
 
