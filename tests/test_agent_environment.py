@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from thinkact.agent import ERROR_KINDS, CallRecord, EpisodeSpec, ToolEnvironment
 from thinkact.agent.user import LIMIT_REPLY, NOTHING_TO_ADD, clarification_reply
 from thinkact.contract import ToolCall
-from thinkact.data.catalog import TOOLS, TOOLS_BY_NAME
+from thinkact.world.catalog import TOOLS, TOOLS_BY_NAME
 from thinkact.data.generator import SplitBuilder
-from thinkact.data.simulators import SIMULATORS, simulate
-from thinkact.data.slots import sample_value
+from thinkact.world.simulators import SIMULATORS, simulate
+from thinkact.world.slots import sample_value
 from thinkact.errors import DataError
 
 ORDER = {"order_id": "ORD-12345"}

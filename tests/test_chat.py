@@ -121,14 +121,14 @@ CALL = {"name": "get_order_status", "arguments": {"order_id": "ORD-12345"}}
 
 
 def _catalog_tools():
-    from thinkact.data.catalog import TOOLS_BY_NAME
+    from thinkact.world.catalog import TOOLS_BY_NAME
 
     return [TOOLS_BY_NAME[n].schema() for n in ("get_order_status", "cancel_order")]
 
 
 def _result(name, arguments):
     from thinkact.agent.environment import RESULT_SEPARATORS
-    from thinkact.data.simulators import simulate
+    from thinkact.world.simulators import simulate
 
     return json.dumps(simulate(name, arguments), separators=RESULT_SEPARATORS)
 

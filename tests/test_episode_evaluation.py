@@ -15,8 +15,8 @@ from thinkact.agent.rollout import play_episodes
 from thinkact.chat_template import render_target
 from thinkact.config import BootstrapParams
 from thinkact.contract import ToolCall
-from thinkact.data.catalog import TOOLS_BY_NAME
-from thinkact.data.simulators import simulate
+from thinkact.world.catalog import TOOLS_BY_NAME
+from thinkact.world.simulators import simulate
 from thinkact.evaluation.episodes import (EpisodeSettings, evaluate_episodes, render_episode_markdown,
                                           transcript_lines)
 from thinkact.models import load_model

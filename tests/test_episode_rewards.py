@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from thinkact.agent import EpisodeSpec
 from thinkact.contract import ToolCall
-from thinkact.data.catalog import TOOLS_BY_NAME
+from thinkact.world.catalog import TOOLS_BY_NAME
 from thinkact.rewards import EPISODE_NAMES, build, describe, names
 from thinkact.rewards.episode import state_changing
 

@@ -19,10 +19,10 @@ from thinkact.agent.episode import EPISODES_DIR
 from thinkact.agent.user import clarification_reply
 from thinkact.config import PROJECT_ROOT, DataParams
 from thinkact.contract import EVAL_SPLITS, SPLITS, Example
-from thinkact.data.catalog import TOOLS, TOOLS_BY_NAME
+from thinkact.world.catalog import TOOLS, TOOLS_BY_NAME
 from thinkact.data.episodes import CHAINS, generate_episodes, gold_conversation, gold_examples
 from thinkact.data.generator import generate, turn_counts
-from thinkact.data.simulators import simulate
+from thinkact.world.simulators import simulate
 from thinkact.data.writer import write_dataset
 from thinkact.errors import ConfigError, DataError
 from thinkact.validation import validate, validate_to_dir

@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from thinkact.config import PROJECT_ROOT
 from thinkact.contract import EVAL_SPLITS, SPLITS, TURN_TYPES
-from thinkact.data.catalog import DOMAINS, TOOLS
+from thinkact.world.catalog import DOMAINS, TOOLS
 from thinkact.data.generator import slots_of
 from thinkact.data.writer import write_dataset
 

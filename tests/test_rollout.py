@@ -14,8 +14,8 @@ from thinkact.agent import EpisodeSpec
 from thinkact.agent.rollout import play_episodes, render, trl_output
 from thinkact.chat_template import render_target
 from thinkact.contract import ToolCall
-from thinkact.data.catalog import TOOLS_BY_NAME
-from thinkact.data.simulators import simulate
+from thinkact.world.catalog import TOOLS_BY_NAME
+from thinkact.world.simulators import simulate
 from thinkact.models import load_model
 from thinkact.rewards import build
 

@@ -2,7 +2,7 @@
 
 `ToolEnvironment` plays one `EpisodeSpec` (thinkact.agent.episode). Every tool call goes through `call` (or
 `call_raw` for a raw call object): it is checked against the offered tool's JSON Schema
-(thinkact.tool_schemas), then run by the deterministic simulators (thinkact.data.simulators). Whatever the
+(thinkact.tool_schemas), then run by the deterministic simulators (thinkact.world.simulators). Whatever the
 model sends, the result is a JSON string, never an exception: the simulator's result, formatted as the tool
 messages of the generated data, or `{"error": "...", "kind": K}` with K one of `ERROR_KINDS`. The assistant's
 text messages go to `respond`: while the spec holds values the user left out and has not given yet, any text
@@ -38,7 +38,7 @@ from typing import Any
 
 from thinkact.agent.episode import EpisodeSpec
 from thinkact.agent.user import LIMIT_REPLY, NOTHING_TO_ADD, clarification_reply
-from thinkact.data.simulators import SIMULATORS, simulate
+from thinkact.world.simulators import SIMULATORS, simulate
 from thinkact.tool_schemas import arguments_error, tool_infos
 
 ERROR_KINDS = ("unknown_tool", "invalid_arguments", "malformed_call", "tool_error", "limit")

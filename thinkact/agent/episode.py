@@ -10,7 +10,7 @@ these fields are optional, so a hand-made spec needs only the first six.
 
     from thinkact.agent.episode import EpisodeSpec
     from thinkact.contract import ToolCall
-    from thinkact.data.catalog import TOOLS_BY_NAME
+    from thinkact.world.catalog import TOOLS_BY_NAME
     spec = EpisodeSpec(id="ep-1", user="Can you check on my order?",
                        tools=(TOOLS_BY_NAME["get_order_status"].schema(),),
                        gold_calls=(ToolCall("get_order_status", {"order_id": "ORD-12345"}),),

@@ -1,7 +1,7 @@
 """The simulated user of an agent episode: deterministic replies to the assistant's text messages.
 
 A clarifying question gets the values the user held back, in one fixed sentence per value (slot labels from
-`thinkact.data.phrasings.LABELS`, values rendered as in generated user messages); anything else gets the
+`thinkact.world.phrasings.LABELS`, values rendered as in generated user messages); anything else gets the
 fixed `NOTHING_TO_ADD`. `thinkact.agent.environment` decides which reply applies; the data generator can
 use the same functions to write gold conversations.
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from thinkact.data.phrasings import LABELS
-from thinkact.data.slots import render_value
+from thinkact.world.phrasings import LABELS
+from thinkact.world.slots import render_value
 
 NOTHING_TO_ADD = "I have nothing to add."
 LIMIT_REPLY = "Sorry, I have to go now."

@@ -28,11 +28,11 @@ from thinkact.agent.environment import ToolEnvironment
 from thinkact.agent.episode import EpisodeSpec, opening_key
 from thinkact.config import DataParams
 from thinkact.contract import SPLITS, Example, Target, ToolCall
-from thinkact.data import phrasings as P
-from thinkact.data.catalog import TOOLS, TOOLS_BY_NAME, ToolDef, domain_tools
+from thinkact.world import phrasings as P
+from thinkact.world.catalog import TOOLS, TOOLS_BY_NAME, ToolDef, domain_tools
 from thinkact.data.generator import MAX_TRIES, SplitBuilder, fill, slots_of, turn_counts
-from thinkact.data.simulators import simulate
-from thinkact.data.slots import render_value, sample_value
+from thinkact.world.simulators import simulate
+from thinkact.world.slots import render_value, sample_value
 from thinkact.errors import ConfigError
 
 # (first tool, second tool): the second tool's anchor (its first required argument) is a value of the first

@@ -16,10 +16,10 @@ from typing import Any
 
 from thinkact.config import DataParams
 from thinkact.contract import SPLITS, TURN_TYPES, Example, Target, ToolCall
-from thinkact.data import phrasings as P
-from thinkact.data.catalog import DOMAINS, TOOLS, ToolDef, domain_tools
-from thinkact.data.simulators import simulate
-from thinkact.data.slots import render_value, sample_value
+from thinkact.world import phrasings as P
+from thinkact.world.catalog import DOMAINS, TOOLS, ToolDef, domain_tools
+from thinkact.world.simulators import simulate
+from thinkact.world.slots import render_value, sample_value
 
 _SLOT = re.compile(r"\{([a-z_0-9.]+)\}")
 MAX_TRIES = 200

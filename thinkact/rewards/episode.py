@@ -12,7 +12,7 @@ Without an `episode_result` column (a per-turn batch), or where a row's spec or 
 is None (not applicable). Gold calls are matched to the valid calls made (error None) one to one, in any order,
 a pair matching when the names are equal and every argument matches under compare.py's rules (`pair_score` 1, 1).
 A made call left unmatched is extra; an extra call is state-changing when the catalog marks its tool so
-(a `state_changing` attribute of thinkact.data.catalog.ToolDef, if the catalog has one) or, failing that, when
+(a `state_changing` attribute of thinkact.world.catalog.ToolDef, if the catalog has one) or, failing that, when
 its name's first word is one of `CHANGING_VERBS` (cancel_order, book_hotel, transfer_funds, …). A fact is stated
 when its normalised text (compare.normalize_string) is a substring of the normalised final answer.
 """
@@ -22,7 +22,7 @@ import functools
 import json
 from typing import Any, NamedTuple
 
-from thinkact.data.catalog import TOOLS_BY_NAME
+from thinkact.world.catalog import TOOLS_BY_NAME
 from thinkact.rewards.compare import max_matching, normalize_string, pair_score
 
 CHANGING_VERBS = frozenset({

@@ -28,7 +28,7 @@ from typing import Any
 from thinkact.agent.environment import ToolEnvironment
 from thinkact.agent.episode import EPISODES_DIR, EpisodeSpec, opening_key, shape_error
 from thinkact.contract import SPLITS, TRAIN_SPLIT, json_object
-from thinkact.data.slots import render_value
+from thinkact.world.slots import render_value
 from thinkact.errors import DataError
 from thinkact import tool_schemas as tool_checks
 from thinkact.validation.suite import Check, Table, expectation

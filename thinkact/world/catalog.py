@@ -2,7 +2,7 @@
 
 Each tool has a schema (what the model sees), request phrasings for train and for `test_env` (never seen in
 train), follow-up phrasings that leave the anchor slot to the history, a vague request for clarification,
-and an answer template filled from the simulated tool result (thinkact.data.simulators).
+and an answer template filled from the simulated tool result (thinkact.world.simulators).
 Placeholders are slot paths (`{address.city}`); a request fills exactly the arguments it names.
 """
 from __future__ import annotations
