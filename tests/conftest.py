@@ -112,15 +112,28 @@ def save_untrained(params, *stages: str) -> None:
         tokenizer.save_pretrained(folder)
 
 
+def make_project(tmp_path, monkeypatch, overrides: dict | None = None, models: tuple[str, ...] = ()):
+    """A quick-profile project under tmp_path (params.yaml with `overrides`, its own data, outputs, model cache and
+    MLflow store, THINKACT_PARAMS pointing at it), with untrained quick models saved as the `models` stages'."""
+    from thinkact.data.writer import write_dataset
+
+    path = write_params(tmp_path, overrides)
+    monkeypatch.setenv("THINKACT_PARAMS", str(path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    params = load_params(path)
+    write_dataset(params.paths.data, params.data)
+    save_untrained(params, *models)
+    return params
+
+
 @pytest.fixture
 def quick_project(tmp_path, monkeypatch):
     """A quick-profile params.yaml with its own data, outputs, model cache and MLflow store under tmp_path."""
-    from thinkact.config import load_params as _load
-    from thinkact.data.writer import write_dataset
+    return make_project(tmp_path, monkeypatch)
 
-    path = write_params(tmp_path)
-    monkeypatch.setenv("THINKACT_PARAMS", str(path))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    params = _load(path)
-    write_dataset(params.paths.data, params.data)
-    return params
+
+@pytest.fixture
+def no_tracking(monkeypatch):
+    """Tracking off unless a test turns it on with a temporary store: never the repo's mlflow/."""
+    monkeypatch.setenv("THINKACT_TRACKING", "0")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import save_untrained, write_params
+from conftest import make_project
 from thinkact.agent.episode import EPISODES_DIR
 from thinkact.errors import DataError, ThinkactError
 
@@ -24,16 +24,7 @@ SPLITS = ["test_id", "test_env"]
 
 @pytest.fixture
 def episode_project(tmp_path, monkeypatch):
-    from thinkact.config import load_params
-    from thinkact.data.writer import write_dataset
-
-    path = write_params(tmp_path, EPISODE_QUICK)
-    monkeypatch.setenv("THINKACT_PARAMS", str(path))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    params = load_params(path)
-    write_dataset(params.paths.data, params.data)
-    save_untrained(params, "sft", "grpo")
-    return params
+    return make_project(tmp_path, monkeypatch, EPISODE_QUICK, models=("sft", "grpo"))
 
 
 def _outputs(out: Path, timed: bool = False) -> dict[str, bytes]:

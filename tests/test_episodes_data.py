@@ -37,10 +37,7 @@ PER_TURN_MD5 = {"train.jsonl": "3f695142fa7ce13af65fc3c0a5f32d24",
 MANIFEST_BEFORE_MD5 = "360b1c844e5ad576b0d9b2e0e0b270f0"  # manifest.json then (it had no "episodes" entry)
 
 
-@pytest.fixture(autouse=True)
-def _no_tracking(monkeypatch):
-    monkeypatch.setenv("THINKACT_TRACKING", "0")
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+pytestmark = pytest.mark.usefixtures("no_tracking")  # never the repo's mlflow/
 
 
 @pytest.fixture(scope="module")

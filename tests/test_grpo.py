@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import save_untrained, write_params
+from conftest import make_project, write_params
 from thinkact.config import PROJECT_ROOT, load_params
 from thinkact.errors import ConfigError, ThinkactError
 
@@ -25,15 +25,7 @@ TWO_STEPS = {"grpo": {"max_examples": 16, "sample_every": 1, "trainer": {
 
 @pytest.fixture
 def grpo_project(tmp_path, monkeypatch):
-    from thinkact.data.writer import write_dataset
-
-    path = write_params(tmp_path, TWO_STEPS)
-    monkeypatch.setenv("THINKACT_PARAMS", str(path))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    params = load_params(path)
-    write_dataset(params.paths.data, params.data)
-    save_untrained(params, "sft")  # GRPO's start: the quick base model, untrained
-    return params
+    return make_project(tmp_path, monkeypatch, TWO_STEPS, models=("sft",))  # GRPO starts from an untrained model
 
 
 def test_rows_render_prompts_like_evaluation_and_completions_decode_raw(grpo_project):

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from conftest import save_untrained, write_params
+from conftest import make_project, write_params
 from thinkact.config import load_params
 from thinkact.errors import ConfigError
 
@@ -24,15 +24,7 @@ TWO_EPISODE_STEPS = {
 
 @pytest.fixture
 def episode_project(tmp_path, monkeypatch):
-    from thinkact.data.writer import write_dataset
-
-    path = write_params(tmp_path, TWO_EPISODE_STEPS)
-    monkeypatch.setenv("THINKACT_PARAMS", str(path))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    params = load_params(path)
-    write_dataset(params.paths.data, params.data)
-    save_untrained(params, "sft")  # GRPO's start: the quick base model, untrained
-    return params
+    return make_project(tmp_path, monkeypatch, TWO_EPISODE_STEPS, models=("sft",))  # GRPO starts untrained
 
 
 def test_episode_prompt_is_the_prompt_sft_and_evaluation_render(episode_project):

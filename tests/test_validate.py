@@ -24,11 +24,7 @@ from thinkact.validation import rows as rows_module
 VENV_BIN = Path(sys.executable).parent
 
 
-@pytest.fixture(autouse=True)
-def _no_tracking(monkeypatch):
-    """Tracking off unless a test turns it on with a temporary store: never the repo's mlflow/."""
-    monkeypatch.setenv("THINKACT_TRACKING", "0")
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+pytestmark = pytest.mark.usefixtures("no_tracking")  # never the repo's mlflow/
 
 
 @pytest.fixture(scope="module")
