@@ -6,8 +6,11 @@ unchanged stage is skipped in both (reported as `skipped`). Prefect adds retries
 
 - each stage is a Prefect task named like the stage; its output streams into the task's logs;
 - a stage is retried (2 times, 30 s apart) only when its failure looks transient: the process was killed
-  (OOM killer, preemption: exit -9/-15/137/143), a network or tracking-server error, a DVC or sqlite lock.
+  (OOM killer, preemption: exit -9/-15/137/143), a network error or a tracking server that is unreachable, a DVC
+  lock (the repo lock, or "is busy" when another `dvc repro` holds a stage's outputs) or a sqlite lock.
   A failed `validate` gate, bad params or a bug fail at once: retrying them cannot help;
+- a tracking server that is down when the flow starts is one line before any stage runs;
+- the tracking URI's credentials never reach a log line, the summary or an artifact (`redact_uri`/`redact_text`);
 - a failed stage stops the flow; nothing downstream runs;
 - one MLflow parent run per pipeline run (every resolved params section logged on it); each stage process
   gets its id (THINKACT_PARENT_RUN_ID), so the stage runs are its children;
@@ -36,7 +39,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
 from flows.summary import StageOutcome, summarize
-from thinkact.errors import ThinkactError
+from thinkact.errors import ConfigError, ThinkactError
+from thinkact.tracking import TrackingUnavailable, redact_text, redact_uri
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACT_KEY = "thinkact-pipeline"
@@ -49,11 +53,13 @@ TRANSIENT = re.compile("|".join([
     r"exited with (-9|-15|137|143)\b",            # killed: OOM killer, preemption, a worker shutting down
     r"\bKilled\b",
     r"Unable to acquire lock",                     # another DVC process holds the repo lock
+    r"is busy, it is being blocked by",            # DVC 3 rwlock: another `dvc repro` holds this stage's paths
     r"database is locked",                         # sqlite stores (MLflow, Prefect) under concurrent writers
     r"Connection(Error|RefusedError|ResetError)|Connection (refused|reset|aborted)",
     r"Temporary failure in name resolution|Max retries exceeded|Read timed out|ReadTimeout",
     r"\b(502|503|504) (Bad Gateway|Service Unavailable|Gateway Time-?out)",
     r"API request to .* failed",                   # MLflow client: tracking server unreachable
+    r"tracking server \S+ is unreachable",          # thinkact's probe before a stage (TrackingUnavailable)
 ]), re.IGNORECASE)
 
 
@@ -106,7 +112,7 @@ def run_stage(stage: str, project: str, env: dict[str, str] | None = None) -> St
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     status = "ran"
     for line in proc.stdout:  # type: ignore[union-attr]
-        line = line.rstrip()
+        line = redact_text(line.rstrip())  # a tracking URI's credentials never reach Prefect's logs
         if line:
             logger.info(line)
             tail.append(line)
@@ -137,7 +143,8 @@ def pipeline(stages: list[str] | None = None, project: str | None = None,
     outcomes = [StageOutcome(stage) for stage in order]
     try:
         with pipeline_run(root, tags={"prefect.flow_run_id": str(flow_run.id or "")}) as parent:
-            mlflow = {"run_id": parent.run_id, "tracking_uri": parent.tracking_uri} if parent.run_id else {}
+            mlflow = ({"run_id": parent.run_id, "tracking_uri": redact_uri(parent.tracking_uri),
+                       "experiment_id": str(getattr(parent, "experiment_id", "") or "")} if parent.run_id else {})
             try:
                 for i, stage in enumerate(order):
                     try:
@@ -149,7 +156,8 @@ def pipeline(stages: list[str] | None = None, project: str | None = None,
             finally:
                 summary = summarize(root, outcomes, mlflow)
                 _publish(summary, parent)
-    except StageFailed as e:  # a failed state, not an exception: Prefect would log a traceback for a user error
+    except (StageFailed, TrackingUnavailable, ConfigError) as e:  # a failed state: Prefect would log a traceback
+        # (a bad parameter stops here, before any stage: the parent run logs every params.yaml value)
         print(" | ".join(f"{s.stage}: {s.status}" for s in outcomes))
         return Failed(message=str(e), data=e)
     print(" | ".join(f"{s.stage}: {s.status}" for s in outcomes))

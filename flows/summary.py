@@ -1,9 +1,12 @@
-"""The end-of-run summary of a pipeline run: what each stage did, the evaluation table, the promotion decision.
+"""The end-of-run summary of a pipeline run, at most 40 lines: each stage with its time, the headline table in %,
+the promotion decision in one sentence with its numbers, the MLflow run, and what to do next.
 
 Pure file reading and Markdown, no Prefect: the flow publishes it as a Prefect Markdown artifact and logs it to
-the parent MLflow run; `python -m flows.pipeline` and scripts/run-pipeline.sh print it. The evaluation table
-is `<paths.outputs>/evaluate/report.md` and the decision `<paths.outputs>/register/decision.md`, written by
-those stages; each part is left out while its stage does not exist or has not written it yet.
+the parent MLflow run; `python -m flows.pipeline` and scripts/run-pipeline.sh print it. The table comes from
+`<paths.outputs>/evaluate/headline/` and the decision from `<paths.outputs>/register/decision.json`, written by
+those stages (the full tables stay in `evaluate/report.md` and `register/decision.md`); each part is left out
+while its stage has not written it. The tracking URI appears only redacted (thinkact.tracking.redact_uri): the
+summary is stored in Prefect and MLflow.
 
     python -m flows.summary [PROJECT_DIR]     # print the summary of the outputs there (no stage is run)
     dvc metrics show --json | python -m flows.summary --metrics   # DVC's metrics, one block per file
@@ -15,9 +18,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from thinkact.tracking import redact_uri
+
 EVALUATION = ("evaluate", "report.md")      # (stage, file): the paper-style table
+HEADLINE = ("evaluate", "headline")         # the headline numbers in %, a file each (thinkact.evaluation.headline)
 DECISION = ("register", "decision.md")      # the promotion decision, human readable
 DECISION_JSON = ("register", "decision.json")
+MODEL_NAME = "thinkact-agent"               # shown in the next steps when params cannot be read
+ORDER = ("base", "sft", "grpo")             # rows of the results table, then any other model
 
 
 @dataclass
@@ -30,39 +38,120 @@ class StageOutcome:
     attempts: int = 0
 
 
+def duration(seconds: float) -> str:
+    """3 s, 2 min 5 s, 1 h 2 min."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60} min"
+
+
 @dataclass
 class Summary:
     stages: list[StageOutcome]
     evaluation: str | None = None
     decision: str | None = None
     decision_json: dict | None = None
-    mlflow: dict[str, str] = field(default_factory=dict)   # run_id, tracking_uri of the parent run
+    mlflow: dict[str, str] = field(default_factory=dict)   # run_id, tracking_uri (redacted), experiment_id
+    headline: dict | None = None
+    model_name: str = MODEL_NAME
 
     def statuses(self) -> dict[str, str]:
         return {s.stage: s.status for s in self.stages}
 
     def markdown(self) -> str:
-        lines = ["# thinkact pipeline", "", "| stage | result | seconds |", "|---|---|---|"]
-        lines += [f"| {s.stage} | {s.status} | {s.seconds:.1f} |" for s in self.stages]
-        if self.mlflow.get("run_id"):
-            lines += ["", f"MLflow: parent run `{self.mlflow['run_id']}` (experiment `thinkact`) "
-                          f"in `{self.mlflow.get('tracking_uri', '')}`; every stage that ran is a child run."]
-        lines += ["", "## Evaluation", "", (self.evaluation or "_no evaluation report yet_").strip()]
-        lines += ["", "## Promotion decision", "", (self.decision or "_no promotion decision yet_").strip()]
+        counts = {k: sum(s.status == k for s in self.stages) for k in ("ran", "skipped", "failed")}
+        title = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "nothing run"
+        total = duration(sum(s.seconds for s in self.stages))
+        lines = [f"# thinkact pipeline: {title} in {total}", "", "| stage | result | time |", "|---|---|---|"]
+        lines += [f"| {s.stage} | {s.status}{f' ({s.attempts} attempts)' if s.attempts > 1 else ''} | "
+                  f"{duration(s.seconds) if s.status != 'not run' else '-'} |" for s in self.stages]
+        lines += self._results() + self._decision() + self._where()
         return "\n".join(lines) + "\n"
+
+    def _results(self) -> list[str]:
+        """The headline table: exact match per split, then episode success per split, in %, one row per model, and
+        the last paired delta (e.g. grpo − sft) with its 95 % interval."""
+        h = self.headline or {}
+        models = sorted((name.split("_", 1)[1] for name in h if name.startswith("exact_") and "-" not in name),
+                        key=lambda m: (ORDER.index(m) if m in ORDER else len(ORDER), m))
+        if not models:
+            return []
+        splits = [k for k in h[f"exact_{models[0]}"] if not k.endswith(("_lo", "_hi"))]
+        figures = [f for f in ("exact", "episodes") if any(f"{f}_{m}" in h for m in models)]
+        cols = [(f, s) for f in figures for s in splits]
+        out = ["", "## Results (% of each evaluation split: exact tool call or answer; episode success)", "",
+               "| model | " + " | ".join(f"{s} {f}" for f, s in cols) + " |", "|---|" + "---|" * len(cols)]
+        out += [f"| {m} | " + " | ".join(_pct(h.get(f"{f}_{m}", {}).get(s)) for f, s in cols) + " |" for m in models]
+        pairs = [name.split("_", 1)[1] for name in h if name.startswith("exact_") and "-" in name]
+        pairs = [p for p in pairs if p.split("-")[0] == models[-1]] or pairs   # the last model against its baseline
+        if pairs:
+            pair = pairs[0]
+            cells = []
+            for f, s in cols:
+                d = h.get(f"{f}_{pair}", {})
+                cells.append(f"{_signed(d.get(s))} [{_signed(d.get(s + '_lo'))}, {_signed(d.get(s + '_hi'))}]")
+            out.append(f"| {pair.replace('-', ' − ')} | " + " | ".join(cells) + " |")
+        return out
+
+    def _decision(self) -> list[str]:
+        d = self.decision_json
+        if not d:
+            return []
+        version, champion = d.get("challenger"), d.get("champion_version")
+        if d.get("promoted"):
+            verdict = f"version {version} is the new @champion"
+        elif champion:
+            verdict = f"version {version} stays @challenger; @champion remains version {champion}"
+        else:
+            verdict = f"version {version} stays @challenger; there is no @champion yet"
+        return ["", f"**Decision:** {verdict} — {d.get('reason', '')}"]
+
+    def _where(self) -> list[str]:
+        out = [""]
+        run_id, uri = self.mlflow.get("run_id"), self.mlflow.get("tracking_uri", "")
+        if run_id:
+            exp = self.mlflow.get("experiment_id")
+            page = f"#/experiments/{exp}/runs/{run_id}" if exp else ""
+            if uri.startswith(("http://", "https://")):
+                out.append(f"MLflow: parent run `{run_id}` (its stages are child runs): {uri.rstrip('/')}/{page}")
+            else:
+                out.append(f"MLflow: parent run `{run_id}` (its stages are child runs) in `{uri}`: "
+                           f"`mlflow ui --backend-store-uri {uri}`, then http://127.0.0.1:5000/{page}")
+        champion = f"models:/{self.model_name}@champion"
+        out += ["Next:",
+                f"- talk to the champion: `thinkact chat --model {champion}`",
+                f"- serve it: `mlflow models serve -m {champion} --env-manager local -p 5001`",
+                "- the full tables and figures: `outputs/evaluate/report.md`, `outputs/evaluate/plots/index.html`, "
+                "`dvc metrics show outputs/evaluate/headline`"]
+        return out
 
     def to_dict(self) -> dict:
         return {"stages": self.statuses(), "seconds": {s.stage: round(s.seconds, 1) for s in self.stages},
                 "attempts": {s.stage: s.attempts for s in self.stages}, "mlflow": self.mlflow,
                 "evaluation": self.evaluation, "decision": self.decision, "decision_json": self.decision_json,
-                "markdown": self.markdown()}
+                "headline": self.headline, "markdown": self.markdown()}
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}"
+
+
+def _signed(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:+.1f}"
+
+
+def _params(root: Path):  # noqa: ANN202
+    from thinkact.config import PARAMS_FILE, load_params
+
+    return load_params(root / PARAMS_FILE)
 
 
 def outputs_dir(root: Path) -> Path:
     """`paths.outputs` of the project's params.yaml, relative to the project root."""
-    from thinkact.config import PARAMS_FILE, load_params
-
-    out = Path(load_params(root / PARAMS_FILE).paths.outputs)
+    out = Path(_params(root).paths.outputs)
     return out if out.is_absolute() else root / out
 
 
@@ -73,18 +162,30 @@ def _read(path: Path) -> str | None:
         return None
 
 
+def _json(path: Path) -> dict | None:
+    text = _read(path)
+    try:
+        value = json.loads(text) if text else None
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _headline(folder: Path) -> dict[str, dict] | None:
+    """name -> numbers of every file in the headline folder, in the evaluate stage's order; None without it."""
+    if not folder.is_dir():
+        return None
+    found = {p.stem: _json(p) for p in sorted(folder.glob("*.json"))}
+    return {k: v for k, v in found.items() if v is not None} or None
+
+
 def summarize(root: Path, stages: list[StageOutcome], mlflow: dict[str, str] | None = None) -> Summary:
-    """The summary of a run over `stages`, with the evaluation and decision files found under the outputs."""
+    """The summary of a run over `stages`, with the headline and decision files found under the outputs."""
     out = outputs_dir(root)
-    decision_json = None
-    text = _read(out.joinpath(*DECISION_JSON))
-    if text:
-        try:
-            decision_json = json.loads(text)
-        except json.JSONDecodeError:
-            decision_json = None
+    mlflow = {k: redact_uri(v) if k == "tracking_uri" else v for k, v in (mlflow or {}).items()}
     return Summary(stages, evaluation=_read(out.joinpath(*EVALUATION)), decision=_read(out.joinpath(*DECISION)),
-                   decision_json=decision_json, mlflow=dict(mlflow or {}))
+                   decision_json=_json(out.joinpath(*DECISION_JSON)), mlflow=mlflow,
+                   headline=_headline(out.joinpath(*HEADLINE)), model_name=_params(root).register.model_name)
 
 
 def _flat(value, prefix: str = ""):  # noqa: ANN001, ANN202

@@ -4,8 +4,8 @@
 # The built-in data set (checked against the md5 pinned in data.dvc), then the Prefect flow (flows/pipeline.py),
 # which runs every stage of dvc.yaml in order through `dvc repro --single-item` (validate -> sft -> grpo ->
 # evaluate -> register): an unchanged stage is skipped, so a second run takes seconds. One MLflow parent run per
-# pipeline run, each stage a child run. Ends with the summary: the stages, the evaluation table, the promotion
-# decision, `dvc metrics show`, and where to look (MLflow UI, Prefect UI).
+# pipeline run, each stage a child run. Ends with the summary (flows/summary.py, at most 40 lines): the stages
+# with their times, the headline table in %, the promotion decision, the MLflow run, next steps; then the Prefect UI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-env.sh 2> >(grep -v "^WARNING: Location 'file:" >&2)
@@ -24,7 +24,9 @@ fi
 dvc commit -q -f data.dvc  # fills the local DVC cache; data.dvc stays as it is (the md5 matched)
 
 mlflow_ui="mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db  (then http://127.0.0.1:5000)"
-if [ -n "${MLFLOW_TRACKING_URI:-}" ]; then mlflow_ui="$MLFLOW_TRACKING_URI"; fi
+if [ -n "${MLFLOW_TRACKING_URI:-}" ]; then  # shown with its credentials redacted (read from the env, not argv)
+  mlflow_ui="$(python -c 'import os; from thinkact.tracking import redact_uri; print(redact_uri(os.environ["MLFLOW_TRACKING_URI"]))')"
+fi
 prefect_ui="PREFECT_HOME=.prefect prefect server start  (then http://127.0.0.1:4200)"
 if [ -n "${PREFECT_API_URL:-}" ]; then prefect_ui="${PREFECT_API_URL%/api}"; fi
 
@@ -37,13 +39,5 @@ if ! python -m flows.pipeline; then
   exit 1
 fi
 
-echo "[summary] dvc metrics show (one block per metrics file)"
-dvc metrics show --json | python -m flows.summary --metrics
-echo "[summary] where to look"
-echo "  MLflow UI:  $mlflow_ui"
-echo "              experiment 'thinkact': one 'pipeline' run per pipeline run (all params), its stages as child runs;"
-echo "              registered model and its 'champion' / 'challenger' aliases under Models"
-echo "  Prefect UI: $prefect_ui"
-echo "              flow 'thinkact-pipeline': past runs, one task per stage with its logs, the 'thinkact-pipeline' artifact"
-echo "  Files:      outputs/evaluate/report.md, outputs/register/decision.md, dvc plots show"
+echo "  Prefect UI: $prefect_ui (flow 'thinkact-pipeline': a task per stage with its logs, this summary as an artifact)"
 echo "[done] main job finished in $(( $(date +%s) - start )) s"

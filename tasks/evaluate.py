@@ -3,12 +3,15 @@ paired deltas.
 
 Reads params.yaml (`evaluate`, `episodes`, `model`, `grpo.reward_options`), `<paths.data>/<split>.jsonl` (the first
 `evaluate.max_examples` of each split), `<paths.data>/episodes/<split>.jsonl` for `evaluate.episodes.splits` (the
-first `evaluate.episodes.max_examples`), the sft and grpo stages' models and `<paths.outputs>/grpo/rewards.json`;
-writes `<paths.outputs>/evaluate/`: metrics.json (DVC metrics: model -> split -> metric with `_ci` and `_n`,
-"deltas", and "episodes" with the episode metrics in the same shape), report.md (the paper-style table, then the
-agent episodes section), predictions/<model>/<split>.jsonl (completions with their scores),
-predictions/episodes/<model>/<split>.jsonl (greedy episode transcripts), plots/ (PNG figures, DVC plot data) and
-run.json (what was evaluated, data hashes, timings, episode throughput); logs all to MLflow (episode metrics as
+first `evaluate.episodes.max_examples`), the sft and grpo stages' models, `<paths.outputs>/grpo/rewards.json` and
+`<paths.outputs>/sft/loss.json` (curves); writes `<paths.outputs>/evaluate/`: headline/ (DVC metrics: a
+handful of numbers per model and split in %), metrics.json (model -> split -> metric with `_ci` and `_n`, "deltas",
+and "episodes" with the episode metrics in the same shape), report.md (the paper-style table, then the agent
+episodes section), predictions/<model>/<split>.jsonl (completions with their scores),
+predictions/episodes/<model>/<split>.jsonl (greedy episode transcripts), plots/ (PNG figures, DVC plot data, and
+index.html with every figure inline, which opens offline) and run.json (what was evaluated, data hashes, timings,
+episode throughput) — all into a staging folder that replaces `<paths.outputs>/evaluate/` whole once everything
+is written, so a failed run leaves the last results — and logs all to MLflow (episode metrics as
 `episodes/<model>/<split>/<metric>`). Metrics are the reward functions themselves (thinkact.evaluation.metrics,
 the episode rewards), so they cannot drift from GRPO's.
 
@@ -25,6 +28,7 @@ from thinkact.config import Params
 from thinkact.evaluation.report import render_headline
 from thinkact.evaluation.runner import (check_models, episode_headline, episode_settings_from, episode_splits,
                                         eval_splits, log_evaluation, run_evaluation)
+from thinkact.io import atomic_dir
 from thinkact.tracking import stage_run
 
 STAGE = "evaluate"
@@ -39,13 +43,16 @@ def run(params: Params) -> dict:
     episodes = episode_splits(params, settings.episodes.splits)  # {} when evaluate.episodes.splits is empty
     rewards_file = params.paths.stage_dir("grpo") / "rewards.json"
     history = json.loads(rewards_file.read_text(encoding="utf-8")) if rewards_file.is_file() else None
+    loss_file = params.paths.stage_dir("sft") / "loss.json"
+    loss = json.loads(loss_file.read_text(encoding="utf-8")) if loss_file.is_file() else None
     out = params.paths.stage_dir(STAGE)
     logged = {STAGE: asdict(settings), "model": asdict(params.model), "grpo.reward_options": params.grpo.reward_options,
               "episodes": asdict(params.episodes)}
     with stage_run(STAGE, params=logged) as tracked:
-        result = run_evaluation(params, models, examples, out, reward_history=history,
-                                title="thinkact evaluation: base vs SFT vs GRPO", episodes=episodes,
-                                episode_settings=episode_settings_from(params))
+        with atomic_dir(out) as staged:  # the last good results stay whole until this run's are all written
+            result = run_evaluation(params, models, examples, staged, reward_history=history, loss_history=loss,
+                                    title="thinkact evaluation: base vs SFT vs GRPO", episodes=episodes,
+                                    episode_settings=episode_settings_from(params))
         log_evaluation(tracked, result, out)
     ev, eev, info = result
     last = settings.models[-1]

@@ -3,10 +3,11 @@ version gets the alias `challenger`, and `champion` moves to it only when the pr
 
 Reads `<paths.outputs>/sft/model/`, `<paths.outputs>/grpo/model/`, the evaluate stage's `metrics.json`, `report.md`
 and `predictions/<model>/<split>.jsonl`, the evaluation splits in `<paths.data>` and params.yaml (`register`,
-`evaluate`). Logs both models (transformers flavor, safetensors, tokenizer with the chat template) to the MLflow
-run `register` with the evaluation artifacts, registers them as versions of `register.model_name` tagged with their
-role, the evaluation data md5 and the git commit, runs the gate (thinkact.promotion.promote) against
-the current `champion`, records the decision as tags on the GRPO version and writes
+`evaluate`). Logs both models as chat models (the saved folder with its chat template and response parser; `mlflow
+models serve` answers OpenAI chat requests with tools) to the MLflow run `register` with the evaluation artifacts,
+registers them as versions of `register.model_name` tagged with their role, the evaluation data md5 and the git
+commit, runs the gate (thinkact.promotion.promote; with no champion yet the GRPO version must also beat the base
+model and the SFT baseline) against the current `champion`, records the decision as tags on the GRPO version and writes
 `<paths.outputs>/register/decision.json` (DVC metrics) and `decision.md`.
 
     python -m tasks.register          # what `dvc repro register` runs, from the project root
@@ -20,11 +21,11 @@ from pathlib import Path
 from tasks import stage_main
 from thinkact.config import Params
 from thinkact.errors import ThinkactError
-from thinkact.io import atomic_write_json, atomic_write_text
+from thinkact.io import atomic_write_json, atomic_write_text, held_lock
 from thinkact.promotion import promote
 from thinkact.promotion.champion import EVAL_MD5_TAG, PREDICTIONS_ARTIFACT, PREDICTIONS_TAG, eval_md5
 from thinkact.tracking import stage_run
-from thinkact.tracking.model_registry import CHALLENGER, CHAMPION, Registry
+from thinkact.tracking.model_registry import CHALLENGER, CHAMPION, LOCK_TAG, Registry
 
 STAGE = "register"
 ROLES = ("sft", "grpo")       # registered, in this order; the last one is the challenger
@@ -49,9 +50,15 @@ def run(params: Params) -> dict:
     out = params.paths.stage_dir(STAGE)
     md5 = eval_md5(params)
     registry = Registry(params.register.model_name)
+    tags = {EVAL_MD5_TAG: md5}
+    lock = held_lock(out)  # under stage_main: RUNNING register runs under this same lock were killed
+    if lock is not None:
+        for run_id in registry.close_stale_runs(STAGE, lock):
+            print(f"[{STAGE}] run {run_id} of a killed register stage marked KILLED", flush=True)
+        tags[LOCK_TAG] = lock
     logged = {STAGE: asdict(params.register), "evaluate": {"bootstrap": asdict(params.evaluate.bootstrap),
                                                            "max_examples": params.evaluate.max_examples}}
-    with stage_run(STAGE, params=logged, tags={EVAL_MD5_TAG: md5}) as tracked:
+    with stage_run(STAGE, params=logged, tags=tags) as tracked:
         registry.attach(tracked.run_id, evaluate / "metrics.json", "evaluation")
         if (evaluate / "report.md").is_file():
             registry.attach(tracked.run_id, evaluate / "report.md", "evaluation")

@@ -102,7 +102,7 @@ def test_mlflow_is_imported_only_by_thinkact_tracking():
     assert not users, f"mlflow imported outside thinkact/tracking: {users}"
 
 
-@pytest.mark.parametrize("stage", ["validate", "sft", "grpo", "evaluate", "register"])
+@pytest.mark.parametrize("stage", ["check", "validate", "sft", "grpo", "evaluate", "register"])
 def test_stage_help_has_no_side_effects(tmp_path, stage):
     """`python -m tasks.<stage> --help` prints the stage's docstring and exits 0, touching nothing: run in an empty
     folder with a params file that names outputs there, nothing is written and no MLflow run is opened."""

@@ -60,6 +60,24 @@ def test_one_shot_from_the_registry_json(env):
     assert result.exit_code == 0, result.output
     turn = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(turn) >= {"reasoning", "tool_calls", "answer", "well_formed", "raw"} and isinstance(turn["raw"], str)
+    assert turn["model"] == {"spec": f"models:/{NAME}@champion", "name": NAME, "version": 1, "alias": "champion"}
+
+
+def test_json_names_the_model_that_answered(env, registered):
+    """--json says which model answered: a registry URI by its registered name and version number."""
+    from thinkact.cli import app
+
+    def answer(*args):
+        result = CliRunner().invoke(app, ["chat", "--message", "hi", "--max-new-tokens", "2", "--json", *args])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert answer("--model", f"models:/{NAME}/1")["model"] == {"spec": f"models:/{NAME}/1", "name": NAME,
+                                                                "version": 1, "alias": None}
+    folder = str(registered[2])
+    assert answer("--model", folder)["model"] == {"spec": folder, "name": None, "version": None, "alias": None}
+    simulated = answer("--model", f"models:/{NAME}@champion", "--simulate")
+    assert simulated["model"]["version"] == 1 and simulated["model"]["name"] == NAME
 
 
 def test_one_shot_rich_and_interactive(env, registered):
@@ -232,3 +250,79 @@ def test_simulate_answers_a_taught_call_with_the_simulator_result(caller, tmp_pa
     text = " ".join(talk.stdout.split())
     assert "tools (simulated): get_order_status, cancel_order" in text and "result of get_order_status> {" in text
     assert f"Order ORD-12345 is {status}." in text
+
+
+# -- interactive line editing and history (readline, when stdin is a terminal) -------------------------------
+def test_line_editing_loads_and_saves_the_history(tmp_path, monkeypatch):
+    readline = pytest.importorskip("readline")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    path = chat.history_file()
+    assert path == tmp_path / "state" / "thinkact" / "chat_history"
+    path.parent.mkdir(parents=True)
+    path.write_text("earlier question\n")
+    with chat.line_editing(True) as editing:
+        assert editing
+        items = [readline.get_history_item(i) for i in range(1, readline.get_current_history_length() + 1)]
+        assert items[-1] == "earlier question"
+        readline.add_history("a new question")
+    assert path.read_text().splitlines()[-2:] == ["earlier question", "a new question"]
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert chat.history_file() == tmp_path / "home" / ".thinkact_history"
+    with chat.line_editing(False) as editing:  # not a terminal: plain input, no history file
+        assert not editing
+    assert not (tmp_path / "home" / ".thinkact_history").exists()
+    monkeypatch.setitem(sys.modules, "readline", None)  # no readline at all: chat still works
+    with chat.line_editing(True) as editing:
+        assert not editing
+
+
+def _pty_chat(folder, home, keys):
+    """`thinkact chat` on a pseudo-terminal: type each of `keys` at a `you>` prompt; the whole screen output."""
+    import pty
+    import select
+    import time
+
+    main, child = pty.openpty()
+    env = {**os.environ, "HOME": str(home), "TERM": "xterm", "COLUMNS": "100"}
+    env.pop("XDG_STATE_HOME", None)
+    proc = subprocess.Popen([sys.executable, "-m", "thinkact.cli", "chat", "--model", str(folder),
+                             "--max-new-tokens", "4"], stdin=child, stdout=child, stderr=child, env=env)
+    os.close(child)
+    screen, pending = b"", list(keys)
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 1.0)
+            if ready:
+                try:
+                    chunk = os.read(main, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                screen += chunk
+            if pending and screen.count(b"you>") > len(keys) - len(pending):
+                os.write(main, pending.pop(0).encode())
+            if proc.poll() is not None and not ready:
+                break
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        os.close(main)
+    return proc.returncode, screen.decode(errors="replace")
+
+
+def test_interactive_prompt_has_line_editing_and_history(env, registered, tmp_path):
+    """On a terminal the Up arrow recalls the last line (from ~/.thinkact_history), the Left arrow moves the
+    cursor, and the lines are saved for the next session."""
+    pytest.importorskip("readline")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".thinkact_history").write_text("from history\n")
+    code, screen = _pty_chat(registered[2], home, ["\x1b[A\r", "abc\x1b[DX\r", "/exit\r"])
+    assert code == 0, screen
+    assert "^[[A" not in screen and "^[[D" not in screen, screen
+    assert "from history" in screen.split("you>", 1)[1], screen  # recalled by the Up arrow
+    assert (home / ".thinkact_history").read_text().splitlines() == ["from history", "abXc", "/exit"]

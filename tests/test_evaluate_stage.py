@@ -49,7 +49,7 @@ def test_stage_writes_metrics_report_predictions_plots_and_logs_them(eval_projec
                if not k.endswith(("_ci", "_n")) and v is not None)
     rows = [json.loads(line) for line in (out / "predictions" / "grpo" / "test_env.jsonl").read_text().splitlines()]
     assert len(rows) == 8 and {"id", "completion", "scores", "gold_action"} <= set(rows[0])
-    for name in ("metrics.png", "deltas.png", "grpo_rewards.png", "metrics.csv"):
+    for name in ("metrics.png", "deltas.png", "grpo_rewards.png", "metrics.csv", "index.html"):
         assert (out / "plots" / name).stat().st_size > 0
     report = (out / "report.md").read_text()
     assert "## Summary" in report and "test_task tool_call_exact" in report
@@ -57,6 +57,15 @@ def test_stage_writes_metrics_report_predictions_plots_and_logs_them(eval_projec
     assert info["splits"] == dict.fromkeys(splits, 8) and set(info["eval_data_md5"]) == set(splits)
     assert set(headline) == {"seconds", *(f"grpo/{s}/tool_call_exact" for s in splits)}
     assert "episodes" not in metrics and "episodes" not in info and "Agent episodes" not in report
+    # what DVC's tables show: a file per figure and model, the splits as keys, scalars in %, no lists
+    head = {p.stem: json.loads(p.read_text()) for p in (out / "headline").iterdir()}
+    assert set(head) == {f"exact_{m}" for m in ("base", "sft", "grpo", "sft-base", "grpo-sft")}
+    exact = metrics["grpo"]["test_id"]["tool_call_exact"]
+    assert head["exact_grpo"]["test_id"] == round(100 * exact, 1)
+    assert head["exact_grpo"]["test_id_lo"] <= head["exact_grpo"]["test_id"] <= head["exact_grpo"]["test_id_hi"]
+    assert head["exact_grpo-sft"]["test_env"] == 0 and set(head["exact_sft"]) == {
+        f"{s}{k}" for s in splits for k in ("", "_lo", "_hi")}
+    assert all(isinstance(v, (int, float)) for row in head.values() for v in row.values())
 
     client = MlflowClient(tracking_uri())
     (mlrun,) = client.search_runs([client.get_experiment_by_name("thinkact").experiment_id],
@@ -66,7 +75,28 @@ def test_stage_writes_metrics_report_predictions_plots_and_logs_them(eval_projec
     assert "delta/grpo-sft/test_env/format" in mlrun.data.metrics
     assert mlrun.data.tags["thinkact.eval_md5.test_id"] == info["eval_data_md5"]["test_id"]
     logged = {f.path for f in client.list_artifacts(mlrun.info.run_id)}
-    assert {"metrics.json", "report.md", "run.json", "plots", "predictions"} <= logged
+    assert {"metrics.json", "headline", "report.md", "run.json", "plots", "predictions"} <= logged
+
+
+def test_a_failed_run_leaves_the_last_results_whole(eval_project, monkeypatch):
+    """DVC leaves persisted outputs in place while the stage runs; the stage itself must not replace them until the
+    new run has written everything: a run that fails at its last write (run.json) changes no file."""
+    import thinkact.evaluation.runner as runner
+    from tasks.evaluate import run
+
+    run(eval_project)
+    out = eval_project.paths.stage_dir("evaluate")
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def disk_full(path, obj):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(runner, "atomic_write_json", disk_full)
+    smaller = dataclasses.replace(eval_project, evaluate=dataclasses.replace(eval_project.evaluate, max_examples=4))
+    with pytest.raises(OSError, match="No space"):
+        run(smaller)  # predictions, plots, metrics.json and report.md of 4 examples were written before it failed
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []  # no staging folder left
 
 
 def test_missing_grpo_model_fails_before_generation(quick_project):

@@ -4,6 +4,7 @@ quick profile under `prefect_test_harness` in a copy of the project (real DVC, r
 a second run that skips every stage, a failing validate that stops the flow."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from conftest import write_params
 from servers import mlflow_server
 from flows.pipeline import StageFailed, UnknownStage, is_transient, pipeline, run_stage, select_stages, stage_order
 from thinkact.config import PROJECT_ROOT
+from thinkact.errors import ConfigError
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
 DVC = [sys.executable, "-m", "dvc"]
@@ -83,10 +85,48 @@ def harness():
 def test_stage_order_is_dvc_yaml_order():
     stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
     assert stage_order() == list(stages)
-    assert stage_order()[:3] == ["validate", "sft", "grpo"]
+    assert stage_order()[:4] == ["check", "validate", "sft", "grpo"]
     assert select_stages(["validate", "sft", "grpo"], ["grpo", "validate"]) == ["validate", "grpo"]
     with pytest.raises(UnknownStage, match="'train'.*validate, sft, grpo"):
         select_stages(["validate", "sft", "grpo"], ["train"])
+
+
+def test_summary_fits_in_40_lines_with_times_table_decision_run_and_next_steps(tmp_path):
+    """The end-of-run summary of a whole run: each stage with its time, the headline in %, the decision in one
+    sentence, the MLflow run page, next steps — at most 40 lines."""
+    from flows.summary import StageOutcome, summarize
+
+    write_params(tmp_path, {"paths": {"outputs": "outputs"}})
+    out = tmp_path / "outputs"
+    (out / "evaluate").mkdir(parents=True)
+    (out / "register").mkdir()
+    (out / "evaluate" / "headline").mkdir()
+    row = {f"{s}{k}": v for s in ("test_id", "test_env", "test_task") for k, v in (("", 83.1), ("_lo", 77.0),
+                                                                                 ("_hi", 88.4))}
+    for name in ("exact_grpo", "exact_sft", "exact_base", "episodes_base", "episodes_sft", "episodes_grpo",
+                 "exact_sft-base", "episodes_sft-base", "episodes_grpo-sft"):
+        (out / "evaluate" / "headline" / f"{name}.json").write_text(json.dumps(row))
+    (out / "evaluate" / "headline" / "exact_grpo-sft.json").write_text(json.dumps(
+        {"test_id": 0.0, "test_id_lo": -1.2, "test_id_hi": 1.5}))
+    (out / "register" / "decision.json").write_text(json.dumps(
+        {"promoted": 0, "challenger": "4", "champion_version": None, "rule": "first_champion",
+         "reason": "no champion yet; the challenger must beat base and sft on 'tool_call' and does not beat sft"}))
+    stages = [StageOutcome("check", "ran", 2.4), StageOutcome("validate", "ran", 6.1),
+              StageOutcome("sft", "ran", 187.0), StageOutcome("grpo", "ran", 145.2, attempts=2),
+              StageOutcome("evaluate", "ran", 178.0), StageOutcome("register", "ran", 9.0)]
+    md = summarize(tmp_path, stages, {"run_id": "abc123", "experiment_id": "1",
+                                      "tracking_uri": "http://alice:s3cr3t@mlflow.local:5000"}).markdown()
+    lines = md.splitlines()
+    assert len(lines) <= 40, md
+    assert lines[0] == "# thinkact pipeline: 6 ran in 8 min 48 s"
+    assert "| sft | ran | 3 min 7 s |" in lines and "| grpo | ran (2 attempts) | 2 min 25 s |" in lines
+    assert lines.index("| base | 83.1 | 83.1 | 83.1 | 83.1 | 83.1 | 83.1 |") + 2 == lines.index(
+        "| grpo | 83.1 | 83.1 | 83.1 | 83.1 | 83.1 | 83.1 |")      # base, sft, grpo
+    assert "| grpo − sft | +0.0 [-1.2, +1.5] | n/a [n/a, n/a] |" in md
+    assert "**Decision:** version 4 stays @challenger; there is no @champion yet — no champion yet;" in md
+    assert "http://alice:***@mlflow.local:5000/#/experiments/1/runs/abc123" in md and "s3cr3t" not in md
+    assert "`thinkact chat --model models:/thinkact-agent@champion`" in md and "mlflow models serve" in md
+    assert "0.831" not in md   # one unit: % with one decimal
 
 
 @pytest.mark.parametrize("output, transient", [
@@ -236,7 +276,7 @@ def test_pipeline_runs_every_stage_with_parent_and_child_runs(project):
     client, runs = _mlflow(project)
     (parent,) = [r for r in runs if r.info.run_name == "pipeline"]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    assert sorted(r.info.run_name for r in children) == sorted(order)
+    assert sorted(r.info.run_name for r in children) == sorted(s for s in order if s != "check")  # check: no run
     assert result["mlflow"]["run_id"] == parent.info.run_id
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True).stdout.strip()
     for run in [parent, *children]:
@@ -248,10 +288,11 @@ def test_pipeline_runs_every_stage_with_parent_and_child_runs(project):
     assert parent.data.tags["thinkact.result.validate"] == "ran" and parent.data.tags["prefect.flow_run_id"]
     markdown = flow_run_artifact(parent.data.tags["prefect.flow_run_id"])
     assert markdown == result["markdown"] and "| validate | ran |" in markdown
+    assert len(markdown.splitlines()) <= 40 and "thinkact chat --model models:/" in markdown
     if "evaluate" in order:
-        assert result["evaluation"] and result["evaluation"].strip() in markdown
+        assert result["evaluation"] and "## Results" in markdown and "| grpo | " in markdown
     if "register" in order:
-        assert result["decision"] and result["decision"].strip() in markdown
+        assert result["decision"] and "**Decision:** version " in markdown
         decision = result["decision_json"]
         name = yaml.safe_load((project / "params.yaml").read_text())["register"]["model_name"]
         assert client.get_model_version_by_alias(name, "challenger").version == str(decision["challenger"])
@@ -281,6 +322,32 @@ def test_dvc_exp_run_with_a_changed_param_reruns_grpo_and_below_only(project):
     for stage in ("grpo", "evaluate", "register"):
         assert f"Running stage '{stage}'" in out
     assert yaml.safe_load((project / "params.yaml").read_text())["grpo"]["trainer"]["learning_rate"] == 1e-4
+
+
+@pytest.mark.slow
+def test_a_bad_parameter_fails_at_check_and_keeps_every_stage_output(project):
+    """A bad value stops the flow before any stage (and `dvc repro` at its check stage), before DVC touches any
+    output; a stage run on its own with the bad value (DVC persists every output) fails too and leaves its last
+    results byte for byte."""
+    outputs = project / "outputs"
+    before = {p.relative_to(outputs): p.read_bytes() for p in outputs.rglob("*") if p.is_file()
+              and "checkpoints" not in p.parts}
+    assert (outputs / "evaluate" / "metrics.json") in [outputs / p for p in before]
+    good = (project / "params.yaml").read_text()
+    params = yaml.safe_load(good)
+    params["evaluate"]["max_new_tokens"] = 0
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        with pytest.raises(ConfigError, match="key 'evaluate.max_new_tokens'"):
+            pipeline(project=str(project))   # before any stage: the parent MLflow run loads every value
+        proc = subprocess.run([*DVC, "repro", "--single-item", "evaluate"], cwd=project, capture_output=True,
+                              text=True, env={**os.environ, **_env()})
+        assert proc.returncode != 0 and "key 'evaluate.max_new_tokens'" in proc.stdout + proc.stderr
+    finally:
+        (project / "params.yaml").write_text(good)
+    after = {p.relative_to(outputs): p.read_bytes() for p in outputs.rglob("*") if p.is_file()
+             and "checkpoints" not in p.parts}
+    assert after == before
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from thinkact.config import BootstrapParams
-from thinkact.promotion.gate import RULE_BOOTSTRAP, RULE_MANUAL, RULE_THRESHOLDS, forced, gate
+from thinkact.promotion.gate import RULE_BOOTSTRAP, RULE_FIRST, RULE_MANUAL, RULE_THRESHOLDS, forced, gate
 
 BOOT = BootstrapParams(n_resamples=500, confidence=0.95, seed=0, method="BCa")
 
@@ -68,6 +68,32 @@ def test_first_champion_thresholds_met_and_unmet():
     never_scored = run(chall, None, thresholds={"argument_accuracy": 0.1})
     assert not never_scored.promote and never_scored.thresholds[0].value is None
     assert run(chall, None).promote   # no thresholds configured: the first challenger wins
+
+
+def test_first_champion_must_beat_the_base_model_and_the_sft_baseline():
+    """Like ZenML's promote step: with no champion, the challenger must beat the base model and the SFT baseline on
+    the primary metric (paired, lower bound above min_improvement); thresholds are an extra floor."""
+    base = scores([0.0, 0.1, 0.0, 0.2] * 25, format=[0.0] * 100)
+    sft = scores([0.6, 0.7, 0.5, 0.6] * 25, format=[1.0] * 100)
+    tied = scores([0.7, 0.6, 0.5, 0.6] * 25, format=[1.0] * 100)      # same mean as sft, pairs disagree
+    better = scores([0.8, 0.9, 0.7, 0.8] * 25, format=[1.0] * 100)
+
+    def first(chall, thresholds=None):
+        return gate(chall, None, metric="tool_call", bootstrap=BOOT, min_improvement=0.0,
+                    thresholds=thresholds or {"format": 0.5}, challenger="2", baselines={"base": base, "sft": sft})
+
+    lost = first(tied)   # beats base by far, not the SFT baseline: the format floor alone would have promoted it
+    assert not lost.promote and lost.rule == RULE_FIRST
+    assert "does not beat sft" in lost.reason and lost.delta == 0.0 and lost.delta_low < 0
+    assert [(c.against, c.passed) for c in lost.comparisons] == [("base", True), ("sft", False)]
+    won = first(better)
+    assert won.promote and "beats base and sft" in won.reason and "closest vs sft" in won.reason
+    assert abs(won.delta - 0.2) < 1e-9 and won.delta_low > 0 and abs(won.champion_mean - 0.6) < 1e-9
+    floor = first(better, thresholds={"format": 1.5})
+    assert not floor.promote and "misses the floor" in floor.reason and "format 1 < 1.5" in floor.reason
+    md, tags = won.to_markdown(), won.tags()
+    assert "| sft | 0.8 | 0.6 | 0.2 |" in md and tags["thinkact.gate.vs.base"].endswith("pass")
+    assert json.loads(won.to_json())["comparisons"][1]["against"] == "sft"
 
 
 def test_rollback_is_recorded():

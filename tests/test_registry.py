@@ -159,37 +159,48 @@ def test_register_stage_promotes_rejects_and_rolls_back(project):
     out = params.paths.stage_dir("register")
     registry = Registry(NAME)
 
-    predictions("sft", empty)
-    predictions("grpo", half)                        # 1: no champion yet, format threshold 0.3 met
-    first = run(params)
-    assert first == {"promoted": True, "challenger": "2", "champion": "2"}
-    assert registry.get("1").role == "sft" and registry.get("2").role == "grpo"
+    predictions("base", empty)
+    predictions("sft", half)
+    predictions("grpo", half)                        # 0: no champion yet; as good as SFT only: not promoted
+    assert run(params) == {"promoted": False, "challenger": "2", "champion": None}
     tags = registry.get("2").tags
-    assert tags["thinkact.gate.rule"] == "thresholds" and tags["thinkact.gate.promote"] == "true"
+    assert tags["thinkact.gate.rule"] == "first_champion" and tags["thinkact.gate.vs.sft"].endswith("fail")
+    assert "does not beat sft" in tags["thinkact.gate.reason"] and tags["thinkact.gate.vs.base"].endswith("pass")
+    assert tags["thinkact.gate.base_scores"] == "evaluate stage" and registry.alias("champion") is None
+
+    predictions("sft", empty)                        # 1: beats the base model and the SFT baseline, format >= 0.3
+    first = run(params)
+    assert first == {"promoted": True, "challenger": "4", "champion": "4"}
+    assert registry.get("3").role == "sft" and registry.get("4").role == "grpo"
+    tags = registry.get("4").tags
+    assert tags["thinkact.gate.rule"] == "first_champion" and tags["thinkact.gate.promote"] == "true"
+    assert "beats base and sft" in tags["thinkact.gate.reason"]
     assert tags["thinkact.predictions"] == "evaluation/predictions/grpo" and len(tags["thinkact.eval_md5"]) == 32
     decision = json.loads((out / "decision.json").read_text())
-    assert decision["promoted"] == 1 and decision["versions"] == {"sft": "1", "grpo": "2"}
+    assert decision["promoted"] == 1 and decision["versions"] == {"sft": "3", "grpo": "4"}
+    assert [c["against"] for c in decision["comparisons"]] == ["base", "sft"]
     assert "Promotion decision" in (out / "decision.md").read_text()
 
     predictions("grpo", gold)                        # 2: better than the champion on the same examples
-    assert run(params) == {"promoted": True, "challenger": "4", "champion": "4"}
-    tags = registry.get("4").tags
-    assert tags["thinkact.gate.champion"] == "2" and float(tags["thinkact.gate.delta_low"]) > 0
-    assert tags["thinkact.gate.champion_scores"] == "stored predictions" and tags["thinkact.previous_champion"] == "2"
+    assert run(params) == {"promoted": True, "challenger": "6", "champion": "6"}
+    tags = registry.get("6").tags
+    assert tags["thinkact.gate.champion"] == "4" and float(tags["thinkact.gate.delta_low"]) > 0
+    assert tags["thinkact.gate.champion_scores"] == "stored predictions" and tags["thinkact.previous_champion"] == "4"
+    assert tags["thinkact.gate.rule"] == "paired_bootstrap" and "thinkact.gate.vs.base" not in tags
 
     predictions("grpo", empty)                       # 3: worse: rejected, the champion stays
-    assert run(params) == {"promoted": False, "challenger": "6", "champion": "4"}
-    assert registry.aliases() == {"champion": "4", "challenger": "6"}
-    assert registry.get("6").tags["thinkact.gate.promote"] == "false"
+    assert run(params) == {"promoted": False, "challenger": "8", "champion": "6"}
+    assert registry.aliases() == {"champion": "6", "challenger": "8"}
+    assert registry.get("8").tags["thinkact.gate.promote"] == "false"
 
-    rollback = promote_version(params, "2", who="tester", why="regression seen in production")
-    assert rollback.promote and registry.aliases()["champion"] == "2"
-    tags = registry.get("2").tags
-    assert tags["thinkact.gate.by"] == "tester" and tags["thinkact.gate.previous"] == "4"
+    rollback = promote_version(params, "4", who="tester", why="regression seen in production")
+    assert rollback.promote and registry.aliases()["champion"] == "4"
+    tags = registry.get("4").tags
+    assert tags["thinkact.gate.by"] == "tester" and tags["thinkact.gate.previous"] == "6"
     assert tags["thinkact.gate.why"] == "regression seen in production"
-    with pytest.raises(RegistryError, match="no version 99; versions: 1, 2, 3, 4, 5, 6"):
+    with pytest.raises(RegistryError, match="no version 99; versions: 1, 2, 3, 4, 5, 6, 7, 8"):
         promote_version(params, "99")
-    assert registry.aliases()["champion"] == "2"     # a failed rollback leaves the champion where it was
+    assert registry.aliases()["champion"] == "4"     # a failed rollback leaves the champion where it was
 
     # Other evaluation data (fewer examples): neither stored evaluation fits, both are generated again.
     fewer = dataclasses.replace(params, evaluate=dataclasses.replace(params.evaluate, max_examples=3))
@@ -197,7 +208,7 @@ def test_register_stage_promotes_rejects_and_rolls_back(project):
     assert again.extra["challenger_scores"].startswith("generated again")
     assert again.extra["champion_scores"].startswith("generated again")
     assert not again.promote and again.delta == 0.0   # same weights, greedy: identical completions
-    assert registry.aliases()["champion"] == "2"
+    assert registry.aliases()["champion"] == "4"
 
 
 def test_register_needs_the_evaluation(project):

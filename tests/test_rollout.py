@@ -272,3 +272,21 @@ def test_a_turn_without_a_closed_think_block_is_no_answer(tiny):
     assert r.final_answer == "Hello there, anything else?"
     res = [json.dumps(r.result())]
     assert build(["episode_success"])[0]([""], episode=[chat.to_json()], episode_result=res) == [1.0]
+
+
+def test_episode_play_and_generation_print_progress_lines(tiny, capsys, monkeypatch):
+    """What the evaluate stage prints while it generates and plays: time-based lines with an ETA, then a total."""
+    from thinkact.contract import Example, Target
+    from thinkact.generation import generate_completions
+
+    monkeypatch.setenv("THINKACT_PROGRESS_SECONDS", "0")
+    model, tokenizer = tiny
+    play_episodes(model, tokenizer, [spec(i) for i in range(3)], max_new_tokens=4, max_turns=1, max_tool_calls=1,
+                  batch_size=2, progress="[episodes] base / test_id greedy")
+    turns = [Example(id=f"x{i}", domain="d", split="test_id", tools=[],
+                     messages=[{"role": "user", "content": f"hi {i}"}], target=Target(content="ok")) for i in range(3)]
+    generate_completions(model, tokenizer, turns, max_new_tokens=2, batch_size=2, desc="[evaluate] base / test_id")
+    printed = capsys.readouterr().out
+    assert "[episodes] base / test_id greedy: 3/3 episodes in " in printed
+    assert "[evaluate] base / test_id: 2/3 ex (67%), elapsed" in printed and " eta " in printed
+    assert "[evaluate] base / test_id: 3/3 ex in " in printed

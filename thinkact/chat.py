@@ -11,7 +11,12 @@ completions are read by the one parser (thinkact.rewards.parsing). Greedy unless
     thinkact chat --model outputs/grpo/model --message "hi" --json                # machine-readable
 
 In the interactive prompt a tool call asks for the tool's result (JSON or text; empty skips), which goes back into
-the conversation as a `tool` message; `/reset` starts over, `/exit` (or Ctrl-D) leaves.
+the conversation as a `tool` message; `/reset` starts over, `/exit` (or Ctrl-D) leaves. On a terminal the prompt
+has line editing and history (Python's readline, where the platform has it): the arrows, Ctrl-R, and the lines of
+past sessions, kept in `$XDG_STATE_HOME/thinkact/chat_history` or else `~/.thinkact_history` (best-effort).
+
+`--json` names the model that answered: {"model": {"spec", "name", "version", "alias"}}, with a registry URI's
+registered name and version number (the alias resolved at load time); name and version are null otherwise.
 
 With `--simulate` nobody is asked: every `<tool_call>` block is run through `thinkact.agent.ToolEnvironment` over
 the offered tools (the built-in simulators answer; an unknown tool, bad arguments or a malformed call come back
@@ -22,11 +27,16 @@ or `episodes.max_tool_calls` calls were made for the message (one shot and inter
 """
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+import os
+import re
+import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
@@ -37,9 +47,10 @@ from thinkact.agent.rollout import call_bodies
 from thinkact.config import Params
 from thinkact.contract import Example, Target
 from thinkact.errors import DataError, ThinkactError
-from thinkact.evaluation.predict import load_for_eval
+from thinkact.evaluation.predict import load_for_eval, resolve_spec
 from thinkact.generation import generate_completions
 from thinkact.rewards.parsing import END_MARKERS, parse
+from thinkact.tracking.model_registry import MARKER, PREFIX, parse_uri
 
 
 def load_tools(path: str | Path | None) -> list[dict[str, Any]]:
@@ -74,6 +85,24 @@ def load_tools(path: str | Path | None) -> list[dict[str, Any]]:
 def load_chat_model(spec: str, params: Params) -> tuple[Any, Any]:
     """(model, tokenizer) for `spec` in eval mode, on the auto-detected device."""
     return load_for_eval(spec, params)
+
+
+def resolve_chat_model(spec: str, params: Params) -> tuple[str, dict[str, Any]]:
+    """(what `load_chat_model` loads, {"spec", "name", "version", "alias"}): a registry URI is downloaded (once)
+    and named by its registered name and version number, read from the downloaded folder's registry marker (so
+    an alias names the version it points to now); name and version are None for any other model."""
+    info: dict[str, Any] = {"spec": spec, "name": None, "version": None, "alias": None}
+    if spec == "base":
+        return spec, info
+    loadable = resolve_spec(spec, params)
+    if spec.startswith(PREFIX):
+        info["alias"] = parse_uri(spec)[1]
+        marker = Path(loadable) / MARKER
+        if marker.is_file():
+            found = json.loads(marker.read_text(encoding="utf-8"))
+            version = str(found.get("version", ""))
+            info.update(name=found.get("name"), version=int(version) if version.isdigit() else version or None)
+    return loadable, info
 
 
 def reply(model: Any, tokenizer: Any, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], *,
@@ -210,20 +239,88 @@ def simulated_one_shot(model: Any, tokenizer: Any, message: str, tools: Sequence
                               **generation)
 
 
+# -- the interactive prompt: line editing and history on a terminal ------------------------------------------
+HISTORY_LENGTH = 1000
+
+
+def history_file() -> Path:
+    """$XDG_STATE_HOME/thinkact/chat_history when XDG_STATE_HOME is set, else ~/.thinkact_history."""
+    state = os.environ.get("XDG_STATE_HOME")
+    return Path(state) / "thinkact" / "chat_history" if state else Path.home() / ".thinkact_history"
+
+
+@contextlib.contextmanager
+def line_editing(enabled: bool | None = None) -> Iterator[bool]:
+    """Line editing and history for `input()` through Python's readline while the block runs: past sessions'
+    lines loaded from `history_file()`, this session's appended to it at the end (at most HISTORY_LENGTH kept).
+    Enabled when stdin and stdout are terminals (`enabled` overrides); yields whether it is on. Best-effort: no
+    readline module (some platforms) or an unreadable/unwritable history file only loses the history."""
+    if enabled is None:
+        enabled = sys.stdin.isatty() and sys.stdout.isatty()
+    try:
+        import readline
+    except ImportError:
+        readline = None
+    if not enabled or readline is None:
+        yield False
+        return
+    path = history_file()
+    try:
+        readline.read_history_file(str(path))
+    except (OSError, UnicodeDecodeError):
+        pass
+    before = readline.get_current_history_length()
+    try:
+        yield True
+    finally:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            readline.set_history_length(HISTORY_LENGTH)
+            new = readline.get_current_history_length() - before
+            if path.is_file() and hasattr(readline, "append_history_file"):
+                readline.append_history_file(max(new, 0), str(path))  # other sessions' lines are kept
+            else:
+                readline.write_history_file(str(path))
+        except OSError:
+            pass
+
+
+_ESCAPE = re.compile(r"(\x1b\[[0-9;?]*[A-Za-z])")
+
+
+def ask(console: Any, prompt: str, editing: bool = False) -> str:
+    """Read a line after the (rich markup) prompt. With line editing the prompt is handed to `input()`, its
+    colour codes marked invisible, so readline redraws it with the line (the Up arrow does not erase it)."""
+    if not editing:
+        return console.input(prompt)
+    with console.capture() as captured:
+        console.print(prompt, end="")
+    return input(_ESCAPE.sub("\x01\\1\x02", captured.get()))
+
+
 def interactive(model: Any, tokenizer: Any, tools: Sequence[dict[str, Any]], console: Any, *,
-                system: str | None = None, simulate_calls: int = 0, **generation: Any) -> None:
+                system: str | None = None, simulate_calls: int = 0, label: str | None = None,
+                editing: bool | None = None, **generation: Any) -> None:
     """A read-eval loop on the console; tool calls ask for their results, or with `simulate_calls` > 0 are
-    answered by the simulators (at most that many calls per message)."""
+    answered by the simulators (at most that many calls per message). `label` names the model in the banner;
+    `editing`: line editing and history (default: when stdin and stdout are terminals, `line_editing`)."""
+    if simulate_calls:
+        simulator(tools, simulate_calls)  # a tools list the environment cannot use fails before the first message
+    with line_editing(editing) as on:
+        _loop(model, tokenizer, tools, console, system, simulate_calls, label, on, generation)
+
+
+def _loop(model: Any, tokenizer: Any, tools: Sequence[dict[str, Any]], console: Any, system: str | None,
+          simulate_calls: int, label: str | None, editing: bool, generation: dict[str, Any]) -> None:
     start = [{"role": "system", "content": system}] if system else []
     messages = list(start)
     names = ", ".join(t["function"]["name"] for t in tools) or "none"
-    if simulate_calls:
-        simulator(tools, simulate_calls)  # a tools list the environment cannot use fails before the first message
     mode = " (simulated)" if simulate_calls else ""
-    console.print(f"[bold]thinkact chat[/] — tools{mode}: {names}. /reset starts over, /exit leaves.")
+    model_part = f" — {escape(label)}" if label else ""
+    console.print(f"[bold]thinkact chat[/]{model_part} — tools{mode}: {names}. /reset starts over, /exit leaves.")
     while True:
         try:
-            text = console.input("[bold blue]you> [/]").strip()
+            text = ask(console, "[bold blue]you> [/]", editing).strip()
         except (EOFError, KeyboardInterrupt):
             console.print()
             return
@@ -246,18 +343,19 @@ def interactive(model: Any, tokenizer: Any, tools: Sequence[dict[str, Any]], con
             messages.append(assistant_message(turn))
             if not turn["tool_calls"]:
                 break
-            results = _ask_results(console, turn["tool_calls"])
+            results = _ask_results(console, turn["tool_calls"], editing)
             if results is None:
                 break
             messages.extend(results)
 
 
-def _ask_results(console: Any, calls: Sequence[dict[str, Any]]) -> list[dict[str, Any]] | None:
+def _ask_results(console: Any, calls: Sequence[dict[str, Any]], editing: bool = False) -> list[dict[str, Any]] | None:
     """A `tool` message per call from what the user types; None when every result is skipped."""
     out = []
     for call in calls:
         try:
-            text = console.input(f"[cyan]result of {call['name']} (JSON or text, empty skips)> [/]").strip()
+            text = ask(console, f"[cyan]result of {escape(call['name'])} (JSON or text, empty skips)> [/]",
+                       editing).strip()
         except (EOFError, KeyboardInterrupt):
             return None
         if text:

@@ -1,8 +1,12 @@
 """params.yaml, loaded once into typed, frozen config objects. Stage code never reads a raw dict.
 
-Each section of params.yaml is a dataclass below; an unknown key, a missing key or a value of the wrong
-type raises ConfigError naming the key. TRL trainer fields (`sft.trainer`, `grpo.trainer`) stay plain
-mappings that pass straight into SFTConfig / GRPOConfig.
+Each section of params.yaml is a dataclass below; an unknown key, a value of the wrong type (a bool is not a
+number; `.nan` and `.inf` are not numbers), a value out of range or a broken cross-field rule raises ConfigError
+naming the key and the file. A key left out takes the default below. TRL trainer fields (`sft.trainer`,
+`grpo.trainer`) stay plain mappings that pass straight into SFTConfig / GRPOConfig; their well-known fields are
+checked here by thinkact.param_checks, and every field against TRL itself when a stage builds the config.
+Names that belong to the layers above (reward names and options, evaluation metrics, tool domains) are checked
+by `check_names`, which load_params runs last.
 
     from thinkact.config import load_params
     params = load_params()            # params.yaml in the project root, or $THINKACT_PARAMS
@@ -11,9 +15,13 @@ mappings that pass straight into SFTConfig / GRPOConfig.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 import os
+import re
 import types
 import typing
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Optional
@@ -22,6 +30,8 @@ import yaml
 
 from thinkact.contract import SPLITS, TURN_TYPES
 from thinkact.errors import ConfigError, ThinkactError
+from thinkact.param_checks import (check_lora, check_reward_weights, check_trainer, cron_problem, shown, tiny_problem,
+                                   yaml_hint)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PARAMS_FILE = "params.yaml"
@@ -33,6 +43,14 @@ class PathsParams:
     data: str = "data"
     outputs: str = "outputs"
     models_cache: str = ".cache/models"
+
+    def __post_init__(self):
+        for key in ("data", "outputs", "models_cache"):
+            value = getattr(self, key)
+            if not value.strip() or "\0" in value:
+                raise ConfigError(f"paths.{key}", f"must be a folder path, not {value!r}")
+            if ".." in Path(value).parts:  # a stage writes and deletes under these: no climbing out of them
+                raise ConfigError(f"paths.{key}", f"{value!r} has a '..' part; name the folder without it")
 
     def stage_dir(self, stage: str) -> Path:
         """outputs/<stage>: where a stage writes everything it produces."""
@@ -71,6 +89,8 @@ class DataParams:
     episode_mix: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self):
+        if self.seed < 0:
+            raise ConfigError("data.seed", "must be >= 0")
         for key, sizes in (("sizes", self.sizes), ("episode_sizes", self.episode_sizes)):
             for split, n in sizes.items():
                 if split not in SPLITS:
@@ -86,8 +106,16 @@ class DataParams:
                     raise ConfigError(f"data.{key}.{name}", "must be >= 0")
         if any(self.episode_sizes.values()) and not any(self.episode_mix.values()):
             raise ConfigError("data.episode_mix", "needs a share > 0 for at least one kind when episodes are made")
+        if any(self.sizes.values()) and not any(self.turn_mix.values()):
+            raise ConfigError("data.turn_mix", "needs a share > 0 for at least one turn type when examples are made")
         if not 0 <= self.distractors.min <= self.distractors.max:
             raise ConfigError("data.distractors", "need 0 <= min <= max")
+        for i, domain in enumerate(self.held_out_domains):
+            if domain in self.held_out_domains[:i]:
+                raise ConfigError(f"data.held_out_domains[{i}]", f"{domain!r} is listed twice")
+        if (self.sizes.get("test_task") or self.episode_sizes.get("test_task")) and not self.held_out_domains:
+            raise ConfigError("data.held_out_domains", "test_task is made of held-out domains only: list at least "
+                                                       "one, or make test_task 0 in data.sizes and data.episode_sizes")
 
 
 @dataclass(frozen=True)
@@ -135,7 +163,18 @@ class ModelParams:
 
     base: str = "builtin:tiny"
     seed: int = 0
-    tiny: dict[str, Any] = field(default_factory=dict)  # thinkact.models.tiny.TinySize fields, checked when it is built
+    tiny: dict[str, Any] = field(default_factory=dict)  # thinkact.models.tiny.TinySize fields
+
+    def __post_init__(self):
+        if not self.base.strip():
+            raise ConfigError("model.base", "name a model: builtin:tiny, builtin:smollm2-135m, a Hugging Face id in "
+                                            "the local cache or a folder with a saved model")
+        if self.seed < 0:
+            raise ConfigError("model.seed", "must be >= 0")
+        problem = tiny_problem(self.tiny)  # the rules of thinkact.models.tiny.TinySize, without importing torch
+        if problem:
+            field_name, what = problem
+            raise ConfigError(f"model.tiny.{field_name}" if field_name else "model.tiny", what)
 
 
 @dataclass(frozen=True)
@@ -149,8 +188,12 @@ class SftParams:
     trainer: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
+        if self.max_examples < 0:
+            raise ConfigError("sft.max_examples", "must be >= 0 (0: the whole train split)")
         if self.cpu_threads < 0:
             raise ConfigError("sft.cpu_threads", "must be >= 0 (0: torch's default)")
+        check_lora("sft.lora", self.lora)
+        check_trainer("sft.trainer", self.trainer)
 
 
 @dataclass(frozen=True)
@@ -169,6 +212,22 @@ class EpisodesParams:
 
 
 GRPO_MODES = ("turns", "episodes")
+EVAL_SPLITS = tuple(s for s in SPLITS if s != "train")
+
+
+def _check_splits(key: str, splits: tuple[str, ...], at_least_one: bool = False) -> None:
+    for i, split in enumerate(splits):
+        if split not in EVAL_SPLITS:
+            raise ConfigError(f"{key}[{i}]", f"unknown evaluation split {split!r}; use {', '.join(EVAL_SPLITS)}")
+        if split in splits[:i]:
+            raise ConfigError(f"{key}[{i}]", f"{split!r} is listed twice")
+    if at_least_one and not splits:
+        raise ConfigError(key, f"list at least one of {', '.join(EVAL_SPLITS)}")
+
+
+@functools.lru_cache(maxsize=1)
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())  # what Prefect's scheduler accepts; ~3 ms
 
 
 @dataclass(frozen=True)
@@ -194,6 +253,11 @@ class GrpoParams:
             raise ConfigError("grpo.sample_every", "must be >= 0 (0: no samples)")
         if self.max_examples < 0:
             raise ConfigError("grpo.max_examples", "must be >= 0 (0: the whole train split)")
+        for i, name in enumerate(self.rewards):
+            if name in self.rewards[:i]:
+                raise ConfigError("grpo.rewards", f"{name!r} is listed twice")
+        check_lora("grpo.lora", self.lora)
+        check_trainer("grpo.trainer", self.trainer)
 
 
 @dataclass(frozen=True)
@@ -206,6 +270,8 @@ class BootstrapParams:
     method: str = "BCa"
 
     def __post_init__(self):
+        if self.seed < 0:
+            raise ConfigError("evaluate.bootstrap.seed", "must be >= 0")
         if self.n_resamples < 100:
             raise ConfigError("evaluate.bootstrap.n_resamples", "must be >= 100")
         if not 0.5 <= self.confidence < 1:
@@ -230,10 +296,7 @@ class EpisodeEvalParams:
     temperature: float = 0.7     # sampling temperature for pass^k
 
     def __post_init__(self):
-        for i, split in enumerate(self.splits):
-            if split not in SPLITS or split == "train":
-                raise ConfigError(f"evaluate.episodes.splits[{i}]", f"unknown evaluation split {split!r}; use "
-                                  + ", ".join(s for s in SPLITS if s != "train"))
+        _check_splits("evaluate.episodes.splits", self.splits)
         if self.max_examples < 0:
             raise ConfigError("evaluate.episodes.max_examples", "must be >= 0 (0: all)")
         if self.k < 1:
@@ -260,16 +323,20 @@ class EvaluateParams:
         for i, model in enumerate(self.models):
             if model not in MODEL_NAMES:
                 raise ConfigError(f"evaluate.models[{i}]", f"unknown model {model!r}; use {', '.join(MODEL_NAMES)}")
-        for i, split in enumerate(self.splits):
-            if split not in SPLITS or split == "train":
-                raise ConfigError(f"evaluate.splits[{i}]", f"unknown evaluation split {split!r}; use "
-                                  + ", ".join(s for s in SPLITS if s != "train"))
+            if model in self.models[:i]:
+                raise ConfigError(f"evaluate.models[{i}]", f"{model!r} is listed twice")
+        if not self.models:
+            raise ConfigError("evaluate.models", f"list at least one of {', '.join(MODEL_NAMES)}")
+        _check_splits("evaluate.splits", self.splits, at_least_one=True)
         for key in ("max_examples", "cpu_threads"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"evaluate.{key}", "must be >= 0")
         for key in ("max_new_tokens", "batch_size"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"evaluate.{key}", "must be >= 1")
+
+
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # a registered model's name: safe in paths and URIs
 
 
 @dataclass(frozen=True)
@@ -282,6 +349,12 @@ class RegisterParams:
     min_improvement: float = 0.0                       # promote when the delta's lower CI bound is above this
     thresholds: dict[str, float] = field(default_factory=dict)  # first champion: pooled mean >= each value
 
+    def __post_init__(self):
+        if not MODEL_NAME.fullmatch(self.model_name):
+            raise ConfigError("register.model_name", f"{self.model_name!r}: use letters, digits, '.', '_' and '-' "
+                                                     "only, starting with a letter or digit (at most 100)")
+        _check_splits("register.splits", self.splits, at_least_one=True)
+
 
 @dataclass(frozen=True)
 class ScheduleParams:
@@ -289,6 +362,14 @@ class ScheduleParams:
 
     cron: str = "0 3 * * *"
     timezone: str = "UTC"
+
+    def __post_init__(self):
+        problem = cron_problem(self.cron)
+        if problem:
+            raise ConfigError("schedule.cron", problem)
+        if self.timezone not in _timezones():
+            raise ConfigError("schedule.timezone", f"{self.timezone!r} is not an IANA time zone; e.g. UTC or "
+                                                   "Europe/Berlin")
 
 
 @dataclass(frozen=True)
@@ -308,6 +389,8 @@ class Params:
 def _coerce(value: Any, hint: Any, key: str) -> Any:
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
+        if value is None:  # `sft:` with nothing under it: an indentation slip more often than a wish for defaults
+            raise ConfigError(key, "is empty: give its keys, or leave it out for the defaults")
         return _build(hint, value, key)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(hint)
@@ -316,12 +399,12 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         return _coerce(value, next(a for a in args if a is not type(None)), key)
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(key, f"expected a mapping, got {value!r}")
+            raise ConfigError(key, f"expected a mapping, got {shown(value)}")
         _, vt = typing.get_args(hint)
         return {k: _coerce(v, vt, f"{key}.{k}") for k, v in value.items()}
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(key, f"expected a list, got {value!r}")
+            raise ConfigError(key, f"expected a list, got {shown(value)}")
         item = typing.get_args(hint)[0]
         return tuple(_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value))
     if hint is Any:
@@ -329,7 +412,10 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-        raise ConfigError(key, f"expected {hint.__name__}, got {value!r}")
+        hint_text = yaml_hint(value) if hint in (int, float) and isinstance(value, str) else ""
+        raise ConfigError(key, f"expected {hint.__name__}, got {shown(value)}{hint_text}")
+    if hint is float and not math.isfinite(value):
+        raise ConfigError(key, f"must be a finite number, not {value!r}")
     return value
 
 
@@ -337,15 +423,19 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(prefix or "<root>", f"expected a mapping, got {raw!r}")
+        raise ConfigError(prefix or "<root>", f"expected a mapping, got {shown(raw)}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     for key in raw:
         if key not in names:
-            where = f"{prefix}.{key}" if prefix else key
+            where = f"{prefix}.{key}" if prefix else str(key)
             raise ConfigError(where, f"unknown key; known keys here: {', '.join(sorted(names))}")
     kwargs = {k: _coerce(v, hints[k], f"{prefix}.{k}" if prefix else k) for k, v in raw.items()}
     return cls(**kwargs)
+
+
+# LibYAML's safe loader when PyYAML has it: the same YAML 1.1 safe rules as yaml.safe_load, ~10x faster.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def params_path() -> Path:
@@ -358,10 +448,75 @@ def load_params(path: str | os.PathLike | None = None) -> Params:
     if not p.is_file():
         raise ConfigError("<file>", "not found; run from the project root or set THINKACT_PARAMS", str(p))
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        raw = yaml.load(p.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
     except yaml.YAMLError as e:
         raise ConfigError("<file>", f"not valid YAML: {e}", str(p)) from None
     try:
-        return _build(Params, raw, "")
+        params = _build(Params, raw, "")
+        grpo = raw.get("grpo") if isinstance(raw, dict) else None
+        if isinstance(grpo, dict) and "rewards" in grpo and not params.grpo.rewards:  # left out: the stage says so
+            raise ConfigError("grpo.rewards", "list at least one reward (`thinkact rewards list` shows them)")
+        check_names(params)
     except ConfigError as e:  # name the file actually read
         raise ConfigError(e.key, e.problem, str(p)) from None
+    return params
+
+
+def check_names(params: Params) -> None:
+    """The keys that name things defined in the layers above config: reward names and options (thinkact.rewards),
+    evaluation metrics (thinkact.evaluation.metrics), tool domains (thinkact.world.catalog).
+
+    The one place config looks up: it reads their names, so that a typo fails here, before any model loads, and
+    not after generation. Imported here, not at the top: those modules are above the floor config stands on, and
+    thinkact.evaluation imports config (a module-level import would be a circle); ~0.1 s, mostly scipy."""
+    from thinkact.evaluation.metrics import UNBOUNDED, metric_names
+    from thinkact.rewards import EPISODE_NAMES, Reward, names as reward_names, options_of
+    from thinkact.world.catalog import DOMAINS, TOOLS
+
+    data = params.data
+    for i, domain in enumerate(data.held_out_domains):
+        if domain not in DOMAINS:
+            raise ConfigError(f"data.held_out_domains[{i}]", f"unknown domain {domain!r}; use {', '.join(DOMAINS)}")
+    train_domains = [d for d in DOMAINS if d not in data.held_out_domains]
+    if not train_domains:
+        raise ConfigError("data.held_out_domains", "holds out every domain: train would have no tools")
+    offered = min(sum(t.domain in train_domains and t.domain != d for t in TOOLS) for d in DOMAINS)
+    if data.distractors.max > offered:
+        raise ConfigError("data.distractors.max", f"{data.distractors.max} distractor tools, but the domains left "
+                                                  f"for train offer as few as {offered} beside an example's own")
+
+    known = reward_names()
+    grpo = params.grpo
+    for name in grpo.rewards:
+        if name not in known:
+            raise ConfigError("grpo.rewards", f"unknown reward {name!r}; registered: {', '.join(known)}")
+        if grpo.mode == "turns" and name in EPISODE_NAMES:
+            raise ConfigError("grpo.rewards", f"{name!r} scores whole episodes (grpo.mode: episodes); with "
+                                              "grpo.mode: turns it would be None on every completion")
+    check_reward_weights("grpo.trainer", grpo.trainer, len(grpo.rewards))
+    probe = {"target": ['{"content": "ok"}', '{"tool_calls": [{"name": "f", "arguments": {}}]}'],
+             "turn_type": ["answer", "call"]}
+    for name, options in grpo.reward_options.items():
+        key = f"grpo.reward_options.{name}"
+        if name not in known:
+            raise ConfigError(key, f"unknown reward; registered: {', '.join(known)}")
+        takes = options_of(name)
+        for option in options:
+            if option not in takes:
+                raise ConfigError(f"{key}.{option}", f"unknown option; '{name}' takes: {', '.join(takes) or 'none'}")
+        try:  # an option with a bad value (answer: {mode: fuzzy}) fails here, not after generation
+            Reward(name, dict(options))(["<think>\nx\n</think>\n\nok", "ok"], **probe)
+        except (ValueError, TypeError) as e:
+            raise ConfigError(key, str(e).splitlines()[0]) from None
+
+    metrics = metric_names()
+    register = params.register
+    if register.primary_metric not in metrics:
+        raise ConfigError("register.primary_metric", f"unknown metric {register.primary_metric!r}; use one of "
+                                                     f"{', '.join(metrics)}")
+    for metric, value in register.thresholds.items():
+        key = f"register.thresholds.{metric}"
+        if metric not in metrics:
+            raise ConfigError(key, f"unknown metric; use one of {', '.join(metrics)}")
+        if metric not in UNBOUNDED and not 0 <= value <= 1:
+            raise ConfigError(key, f"{value:g} is out of reach: the metric is a score in [0, 1]")

@@ -9,7 +9,9 @@ then turned into frozen dataclasses. Every malformed line raises `DataError` nam
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,7 @@ TURN_TYPES = ("call", "call_from_history", "parallel", "answer", "clarify", "no_
 ACTION_OF_TURN = {"call": "call", "call_from_history": "call", "parallel": "call",
                   "answer": "answer", "no_tool": "answer", "clarify": "clarify"}
 MAX_LINE_BYTES = 1_000_000  # a line longer than this is rejected before JSON parsing
+MAX_DEPTH = 64  # objects and arrays nested deeper than this are refused (the data sets nest ~10 deep)
 
 _NAME = {"type": "string", "minLength": 1, "maxLength": 128}
 _CALL = {
@@ -191,8 +194,9 @@ class Example:
         return out
 
     def to_json(self) -> str:
-        """One JSONL line: compact, key order fixed, non-ASCII kept (byte-identical across runs)."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        """One JSONL line: compact, key order fixed, non-ASCII kept (byte-identical across runs). A NaN or infinite
+        number raises ValueError: JSON has none (write_jsonl turns it into DataError naming the row)."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], path: str = "<memory>", line: int | None = None) -> "Example":
@@ -214,9 +218,86 @@ class Example:
 JSON_LINE_HINT = "each line must be one complete JSON object"
 
 
+class _NotJson(ValueError):
+    """A number JSON cannot carry: the NaN / Infinity tokens Python's json accepts, or one that overflows (1e999)."""
+
+
+def _no_constant(token: str) -> Any:
+    raise _NotJson(f"{token} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJson(f"the number {text[:40]} is out of range")
+    return value
+
+
+# Strict JSON: json.loads takes NaN, Infinity and 1e999 (as inf); one decoder built once (json.loads with hooks
+# builds a new one per call).
+_DECODE = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite).decode
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def loads_strict(text: str) -> Any:
+    """json.loads without NaN, Infinity or out-of-range numbers (they raise ValueError); deep nesting may raise
+    RecursionError (json_object turns both into DataError)."""
+    return _DECODE(text)
+
+
+def too_deep(obj: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether objects/arrays in `obj` nest deeper than `limit` levels (iterative: never recurses itself)."""
+    stack = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if type(value) is dict else value
+        stack.extend((v, depth + 1) for v in children if type(v) in (dict, list))
+    return False
+
+
+def bad_text(obj: Any, where: str = "") -> tuple[str | None, str] | None:
+    """(field, problem) for the first string (key or value) in `obj` with a lone surrogate, which UTF-8 cannot
+    encode, or the first NaN / infinite number, which JSON cannot carry; None when there is none."""
+    stack: list[tuple[Any, str]] = [(obj, where)]
+    while stack:
+        value, at = stack.pop()
+        if isinstance(value, str):
+            if _has_surrogate(value):
+                return at or None, f"text with a lone surrogate ({_first_surrogate(value)}), which UTF-8 cannot encode"
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                return at or None, f"{value} is not a JSON number"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                key_text = str(key).encode("utf-8", "backslashreplace").decode("utf-8")  # printable in a message
+                name = f"{at}.{key_text}" if at else key_text
+                if isinstance(key, str) and _has_surrogate(key):
+                    return at or None, f"key with a lone surrogate ({_first_surrogate(key)}), which UTF-8 cannot encode"
+                stack.append((item, name))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((item, f"{at}.{i}" if at else str(i)) for i, item in enumerate(value))
+    return None
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _first_surrogate(text: str) -> str:
+    return ascii(next(c for c in text if "\ud800" <= c <= "\udfff"))
+
+
 def json_object(raw: bytes | str, path: str = "<memory>", line: int | None = None, hint: str = JSON_LINE_HINT) -> dict:
-    """One JSONL line as a JSON object; a line over MAX_LINE_BYTES, not UTF-8, not JSON or not an object raises
-    DataError naming the file and line (`hint` says what a line should be)."""
+    """One JSONL line as a JSON object; a line over MAX_LINE_BYTES, not UTF-8, not strict JSON (NaN, Infinity and
+    out-of-range numbers are not JSON), nested deeper than MAX_DEPTH, with a lone surrogate (a \\uD800-\\uDFFF
+    escape UTF-8 cannot encode) or not an object raises DataError naming the file and line (`hint` says what a line
+    should be)."""
     if isinstance(raw, bytes):
         if len(raw) > MAX_LINE_BYTES:
             raise DataError(path, line, None, f"line is {len(raw):,} bytes, over the {MAX_LINE_BYTES:,} limit")
@@ -227,11 +308,24 @@ def json_object(raw: bytes | str, path: str = "<memory>", line: int | None = Non
     elif len(raw) > MAX_LINE_BYTES:
         raise DataError(path, line, None, f"line is {len(raw):,} characters, over the {MAX_LINE_BYTES:,} limit")
     try:
-        obj = json.loads(raw)
+        if raw.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
+        obj = _DECODE(raw)
     except json.JSONDecodeError as e:
         raise DataError(path, line, None, f"invalid JSON ({e.msg} at column {e.colno})", hint) from None
+    except _NotJson as e:
+        raise DataError(path, line, None, f"invalid JSON ({e})", "JSON has no NaN or Infinity: write null or a "
+                        "finite number") from None
+    except RecursionError:
+        raise DataError(path, line, None, f"nested more than {MAX_DEPTH} levels deep", hint) from None
     if not isinstance(obj, dict):
         raise DataError(path, line, None, f"expected a JSON object, got {type(obj).__name__}", hint)
+    if (raw.count("{") + raw.count("[") > MAX_DEPTH) and too_deep(obj):
+        raise DataError(path, line, None, f"nested more than {MAX_DEPTH} levels deep", hint)
+    if _SURROGATE_ESCAPE.search(raw):
+        bad = bad_text(obj)
+        if bad is not None:
+            raise DataError(path, line, bad[0], bad[1], "fix the \\uD800-\\uDFFF escape in the source data")
     return obj
 
 
@@ -264,7 +358,31 @@ def read_jsonl(path: str | os.PathLike) -> list[Example]:
 
 
 def write_jsonl(path: str | os.PathLike, examples: Iterable[Example]) -> int:
-    """Write examples atomically (temporary file, then rename); returns how many were written."""
-    lines = [ex.to_json() for ex in examples]
+    """Write examples atomically (temporary file, then rename); returns how many were written. An example that
+    could not be read back (a NaN, a lone surrogate, nesting over MAX_DEPTH) raises DataError naming it; nothing is
+    written then."""
+    lines = []
+    for row, ex in enumerate(examples, start=1):
+        line, problem = _line_of(ex)
+        if problem is not None:
+            origin = ex.source or {}
+            where = f", from {origin['file']}" if origin.get("file") else ""
+            if where and origin.get("line"):
+                where += f":{origin['line']}"
+            raise DataError(str(path), None, problem[0], f"example {row} (id {ascii(ex.id)}{where}): {problem[1]}",
+                            "fix the source data; nothing was written")
+        lines.append(line)
     atomic_write_text(path, "".join(line + "\n" for line in lines))
     return len(lines)
+
+
+def _line_of(ex: Example) -> tuple[str, tuple[str | None, str] | None]:
+    """(the JSONL line, None), or ("", (field, problem)) when json_object would not read the line back."""
+    try:
+        line = ex.to_json()
+        line.encode("utf-8")
+    except (ValueError, UnicodeEncodeError):  # NaN / Infinity, or a lone surrogate
+        return "", bad_text(ex.to_dict()) or (None, "not writable as UTF-8 JSON")
+    if line.count("{") + line.count("[") > MAX_DEPTH and too_deep(ex.to_dict()):
+        return "", (None, f"nested more than {MAX_DEPTH} levels deep")
+    return line, None

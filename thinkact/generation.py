@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from thinkact.contract import Example
+from thinkact.progress import Progress
 
 
 def prompt_text(tokenizer: Any, example: Example) -> str:
@@ -25,7 +25,8 @@ def prompt_text(tokenizer: Any, example: Example) -> str:
 def generate_completions(model: Any, tokenizer: Any, examples: Sequence[Example], *, max_new_tokens: int = 128,
                          batch_size: int = 16, temperature: float = 0.0, progress: bool = True,
                          desc: str = "generate") -> list[str]:
-    """One completion per example, in the examples' order."""
+    """One completion per example, in the examples' order; with `progress`, a line every few seconds (elapsed, ETA)
+    and one at the end, labelled `desc` (thinkact.progress)."""
     texts = [prompt_text(tokenizer, ex) for ex in examples]
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out: list[str] = [""] * len(texts)
@@ -37,7 +38,7 @@ def generate_completions(model: Any, tokenizer: Any, examples: Sequence[Example]
     stop = [t for t in {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")} if isinstance(t, int)]
     sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
     try:
-        bar = tqdm(total=len(texts), desc=desc, disable=not progress, unit="ex")
+        bar = Progress(desc, len(texts), unit="ex", enabled=progress)
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             batch = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)

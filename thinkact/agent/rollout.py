@@ -36,6 +36,7 @@ import torch
 
 from thinkact.agent.environment import CallRecord, ToolEnvironment, TurnRecord
 from thinkact.agent.episode import EpisodeSpec
+from thinkact.progress import Progress
 from thinkact.rewards.parsing import END_MARKERS, parse
 
 END_OF_TURN = "<|im_end|>"
@@ -243,13 +244,14 @@ def _seeded(model: Any, seed: int, sampled: bool):
 def play_episodes(model: Any, tokenizer: Any, specs: Sequence[EpisodeSpec], *, num_samples: int = 1,
                   temperature: float = 0.0, max_new_tokens: int = 144, max_turns: int = 4, max_tool_calls: int = 6,
                   batch_size: int = 16, seed: int = 0, max_completion_tokens: int | None = None,
-                  top_p: float = 1.0, top_k: int = 0) -> list[EpisodeRollout]:
+                  top_p: float = 1.0, top_k: int = 0, progress: str | None = None) -> list[EpisodeRollout]:
     """Play `num_samples` episodes of every spec; the samples of specs[i] are at [i * num_samples, (i+1) * num_samples).
 
     Greedy when `temperature` is 0, else sampled at `temperature` (with `top_p`/`top_k`; 0 = off), deterministic
     for a `seed`. `max_new_tokens` bounds one assistant turn; `max_completion_tokens` (default `max_new_tokens *
     (max_turns + max_tool_calls)`) bounds the whole completion, inserted tokens included. The model is put in
-    eval mode while playing and given back in the mode it had."""
+    eval mode while playing and given back in the mode it had. `progress`: a label for time-based progress lines of
+    finished episodes (thinkact.progress), none when None."""
     if num_samples < 1 or batch_size < 1 or max_new_tokens < 1:
         raise ValueError("num_samples, batch_size and max_new_tokens must be >= 1")
     budget = max_completion_tokens or max_new_tokens * (max_turns + max_tool_calls)
@@ -259,16 +261,18 @@ def play_episodes(model: Any, tokenizer: Any, specs: Sequence[EpisodeSpec], *, n
     episodes = [_Episode(tokenizer, spec, j, max_turns, max_tool_calls) for spec in specs for j in range(num_samples)]
     was_training = model.training
     model.eval()
+    bar = Progress(progress or "", len(episodes), unit="episodes", enabled=progress is not None)
     try:
         with _seeded(model, seed, temperature > 0):
-            _play(model, tokenizer, episodes, budget, max_new_tokens, batch_size, stop, pad, sampling)
+            _play(model, tokenizer, episodes, budget, max_new_tokens, batch_size, stop, pad, sampling, bar)
     finally:
         model.train(was_training)
+    bar.close()
     return [e.out for e in episodes]
 
 
 def _play(model: Any, tokenizer: Any, episodes: list[_Episode], budget: int, max_new_tokens: int, batch_size: int,
-          stop: list[int], pad: int, sampling: dict[str, Any]) -> None:
+          stop: list[int], pad: int, sampling: dict[str, Any], progress: Progress) -> None:
     active = list(episodes)
     while active:
         active.sort(key=lambda e: len(e.context))  # similar lengths together: little padding
@@ -277,6 +281,7 @@ def _play(model: Any, tokenizer: Any, episodes: list[_Episode], budget: int, max
             limits = [max(1, min(max_new_tokens, budget - len(e.out.completion_ids))) for e in batch]
             for e, new in zip(batch, _generate(model, [e.context for e in batch], limits, stop, pad, sampling)):
                 e.step(tokenizer, new, bool(new) and new[-1] == stop[0], budget)
+            progress.update(sum(e.finished for e in batch))
         active = [e for e in active if not e.finished]
 
 

@@ -7,7 +7,6 @@
 """
 from __future__ import annotations
 
-import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -16,21 +15,35 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from thinkact.cli.helptext import CONTEXT, Command, Group, version_callback
 from thinkact.errors import ThinkactError
+from thinkact.quiet import quiet
 
-# Offline and quiet by default (docs/design.md: telemetry switches). Users may override any of them.
-for _key, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-                     "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "DVC_NO_ANALYTICS": "1",
-                     "GX_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}.items():
-    os.environ.setdefault(_key, _value)
+quiet()  # offline, no telemetry, no library noise (docs/design.md: telemetry switches); users may override any
 
-app = typer.Typer(help="Train tool-using assistants that think before they act.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
-data_app = typer.Typer(help="Generate, import and inspect contract data sets.", no_args_is_help=True)
-rewards_app = typer.Typer(help="The reward registry (rewards are also the evaluation metrics).", no_args_is_help=True)
+# Help conventions (thinkact/cli/helptext.py): -h, no Python type names, an Examples section in every help.
+app = typer.Typer(help="Train tool-using assistants that think before they act.\n\n\b\nExamples:\n"
+                       "thinkact data generate\nthinkact validate data/train.jsonl\n"
+                       "thinkact chat --model grpo --message \"Where is order ORD-12345?\"\nthinkact chat -h",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False, cls=Group,
+                  context_settings=CONTEXT)
+data_app = typer.Typer(help="Generate, import and inspect contract data sets.\n\n\b\nExamples:\n"
+                            "thinkact data generate --seed 7\nthinkact data stats --split test_env",
+                       no_args_is_help=True, cls=Group, context_settings=CONTEXT)
+rewards_app = typer.Typer(help="The reward registry (rewards are also the evaluation metrics).\n\n\b\n"
+                               "Examples:\nthinkact rewards list", no_args_is_help=True, cls=Group,
+                          context_settings=CONTEXT)
 app.add_typer(data_app, name="data")
 app.add_typer(rewards_app, name="rewards")
 console = Console(stderr=True)
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=version_callback,
+        help="Print the versions of thinkact, trl, transformers, torch, mlflow and python, and exit.")] = False,
+) -> None:
+    pass
 
 
 class ImportFormat(str, Enum):
@@ -38,12 +51,19 @@ class ImportFormat(str, Enum):
     openai = "openai"
 
 
-@data_app.command("generate")
+@data_app.command("generate", cls=Command)
 def data_generate(
-    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: paths.data from params.yaml).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Override data.seed.")] = None,
+    out: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Output folder (default: paths.data from "
+                                                                    "params.yaml).")] = None,
+    seed: Annotated[Optional[int], typer.Option(metavar="N", help="Override data.seed.")] = None,
 ) -> None:
-    """Write the built-in data set: <split>.jsonl per split and manifest.json (byte-identical for a seed)."""
+    """Write the built-in data set: <split>.jsonl per split and manifest.json (byte-identical for a seed).
+
+    \b
+    Examples:
+    thinkact data generate
+    thinkact data generate --seed 7 --out /tmp/data-seed7
+    """
     import dataclasses
 
     from thinkact.config import load_params
@@ -57,27 +77,44 @@ def data_generate(
         console.print(f"{target}/{info['file']}: {info['examples']} examples")
 
 
-@data_app.command("import")
+@data_app.command("import", cls=Command)
 def data_import(
-    source: Annotated[Optional[Path], typer.Argument(help="Input JSONL (for --format openai).")] = None,
-    format: Annotated[ImportFormat, typer.Option("--format", help="Source format.")] = ImportFormat.openai,
-    category: Annotated[Optional[str], typer.Option(help="BFCL category, e.g. simple_python, parallel, live_simple.")] = None,
-    split: Annotated[Optional[str], typer.Option(help="Split written into each example (bfcl: test_task, openai: train).")] = None,
-    out: Annotated[Path, typer.Option(help="Output contract JSONL.")] = Path("imported.jsonl"),
+    source: Annotated[Optional[Path], typer.Argument(metavar="FILE", help="Input JSONL (for --format openai).")]
+    = None,
+    format: Annotated[ImportFormat, typer.Option("--format", metavar="FORMAT", help="Source format: openai or "
+                                                                                    "bfcl.")] = ImportFormat.openai,
+    category: Annotated[Optional[str], typer.Option(metavar="CATEGORY", help="BFCL category, e.g. simple_python, "
+                                                                             "parallel, live_simple.")] = None,
+    split: Annotated[Optional[str], typer.Option(metavar="SPLIT", help="Split written into each example (bfcl: "
+                                                                       "test_task, openai: train).")] = None,
+    out: Annotated[Path, typer.Option(metavar="FILE", help="Output contract JSONL.")] = Path("imported.jsonl"),
 ) -> None:
-    """Convert BFCL (from the installed bfcl-eval package) or OpenAI-style chat JSONL to contract JSONL."""
+    """Convert BFCL (from the installed bfcl-eval package) or OpenAI-style chat JSONL to contract JSONL.
+
+    \b
+    Examples:
+    thinkact data import chats.jsonl --out my_train.jsonl
+    thinkact data import --format bfcl --category simple_python --out bfcl_simple.jsonl
+    """
     from thinkact.importers import import_to_file
 
     n = import_to_file(format.value, out, category=category, source=source, split=split)
     console.print(f"{out}: {n} examples")
 
 
-@data_app.command("stats")
+@data_app.command("stats", cls=Command)
 def data_stats(
-    model: Annotated[Optional[str], typer.Option(help="Model spec whose tokenizer counts (default: model.base).")] = None,
-    split: Annotated[str, typer.Option(help="Split to measure.")] = "test_id",
+    model: Annotated[Optional[str], typer.Option(metavar="SPEC", help="Model spec whose tokenizer counts "
+                                                                      "(default: model.base).")] = None,
+    split: Annotated[str, typer.Option(metavar="SPLIT", help="Split to measure.")] = "test_id",
 ) -> None:
-    """Tokens per example (prompt with tools, gold completion with reasoning) under the chat template."""
+    """Tokens per example (prompt with tools, gold completion with reasoning) under the chat template.
+
+    \b
+    Examples:
+    thinkact data stats
+    thinkact data stats --model Qwen/Qwen3-1.7B --split test_env
+    """
     import json
 
     from thinkact.config import load_params
@@ -96,24 +133,39 @@ def data_stats(
     Console().print_json(json.dumps(stats))
 
 
-@app.command("validate")
+@app.command("validate", cls=Command)
 def validate(
-    path: Annotated[Path, typer.Argument(help="A contract JSONL file, or a folder of <split>.jsonl files.")],
-    report_dir: Annotated[Optional[Path], typer.Option(help="Also write report.json and GX data docs here.")] = None,
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="A contract JSONL file, or a folder of "
+                                                               "<split>.jsonl files.")],
+    report_dir: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Also write report.json and GX data "
+                                                                           "docs here.")] = None,
 ) -> None:
-    """Run the Great Expectations data gate on any contract data (exit 1 when an expectation fails)."""
+    """Run the Great Expectations data gate on any contract data (exit 1 when an expectation fails).
+
+    \b
+    Examples:
+    thinkact validate data/train.jsonl
+    thinkact validate data/ --report-dir outputs/validate-cli
+    """
     from thinkact.cli.validate import validate_command
 
     raise typer.Exit(validate_command(path, report_dir))
 
 
-@app.command("score")
+@app.command("score", cls=Command)
 def score(
-    data: Annotated[Path, typer.Option(help="Contract JSONL with the examples.")],
-    predictions: Annotated[Path, typer.Option(help='JSONL of {"id", "completion"} produced elsewhere.')],
-    out: Annotated[Path, typer.Option(help="Per-example scores (JSONL); the summary goes beside it.")],
+    data: Annotated[Path, typer.Option(metavar="FILE", help="Contract JSONL with the examples.")],
+    predictions: Annotated[Path, typer.Option(metavar="FILE", help='JSONL of {"id", "completion"} produced '
+                                                                   'elsewhere.')],
+    out: Annotated[Path, typer.Option(metavar="FILE", help="Per-example scores (JSONL); the summary goes beside "
+                                                           "it.")],
 ) -> None:
-    """Score completions made elsewhere (e.g. by an API model) with the same metrics as evaluation: no model needed."""
+    """Score completions made elsewhere (by an API model, say) with the same metrics as evaluation: no model needed.
+
+    \b
+    Examples:
+    thinkact score --data data/test_id.jsonl --predictions api_completions.jsonl --out scores/test_id.jsonl
+    """
     import json
 
     from thinkact.evaluation.score import score_file
@@ -122,7 +174,7 @@ def score(
     Console().print_json(json.dumps(summary))
 
 
-@app.command("evaluate")
+@app.command("evaluate", cls=Command)
 def evaluate(
     model: Annotated[Optional[list[str]], typer.Option(
         metavar="SPEC",
@@ -181,9 +233,14 @@ def evaluate(
     Console().print(report)
 
 
-@rewards_app.command("list")
+@rewards_app.command("list", cls=Command)
 def rewards_list() -> None:
-    """Print every registered reward with its options and one-line doc."""
+    """Print every registered reward with its options and one-line doc.
+
+    \b
+    Examples:
+    thinkact rewards list
+    """
     from rich.table import Table
 
     from thinkact.rewards import describe, options_of
@@ -194,13 +251,21 @@ def rewards_list() -> None:
     Console().print(table)
 
 
-@app.command("promote")
+@app.command("promote", cls=Command)
 def promote(
-    version: Annotated[Optional[str], typer.Option(help="Make this version @champion by hand (rollback / force), "
-                                                        "recorded with who, why and the previous champion.")] = None,
-    reason: Annotated[str, typer.Option(help="Why (with --version); stored as a tag on the version.")] = "",
+    version: Annotated[Optional[str], typer.Option(
+        metavar="N", help="Make this version @champion by hand (rollback / force), recorded with who, why and the "
+                          "previous champion.")] = None,
+    reason: Annotated[str, typer.Option(metavar="TEXT", help="Why (with --version); stored as a tag on the "
+                                                             "version.")] = "",
 ) -> None:
-    """Run the promotion gate again for the current @challenger, or with --version N roll @champion back to N."""
+    """Run the promotion gate again for the current @challenger, or with --version N roll @champion back to N.
+
+    \b
+    Examples:
+    thinkact promote
+    thinkact promote --version 3 --reason "v4 regressed on test_env"
+    """
     from thinkact.promotion.champion import promote_challenger, promote_version
     from thinkact.config import load_params
 
@@ -212,7 +277,7 @@ def promote(
     Console().print(Markdown(decision.to_markdown()))
 
 
-@app.command("chat")
+@app.command("chat", cls=Command)
 def chat(
     model: Annotated[str, typer.Option(
         metavar="SPEC", help="models:/NAME@ALIAS, models:/NAME/VERSION, sft, grpo, base, a saved model folder or a "
@@ -231,14 +296,19 @@ def chat(
              "per message.")] = False,
     json_out: Annotated[bool, typer.Option("--json", metavar="", help="One-shot: print the parsed reply as JSON "
                                                                       "(with --simulate: the last turn, and every "
-                                                                      "turn under \"turns\").")] = False,
+                                                                      "turn under \"turns\"), and under \"model\" "
+                                                                      "the spec, registered name, version number "
+                                                                      "and alias that answered.")] = False,
 ) -> None:
     """Talk to a model (the registry's champion by default): shows its reasoning, then its tool calls or answer.
+
+    On a terminal the prompt has line editing and history (~/.thinkact_history, or under $XDG_STATE_HOME).
 
     \b
     Examples:
     thinkact chat --model models:/thinkact-agent@champion
     thinkact chat --model grpo --tools tools.json --simulate --message "Where is order ORD-12345?"
+    thinkact chat --model models:/thinkact-agent/3 --message "hi" --json
     """
     import json
 
@@ -252,22 +322,25 @@ def chat(
         if not tool_list:
             console.print("[yellow]--simulate without --tools: no tool is offered, every call gets an "
                           "unknown_tool error[/]")
-    loaded, tokenizer = chat_mod.load_chat_model(model, params)
+    loadable, info = chat_mod.resolve_chat_model(model, params)
+    loaded, tokenizer = chat_mod.load_chat_model(loadable, params)
     generation = {"max_new_tokens": max_new_tokens, "temperature": temperature}
     out = Console()
     calls = params.episodes.max_tool_calls if simulate else 0
     if message is None:
-        chat_mod.interactive(loaded, tokenizer, tool_list, out, system=system, simulate_calls=calls, **generation)
+        label = model + (f" (version {info['version']})" if info["version"] is not None else "")
+        chat_mod.interactive(loaded, tokenizer, tool_list, out, system=system, simulate_calls=calls, label=label,
+                             **generation)
         return
     if simulate:
         turns = chat_mod.simulated_one_shot(loaded, tokenizer, message, tool_list, calls, system=system,
                                             console=None if json_out else out, **generation)
         if json_out:
-            print(json.dumps({**turns[-1], "turns": turns}, ensure_ascii=False))
+            print(json.dumps({**turns[-1], "turns": turns, "model": info}, ensure_ascii=False))
         return
     turn = chat_mod.one_shot(loaded, tokenizer, message, tool_list, system=system, **generation)
     if json_out:
-        print(json.dumps(turn, ensure_ascii=False))
+        print(json.dumps({**turn, "model": info}, ensure_ascii=False))
     else:
         chat_mod.show(out, turn)
 
@@ -275,7 +348,7 @@ def chat(
 def main() -> None:
     """Entry point: user errors print one clear line (no traceback) and exit 2."""
     try:
-        app()
+        app(prog_name="thinkact")  # also under python -m thinkact.cli: usage reads as the examples
     except ThinkactError as e:
         console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -113,10 +113,12 @@ def score_rollouts(rollouts: Sequence[EpisodeRollout]) -> list[dict[str, float |
     return rows
 
 
-def _sampled(model: Any, tokenizer: Any, specs: list[EpisodeSpec], s: EpisodeSettings) -> tuple[list, float]:
-    """(per spec: the k samples' successes, seconds)."""
+def _sampled(model: Any, tokenizer: Any, specs: list[EpisodeSpec], s: EpisodeSettings,
+             label: str | None = None) -> tuple[list, float]:
+    """(per spec: the k samples' successes, seconds); `label`: progress lines (thinkact.progress)."""
     t0 = time.perf_counter()
-    rollouts = play_episodes(model, tokenizer, specs, num_samples=s.k, temperature=s.temperature, **s.play_kwargs())
+    rollouts = play_episodes(model, tokenizer, specs, num_samples=s.k, temperature=s.temperature, **s.play_kwargs(),
+                             progress=label)
     seconds = time.perf_counter() - t0
     success = [row["episode_success"] for row in score_rollouts(rollouts)]
     return [success[i * s.k:(i + 1) * s.k] for i in range(len(specs))], seconds
@@ -131,10 +133,12 @@ def _play_split(model: Any, tokenizer: Any, label: str, split: str, specs: list[
                 s: EpisodeSettings) -> tuple[list[dict], list[dict], dict[str, float]]:
     """(metric rows, transcript rows, throughput) of one model on one split."""
     t0 = time.perf_counter()
-    greedy = play_episodes(model, tokenizer, specs, num_samples=1, temperature=0.0, **s.play_kwargs())
+    greedy = play_episodes(model, tokenizer, specs, num_samples=1, temperature=0.0, **s.play_kwargs(),
+                           progress=f"[episodes] {label} / {split} greedy")
     greedy_s = time.perf_counter() - t0
     rows = score_rollouts(greedy)
-    samples, sampled_s = _sampled(model, tokenizer, specs, s) if s.k > 0 and specs else ([None] * len(specs), 0.0)
+    samples, sampled_s = (_sampled(model, tokenizer, specs, s, f"[episodes] {label} / {split} pass^{s.k} samples")
+                          if s.k > 0 and specs else ([None] * len(specs), 0.0))
     for row, k_succ in zip(rows, samples if s.k > 0 else ()):
         ok = None if None in k_succ else [float(v) for v in k_succ]
         row["pass_k"] = None if ok is None else float(all(ok))

@@ -4,6 +4,8 @@ matplotlib with the Agg backend (no display needed); the PNG is rendered in memo
 
     png = metrics_png(evaluation)            # bytes
     png = deltas_png(evaluation)             # paired deltas with their intervals (None without deltas)
+    png = reward_curves_png(history)         # GRPO's rewards per step (the grpo stage's rewards.json)
+    png = loss_curve_png(history)            # SFT's training loss per step (the sft stage's loss.json)
 """
 from __future__ import annotations
 
@@ -125,5 +127,28 @@ def reward_curves_png(history: list[dict[str, float]]) -> bytes | None:
     for ax in axes[0]:
         ax.set_xlabel(f"GRPO step (thick: moving average over {window} steps)", fontsize=8)
         ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return _render(fig)
+
+
+def loss_curve_png(history: list[dict[str, float]]) -> bytes | None:
+    """SFT's training loss per logged step (the sft stage's loss.json) and, when logged, the mean token accuracy
+    beside it; None when no entry has a loss."""
+    points = [r for r in history or [] if r.get("loss") is not None and r.get("step") is not None]
+    if not points:
+        return None
+    plt = _pyplot()
+    panels = [("loss", "training loss")]
+    if any(r.get("mean_token_accuracy") is not None for r in points):
+        panels.append(("mean_token_accuracy", "mean token accuracy"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.2), squeeze=False)
+    for k, (ax, (key, title)) in enumerate(zip(axes[0], panels)):
+        xs = [r["step"] for r in points if r.get(key) is not None]
+        ys = [float(r[key]) for r in points if r.get(key) is not None]
+        ax.plot(xs, ys, color=f"C{k}", linewidth=1.5, marker="o" if len(xs) <= 40 else None, markersize=3)
+        ax.set_title(title, fontsize=8)
+        ax.set_xlabel("SFT step", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     return _render(fig)

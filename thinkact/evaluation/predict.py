@@ -51,13 +51,13 @@ def load_for_eval(spec: str, params: Params, train: Sequence[Example] | None = N
 
 def predict_splits(model: Any, tokenizer: Any, examples: Mapping[str, Sequence[Example]], settings: EvaluateParams,
                    *, label: str = "model") -> dict[str, list[str]]:
-    """Greedy completions per split, in each split's example order; a progress bar per split."""
+    """Greedy completions per split, in each split's example order; progress lines per split (thinkact.progress)."""
 
     set_cpu_threads(settings.cpu_threads)
     out: dict[str, list[str]] = {}
     for split, exs in examples.items():
         out[split] = generate_completions(model, tokenizer, list(exs), max_new_tokens=settings.max_new_tokens,
-                                          batch_size=settings.batch_size, desc=f"{label}/{split}")
+                                          batch_size=settings.batch_size, desc=f"[evaluate] {label} / {split}")
     return out
 
 

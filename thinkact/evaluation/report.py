@@ -26,7 +26,7 @@ from thinkact.evaluation.metrics import UNBOUNDED, describe_metrics
 from thinkact.evaluation.plots import deltas_png, metrics_png
 from thinkact.evaluation.stats import Estimate
 from thinkact.evaluation.summary import Evaluation
-from thinkact.io import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text
+from thinkact.io import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_dir
 
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.md"
@@ -136,8 +136,7 @@ def render_markdown(ev: Evaluation, title: str = "Evaluation") -> str:
 # -- files ---------------------------------------------------------------------------------------------------
 def write_evaluation(ev: Evaluation, out_dir: str | os.PathLike, title: str = "Evaluation") -> dict[str, Path]:
     """Write every output of `ev` under `out_dir` (layout in the module docstring); returns name -> path."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_dir(out_dir)
     with atomic_dir(out / PREDICTIONS_DIR) as tmp:
         for m in ev.models:
             for s in ev.splits:

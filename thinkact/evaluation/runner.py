@@ -34,12 +34,14 @@ from thinkact.contract import Example, read_jsonl
 from thinkact.errors import DataError, ThinkactError
 from thinkact.evaluation.episodes import (EpisodeEvaluation, EpisodeSettings, Played, check_models as check_labels,
                                           play_model, render_episode_markdown, summarize_episodes, write_transcripts)
+from thinkact.evaluation.headline import HEADLINE_DIR, write_headline
 from thinkact.evaluation.plots import reward_curves_png
+from thinkact.evaluation.plots_page import write_plots_page
 from thinkact.evaluation.predict import STAGE_MODELS, load_for_eval, predict_model, predict_splits
 from thinkact.evaluation.report import (METRICS_FILE, PLOTS_DIR, PREDICTIONS_DIR, REPORT_FILE, cell,
                                         write_evaluation)
 from thinkact.evaluation.summary import RESERVED, default_pairs, evaluate_completions, Evaluation
-from thinkact.io import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text
+from thinkact.io import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text, output_file
 from thinkact.models import set_cpu_threads
 
 RUN_FILE = "run.json"                # what was evaluated: models, splits, data md5s, timings
@@ -169,6 +171,7 @@ def _generate(label: str, spec: str, params: Params, examples: Mapping[str, Sequ
 def run_evaluation(params: Params, models: Mapping[str, str], examples: Mapping[str, Sequence[Example]],
                    out_dir: str | Path, *, title: str = "Evaluation",
                    reward_history: list[dict[str, float]] | None = None,
+                   loss_history: list[dict[str, float]] | None = None,
                    episodes: Mapping[str, Sequence[EpisodeSpec]] | None = None,
                    episode_settings: EpisodeSettings | None = None) -> EvaluationResult:
     """Generate with each model on each split of `examples` and play each split of `episodes` (settings:
@@ -179,6 +182,8 @@ def run_evaluation(params: Params, models: Mapping[str, str], examples: Mapping[
     settings = episode_settings or episode_settings_from(params)
     if not examples and not episodes:
         raise ThinkactError("nothing to evaluate: no examples and no episodes")
+    for name in (METRICS_FILE, REPORT_FILE, RUN_FILE):  # an output path that is a folder: fail before any work
+        output_file(out / name, create=False)
     check_models(models, params)
     _check_labels(models, episodes, settings)
     t0 = time.perf_counter()
@@ -201,6 +206,7 @@ def run_evaluation(params: Params, models: Mapping[str, str], examples: Mapping[
         write_evaluation(ev, out, title)
         if reward_history:
             atomic_write_bytes(out / PLOTS_DIR / REWARD_CURVES_PNG, reward_curves_png(reward_history))
+        write_plots_page(out / PLOTS_DIR, loss_history=loss_history, title=title)  # every figure inline, offline
     else:  # episodes only: no per-turn predictions or plots of an earlier run in `out` linger
         with atomic_dir(out / PREDICTIONS_DIR):
             pass
@@ -213,6 +219,7 @@ def run_evaluation(params: Params, models: Mapping[str, str], examples: Mapping[
                               "settings": dataclasses.asdict(settings),
                               "seconds": {k: round(v, 1) for k, v in episode_seconds.items()},
                               "throughput": eev.throughput}
+    write_headline(out / HEADLINE_DIR, ev, eev)
     info["seconds"] = round(time.perf_counter() - t0, 1)
     atomic_write_json(out / RUN_FILE, info)
     return EvaluationResult(ev, eev, info)
@@ -274,6 +281,7 @@ def log_evaluation(tracked: Any, result: EvaluationResult, out: str | Path) -> N
     tracked.set_tags(tags)
     for name in (METRICS_FILE, REPORT_FILE, RUN_FILE):
         tracked.log_artifact(out / name)
+    tracked.log_artifacts(out / HEADLINE_DIR, HEADLINE_DIR)
     if ev is not None:
         tracked.log_artifacts(out / PLOTS_DIR, PLOTS_DIR)
     tracked.log_artifacts(out / PREDICTIONS_DIR, PREDICTIONS_DIR)

@@ -13,6 +13,7 @@ import os
 
 from thinkact.contract import write_jsonl
 from thinkact.errors import ThinkactError
+from thinkact.io import output_file
 from thinkact.importers.bfcl import bfcl_categories, import_bfcl
 from thinkact.importers.openai import import_openai
 
@@ -24,6 +25,7 @@ def import_to_file(fmt: str, out: str | os.PathLike, *, category: str | None = N
     """Import `category` (bfcl) or the file `source` (openai) and write contract JSONL atomically to `out`;
     returns the number of examples written. `split` overrides each importer's default split."""
 
+    output_file(out, create=False)  # a folder at `out` fails now, not after the import
     kwargs = {} if split is None else {"split": split}
     if fmt == "bfcl":
         if not category:

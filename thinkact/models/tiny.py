@@ -31,6 +31,8 @@ from transformers.utils.chat_template_utils import render_jinja_template
 
 from thinkact.chat_template import CHAT_TEMPLATE, apply_template, render_target
 from thinkact.io import META_FILE, atomic_dir, atomic_write_json
+from thinkact.progress import Progress
+from thinkact.param_checks import tiny_problem
 
 SPEC = "builtin:tiny"
 
@@ -82,13 +84,11 @@ class TinySize:
     warmup_learning_rate: float = 1e-3
 
     def __post_init__(self):
-        if self.pretokens not in PRETOKENS:
-            raise ValueError(f"pretokens must be one of {', '.join(PRETOKENS)}, not {self.pretokens!r}")
-        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be a whole number >= 0, not {self.warmup_steps!r}")
-        if not isinstance(self.warmup_learning_rate, (int, float)) or self.warmup_learning_rate <= 0:
-            hint = " (YAML reads 1e-3 as text: write 1.0e-3)" if isinstance(self.warmup_learning_rate, str) else ""
-            raise ValueError(f"warmup_learning_rate must be a number > 0, not {self.warmup_learning_rate!r}{hint}")
+        # The rules (types, ranges, heads dividing hidden_size, ...) are thinkact.param_checks', which
+        # thinkact.config also runs on params.yaml `model.tiny` before anything loads.
+        problem = tiny_problem(dataclasses.asdict(self))
+        if problem:
+            raise ValueError(f"{problem[0]}: {problem[1]}")
 
     @classmethod
     def of(cls, value: Any) -> TinySize:
@@ -226,6 +226,7 @@ def copy_warmup(model: Any, tokenizer: Any, steps: int, learning_rate: float, se
     generator = torch.Generator().manual_seed(seed)
     recent: list[float] = []
     start, step = time.monotonic(), 0
+    bar = Progress("[tiny] copy warm-up", steps, unit="steps")  # a line every few seconds; the ETA is an upper bound
     model.train()
     for step in range(1, steps + 1):
         logits, targets = _span_logits(model, copy_sequences(WARMUP_BATCH, tokenizer, generator))
@@ -234,9 +235,8 @@ def copy_warmup(model: Any, tokenizer: Any, steps: int, learning_rate: float, se
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         recent = [*recent[-WARMUP_WINDOW + 1:], _share_right(logits, targets)]
-        if step % 250 == 0:
-            print(f"[tiny] copy warm-up step {step}/{steps} loss={loss.item():.3f} "
-                  f"copy accuracy={sum(recent) / len(recent):.3f} elapsed {time.monotonic() - start:.0f}s", flush=True)
+        bar.update(1, f"loss={loss.item():.3f} copy accuracy={sum(recent) / len(recent):.3f} (stops at "
+                      f"{WARMUP_DONE} over {WARMUP_WINDOW} steps)")
         if len(recent) == WARMUP_WINDOW and sum(recent) / WARMUP_WINDOW >= WARMUP_DONE:
             break
     model.eval()

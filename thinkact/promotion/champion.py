@@ -1,7 +1,9 @@
 """The promotion gate against the registry: whose scores, on which examples, and moving `champion`.
 
 Used by the `register` stage (tasks/register.py) and by `thinkact promote`; the decision itself is the pure
-`thinkact.promotion.gate`, the registry calls are `thinkact.tracking.model_registry`.
+`thinkact.promotion.gate`, the registry calls are `thinkact.tracking.model_registry`. With no champion yet, the
+challenger is also compared with the base model and the SFT baseline (`BASELINES`, `baseline_scores`): the first
+champion must beat both.
 
 The evaluation data of the gate: params.yaml `register.splits` in `<paths.data>`, the first `evaluate.max_examples`
 of each (as the evaluate stage takes them); `eval_md5` fingerprints those files, that limit and `max_new_tokens`.
@@ -40,6 +42,8 @@ from thinkact.tracking.model_registry import CHALLENGER, CHAMPION, Registry
 EVAL_MD5_TAG = "thinkact.eval_md5"
 PREDICTIONS_TAG = "thinkact.predictions"   # artifact path, in the version's run, of its predictions folder
 PREDICTIONS_ARTIFACT = "evaluation/predictions"
+BASELINES = ("base", "sft")                # what a first champion must beat (paired, on the primary metric)
+PROMOTE_TAG = "thinkact.gate.promote"      # the decision's outcome on the version, written after the alias move
 
 
 def eval_examples(params: Params) -> dict[str, list[Example]]:
@@ -104,20 +108,49 @@ def decide(registry, challenger, params: Params, *, local: Path | None = None) -
     chall, chall_from = version_scores(registry, challenger, examples, md5, params, local=local)
     champ, champ_from = (None, None) if champion is None else version_scores(registry, champion, examples, md5, params)
     extra = {"challenger_scores": chall_from, "eval_md5": md5, "splits": ",".join(reg.splits)}
+    baselines = None
     if champ_from:
         extra["champion_scores"] = champ_from
+    else:  # the first champion must beat the base model and the SFT baseline
+        baselines = {}
+        for role in BASELINES:
+            baselines[role], extra[f"{role}_scores"] = baseline_scores(registry, challenger, role, examples, md5,
+                                                                       params, local)
     return gate(chall, champ, metric=reg.primary_metric, bootstrap=params.evaluate.bootstrap,
                 min_improvement=reg.min_improvement, thresholds=reg.thresholds, challenger=challenger.version,
-                champion=None if champion is None else champion.version, extra=extra)
+                champion=None if champion is None else champion.version, baselines=baselines, extra=extra)
+
+
+def baseline_scores(registry, challenger, role: str, examples: Mapping[str, Sequence[Example]], md5: str,
+                    params: Params, local: Path | None) -> tuple[Scores, str]:
+    """A baseline's scores (`base` or `sft`) on the gate's examples and where its completions came from: the
+    evaluate stage's predictions beside the challenger's (`local`), else, for sft, the version registered with the
+    challenger in the same run, else generated again from the pipeline's own model (`predict_model(role)`)."""
+    splits = list(examples)
+    folder = None if local is None else local.parent / role
+    if folder is not None and folder.is_dir():
+        stored = read_completions(folder, splits)
+        if all(ex.id in stored[s] for s in splits for ex in examples[s]):
+            return score(examples, stored, params), "evaluate stage"
+    if role != "base":
+        twins = [v for v in registry.versions() if v.run_id == challenger.run_id and v.role == role]
+        if twins:
+            return version_scores(registry, twins[0], examples, md5, params)
+    texts, _ = predict_model(role, params, examples)
+    return score(examples, texts, params), "generated again"
 
 
 def apply(registry, decision: Decision, version: str) -> None:
-    """Record the decision as tags on `version`; when it promotes, move @champion there in one registry call."""
-    registry.set_tags(version, {**decision.tags(), "thinkact.gate.decided_at": _now()})
+    """Record the decision as tags on `version`; when it promotes, move @champion there in one registry call.
+    `thinkact.gate.promote` is written last, after the alias move: a kill in between never leaves a version that
+    says it was promoted while @champion stayed where it was (its presence means the decision was applied)."""
+    tags = {**decision.tags(), "thinkact.gate.decided_at": _now()}
+    outcome = {PROMOTE_TAG: tags.pop(PROMOTE_TAG)}
+    registry.set_tags(version, tags)
     if decision.promote:
         registry.set_alias(CHAMPION, version)
-        registry.set_tags(version, {"thinkact.champion_since": _now(),
-                                    "thinkact.previous_champion": decision.champion or "none"})
+        outcome.update({"thinkact.champion_since": _now(), "thinkact.previous_champion": decision.champion or "none"})
+    registry.set_tags(version, outcome)
 
 
 def promote(registry, challenger, params: Params, *, local: Path | None = None) -> Decision:
@@ -126,6 +159,8 @@ def promote(registry, challenger, params: Params, *, local: Path | None = None) 
     decision = decide(registry, challenger, params, local=local)
     if decision.rule != RULE_NONE:
         apply(registry, decision, challenger.version)
+    elif PROMOTE_TAG not in challenger.tags:  # killed between the alias move and the outcome tag: finish the record
+        registry.set_tags(challenger.version, {PROMOTE_TAG: "true", "thinkact.champion_since": _now()})
     return decision
 
 

@@ -5,7 +5,10 @@ Rules (issue #7, params.yaml `register`):
   pooled `register.splits` (keys present for both; a None on either side drops the pair), bootstrap the paired
   difference (thinkact.evaluation.stats.paired_delta, `evaluate.bootstrap` settings) and promote only when the
   lower confidence bound of (challenger - champion) is above `min_improvement`;
-- with no champion yet: promote when every `thresholds` metric's pooled mean on the challenger reaches its value;
+- with no champion yet (the first champion): the challenger must beat every baseline it is given — the base model
+  and the SFT baseline in the register stage — by the same paired test (lower bound of challenger - baseline above
+  `min_improvement`), and every `thresholds` metric's pooled mean must reach its value (an extra floor); the
+  decision names the comparison that decided it. Given no baselines, the thresholds alone decide;
 - by hand (`thinkact promote --version N`): `forced()` records who moved the champion, why and from where.
 
 Scores are keyed by example, e.g. "test_id/ex-00012" -> {"tool_call": 0.5, "format": 1.0, "answer": None}.
@@ -28,7 +31,8 @@ from thinkact.evaluation.stats import paired_delta
 
 Scores = Mapping[str, Mapping[str, float | None]]  # example key -> {metric: score or None}
 RULE_BOOTSTRAP = "paired_bootstrap"   # challenger vs champion
-RULE_THRESHOLDS = "thresholds"        # first champion
+RULE_FIRST = "first_champion"         # no champion yet: beat the baselines (base, SFT), meet the thresholds
+RULE_THRESHOLDS = "thresholds"        # no champion yet and no baselines given: the thresholds alone
 RULE_MANUAL = "manual"                # promote --version N (rollback / force)
 RULE_NONE = "none"                    # nothing to decide: the challenger already holds @champion
 
@@ -45,6 +49,27 @@ class ThresholdCheck:
     @property
     def passed(self) -> bool:
         return self.value is not None and self.value >= self.required
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The challenger against one baseline (the base model, the SFT model) on the paired examples: what a first
+    champion must win."""
+
+    against: str
+    delta: float | None
+    low: float | None
+    high: float | None
+    n: int
+    challenger_mean: float | None
+    other_mean: float | None
+    passed: bool
+
+    def text(self, metric: str, confidence: float) -> str:
+        if self.low is None:
+            return f"vs {self.against}: only {self.n} paired example(s) with a '{metric}' score, too few to compare"
+        return (f"vs {self.against}: '{metric}' {_num(self.challenger_mean)} vs {_num(self.other_mean)}, delta "
+                f"{_num(self.delta)} ({confidence:.0%} CI [{_num(self.low)}, {_num(self.high)}], n={self.n})")
 
 
 @dataclass(frozen=True)
@@ -66,6 +91,7 @@ class Decision:
     confidence: float = 0.95
     min_improvement: float = 0.0
     thresholds: tuple[ThresholdCheck, ...] = ()
+    comparisons: tuple[Comparison, ...] = ()   # first champion: the challenger against each baseline
     extra: dict[str, str] = field(default_factory=dict)  # who / why / previous champion / where scores came from
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,6 +113,8 @@ class Decision:
             "champion_mean": self.champion_mean,
             **{f"threshold.{t.metric}": f"{_num(t.value)} >= {t.required}: {'pass' if t.passed else 'fail'}"
                for t in self.thresholds},
+            **{f"vs.{c.against}": f"{_num(c.delta)} [{_num(c.low)}, {_num(c.high)}] n={c.n}: "
+                                  f"{'pass' if c.passed else 'fail'}" for c in self.comparisons},
             **self.extra,
         }
         return {prefix + k: (_num(v) if isinstance(v, float) else str(v))[:5000]
@@ -110,6 +138,12 @@ class Decision:
                       f"| required lower bound above | {self.min_improvement} |", f"| paired examples | {self.n} |"]
         elif self.rule == RULE_THRESHOLDS:
             lines += [f"| challenger mean | {_num(self.challenger_mean)} (n={self.n}) |"]
+        if self.comparisons:
+            lines += ["", f"| challenger vs | challenger | baseline | delta | {self.confidence:.0%} CI | n | |",
+                      "|---|---|---|---|---|---|---|"]
+            lines += [f"| {c.against} | {_num(c.challenger_mean)} | {_num(c.other_mean)} | {_num(c.delta)} | "
+                      f"[{_num(c.low)}, {_num(c.high)}] | {c.n} | {'pass' if c.passed else 'fail'} |"
+                      for c in self.comparisons]
         lines += [f"| {k} | {v} |" for k, v in self.extra.items() if not (self.rule == RULE_MANUAL and k == "previous")]
         if self.thresholds:
             lines += ["", "| threshold | required | challenger | n | |", "|---|---|---|---|---|"]
@@ -137,44 +171,84 @@ def check_thresholds(scores: Scores, thresholds: Mapping[str, float]) -> tuple[T
     return tuple(checks)
 
 
-def gate(challenger_scores: Scores, champion_scores: Scores | None, *, metric: str, bootstrap: BootstrapParams,
-         min_improvement: float, thresholds: Mapping[str, float], challenger: str | None = None,
-         champion: str | None = None, extra: Mapping[str, str] | None = None) -> Decision:
-    """Decide whether the challenger becomes champion (see the module docstring for the rules)."""
-    checks = check_thresholds(challenger_scores, thresholds)
-    common = dict(metric=metric, challenger=challenger, champion=champion, confidence=bootstrap.confidence,
-                  min_improvement=min_improvement, thresholds=checks, extra=dict(extra or {}))
-    if champion_scores is None:
-        own = [v for v in _column(challenger_scores, metric, sorted(challenger_scores)) if v is not None]
-        failed = [t for t in checks if not t.passed]
-        if not checks:
-            reason = "no champion yet and no thresholds in params.yaml register.thresholds: the first challenger wins"
-        elif failed:
-            reason = "no champion yet; threshold(s) not met: " + ", ".join(
-                f"{t.metric} {_num(t.value)} < {t.required}" for t in failed)
-        else:
-            reason = "no champion yet; every threshold met: " + ", ".join(
-                f"{t.metric} {_num(t.value)} >= {t.required}" for t in checks)
-        return Decision(promote=not failed, rule=RULE_THRESHOLDS, reason=reason, n=len(own),
-                        challenger_mean=sum(own) / len(own) if own else None, **common)
-    keys = sorted(set(challenger_scores) & set(champion_scores))
-    a, b = _column(challenger_scores, metric, keys), _column(champion_scores, metric, keys)
+def compare(challenger_scores: Scores, other_scores: Scores, metric: str, bootstrap: BootstrapParams,
+            min_improvement: float, against: str) -> Comparison:
+    """The paired bootstrap of (challenger - other) on `metric` over the examples both were scored on (a None on
+    either side drops the pair); passed when there are >= 2 pairs and the lower bound is above `min_improvement`."""
+    keys = sorted(set(challenger_scores) & set(other_scores))
+    a, b = _column(challenger_scores, metric, keys), _column(other_scores, metric, keys)
     pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
     d = paired_delta([x for x, _ in pairs], [y for _, y in pairs], n_resamples=bootstrap.n_resamples,
                      confidence=bootstrap.confidence, seed=bootstrap.seed, method=bootstrap.method)
     means = ((sum(x for x, _ in pairs) / len(pairs), sum(y for _, y in pairs) / len(pairs)) if pairs else (None, None))
-    if d.n < 2 or d.low is None:
-        promote, reason = False, (f"only {d.n} paired example(s) with a '{metric}' score for both models: too few to "
-                                  "compare; the champion stays (check register.splits and the evaluation data)")
-    elif d.low > min_improvement:
-        promote, reason = True, (f"'{metric}' improves by {_num(d.value)} ({bootstrap.confidence:.0%} CI "
-                                 f"[{_num(d.low)}, {_num(d.high)}], n={d.n}); lower bound above {min_improvement}")
+    low = d.low if d.n >= 2 else None
+    return Comparison(against, d.value, low, d.high if low is not None else None, d.n, means[0], means[1],
+                      passed=low is not None and low > min_improvement)
+
+
+def gate(challenger_scores: Scores, champion_scores: Scores | None, *, metric: str, bootstrap: BootstrapParams,
+         min_improvement: float, thresholds: Mapping[str, float], challenger: str | None = None,
+         champion: str | None = None, baselines: Mapping[str, Scores] | None = None,
+         extra: Mapping[str, str] | None = None) -> Decision:
+    """Decide whether the challenger becomes champion (see the module docstring for the rules). `baselines`
+    (name -> scores, e.g. {"base": ..., "sft": ...}) count only when there is no champion yet."""
+    checks = check_thresholds(challenger_scores, thresholds)
+    common = dict(metric=metric, challenger=challenger, champion=champion, confidence=bootstrap.confidence,
+                  min_improvement=min_improvement, thresholds=checks, extra=dict(extra or {}))
+    if champion_scores is None:
+        failed = [t for t in checks if not t.passed]
+        floor = ", ".join(f"{t.metric} {_num(t.value)} {'<' if not t.passed else '>='} {t.required}" for t in checks)
+        if baselines:
+            return _first_champion(challenger_scores, baselines, checks, floor, metric, bootstrap, min_improvement,
+                                   common)
+        own = [v for v in _column(challenger_scores, metric, sorted(challenger_scores)) if v is not None]
+        if not checks:
+            reason = "no champion yet and no thresholds in params.yaml register.thresholds: the first challenger wins"
+        elif failed:
+            reason = "no champion yet; threshold(s) not met: " + floor
+        else:
+            reason = "no champion yet; every threshold met: " + floor
+        return Decision(promote=not failed, rule=RULE_THRESHOLDS, reason=reason, n=len(own),
+                        challenger_mean=sum(own) / len(own) if own else None, **common)
+    c = compare(challenger_scores, champion_scores, metric, bootstrap, min_improvement, "champion")
+    if c.low is None:
+        reason = (f"only {c.n} paired example(s) with a '{metric}' score for both models: too few to "
+                  "compare; the champion stays (check register.splits and the evaluation data)")
+    elif c.passed:
+        reason = (f"'{metric}' improves by {_num(c.delta)} ({bootstrap.confidence:.0%} CI "
+                  f"[{_num(c.low)}, {_num(c.high)}], n={c.n}); lower bound above {min_improvement}")
     else:
-        promote, reason = False, (f"'{metric}' delta {_num(d.value)} ({bootstrap.confidence:.0%} CI [{_num(d.low)}, "
-                                  f"{_num(d.high)}], n={d.n}): lower bound not above {min_improvement}; "
-                                  "the champion stays")
-    return Decision(promote=promote, rule=RULE_BOOTSTRAP, reason=reason, delta=d.value, delta_low=d.low,
-                    delta_high=d.high, n=d.n, challenger_mean=means[0], champion_mean=means[1], **common)
+        reason = (f"'{metric}' delta {_num(c.delta)} ({bootstrap.confidence:.0%} CI [{_num(c.low)}, "
+                  f"{_num(c.high)}], n={c.n}): lower bound not above {min_improvement}; the champion stays")
+    return Decision(promote=c.passed, rule=RULE_BOOTSTRAP, reason=reason, delta=c.delta, delta_low=c.low,
+                    delta_high=c.high, n=c.n, challenger_mean=c.challenger_mean, champion_mean=c.other_mean, **common)
+
+
+def _first_champion(challenger_scores: Scores, baselines: Mapping[str, Scores], checks: tuple[ThresholdCheck, ...],
+                    floor: str, metric: str, bootstrap: BootstrapParams, min_improvement: float,
+                    common: dict[str, Any]) -> Decision:
+    """No champion yet: beat every baseline (paired) and meet every threshold. The deciding comparison is the first
+    failed one, or, when all pass, the closest (smallest lower bound); its numbers fill the decision's delta."""
+    comparisons = tuple(compare(challenger_scores, scores, metric, bootstrap, min_improvement, name)
+                        for name, scores in baselines.items())
+    lost = [c for c in comparisons if not c.passed]
+    failed = [t for t in checks if not t.passed]
+    decider = lost[0] if lost else min(comparisons, key=lambda c: c.low if c.low is not None else -math.inf)
+    conf = bootstrap.confidence
+    if lost:
+        reason = (f"no champion yet; the challenger must beat {' and '.join(baselines)} on '{metric}' and does not "
+                  f"beat {decider.against}: {decider.text(metric, conf)}, lower bound not above {min_improvement}")
+    elif failed:
+        reason = (f"no champion yet; the challenger beats {' and '.join(baselines)} on '{metric}' but misses the "
+                  f"floor in register.thresholds: {floor}")
+    else:
+        reason = (f"no champion yet; the challenger beats {' and '.join(baselines)} on '{metric}' (lower bounds "
+                  f"above {min_improvement}); closest {decider.text(metric, conf)}"
+                  + (f"; thresholds met: {floor}" if checks else ""))
+    return Decision(promote=not lost and not failed, rule=RULE_FIRST, reason=reason, delta=decider.delta,
+                    delta_low=decider.low, delta_high=decider.high, n=decider.n,
+                    challenger_mean=decider.challenger_mean, champion_mean=decider.other_mean,
+                    comparisons=comparisons, **common)
 
 
 def forced(version: str, previous: str | None, *, metric: str, who: str, why: str) -> Decision:

@@ -1,8 +1,9 @@
 """The MLflow model registry: versions of one registered model, their tags and aliases, and loading them back.
 
 - `Registry(name).log_model(folder, role=..., run_id=...)`: a saved model folder (safetensors, tokenizer with the
-  chat template, thinkact-card.json) is logged to a run as a transformers-flavor model (text-generation, explicit
-  pip requirements: MLflow's inferred ones pull torchvision) and registered as a new version of `name`.
+  chat template and response parser, thinkact-card.json) is logged to a run as a chat model (thinkact.tracking.
+  chat_pyfunc: the folder is its artifact; `mlflow models serve` and `mlflow.pyfunc.load_model` answer OpenAI chat
+  requests with tools) and registered as a new version of `name`.
 - aliases: `challenger` (the newest GRPO version), `champion` (moved only by the gate or by hand, always in one
   `set_registered_model_alias` call, so once a champion exists the registry never lacks one).
 - `resolve_model("models:/NAME@ALIAS" | "models:/NAME/VERSION" | folder, cache_dir)`: downloads a version once
@@ -10,7 +11,9 @@
   chat template, card); a folder is returned as is; an unknown name, alias or version is one error listing what
   exists.
 
-The store is `thinkact.tracking.tracking_uri()` (MLFLOW_TRACKING_URI, or the embedded mlflow/mlflow.db).
+The store is `thinkact.tracking.tracking_uri()` (MLFLOW_TRACKING_URI, or the embedded mlflow/mlflow.db); a server
+that is down is one TrackingUnavailable error within seconds (`Registry(...)` probes it first), and the URI appears
+in messages and in the downloaded folder's marker only redacted (`redact_uri`).
 
     from thinkact.tracking.model_registry import Registry, resolve_model
     reg = Registry("thinkact-agent")
@@ -34,14 +37,17 @@ from typing import Any
 # mlflow and transformers are imported inside the functions that use them (start-up time of `thinkact`).
 from thinkact.errors import ThinkactError
 from thinkact.io import atomic_dir, atomic_write_json
-from thinkact.tracking.runs import context_tags, tracking_uri
+from thinkact.tracking.runs import EXPERIMENT, context_tags, tracking_uri
+from thinkact.tracking.server import connect, redact_uri
 
 PREFIX = "models:/"
 CHAMPION, CHALLENGER = "champion", "challenger"
 ROLE_TAG = "thinkact.role"
+LOCK_TAG = "thinkact.lock"  # on a register run: the stage lock it ran under (thinkact.io.stage_lock's identity)
 MARKER = "thinkact-registry.json"  # written last into a downloaded folder: its presence means "complete"
 CARD = "thinkact-card.json"
-REQUIREMENTS = ("transformers", "torch", "tokenizers", "safetensors", "accelerate")
+# a logged model's pip requirements besides mlflow (MLflow adds it); jsonschema: thinkact.contract (the chat model)
+REQUIREMENTS = ("transformers", "torch", "tokenizers", "safetensors", "accelerate", "jsonschema")
 
 
 class RegistryError(ThinkactError):
@@ -129,6 +135,7 @@ class Registry:
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         if self.uri.startswith("sqlite:///"):
             Path(self.uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        connect(self.uri)  # a server that is down: one clear error in seconds, not minutes of MLflow retries
         import mlflow
         from mlflow.tracking import MlflowClient
 
@@ -165,7 +172,7 @@ class Registry:
             return self.client.get_registered_model(self.name)
         except MlflowException:
             names = sorted(m.name for m in self.client.search_registered_models())
-            raise RegistryError(f"no registered model '{self.name}' in {self.uri}; registered models: "
+            raise RegistryError(f"no registered model '{self.name}' in {redact_uri(self.uri)}; registered models: "
                                 f"{', '.join(names) or '(none)'}. Register one first: dvc repro register "
                                 "(or python -m tasks.register)") from None
 
@@ -203,29 +210,44 @@ class Registry:
                                 f"{', '.join(v.version for v in self.versions()) or '(none)'}")
         return found
 
+    def close_stale_runs(self, stage: str, lock: str) -> list[str]:
+        """Mark KILLED the runs of `stage` still RUNNING that ran under the stage lock `lock` (their LOCK_TAG): the
+        caller holds that lock now, so none of them is alive (a killed process never ends its run, which would
+        otherwise stay RUNNING for ever). Runs without the tag (another project, another machine) are left alone.
+        Returns their ids."""
+        experiment = self.client.get_experiment_by_name(EXPERIMENT)
+        if experiment is None:
+            return []
+        found = self.client.search_runs([experiment.experiment_id], filter_string="attributes.status = 'RUNNING'",
+                                        max_results=1000)
+        stale = [r.info.run_id for r in found
+                 if r.data.tags.get("thinkact.stage") == stage and r.data.tags.get(LOCK_TAG) == lock]
+        for run_id in stale:
+            self.client.set_tag(run_id, "thinkact.ended_by", "the next run of the stage found it killed")
+            self.client.set_terminated(run_id, "KILLED")
+        return stale
+
     # ---- writing -------------------------------------------------------------------------------------------
     def log_model(self, folder: str | Path, *, role: str, run_id: str, tags: dict[str, Any] | None = None) -> Version:
-        """Log the saved model `folder` to run `run_id` (transformers flavor) and register it as a new version."""
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        """Log the saved model `folder` to run `run_id` as a chat model (thinkact.tracking.chat_pyfunc: the folder is
+        its artifact, `mlflow models serve` answers OpenAI chat requests) and register it as a new version."""
+        # imported here: it imports mlflow, torch and transformers (start-up time of `thinkact`)
+        from thinkact.tracking.chat_pyfunc import log_chat_model
 
         folder = Path(folder)
         if not (folder / "config.json").is_file():
             raise ThinkactError(f"{folder}: no saved model (config.json missing); run the stage that writes it")
         card_path = folder / CARD
         card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
-        model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True, dtype="auto")
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         context = context_tags()  # git commit and the DVC md5 of data/, when known
         if "mlflow.source.git.commit" in context:
             context["thinkact.git_commit"] = context.pop("mlflow.source.git.commit")
         all_tags = {**context, ROLE_TAG: role, **{k: str(v) for k, v in (tags or {}).items()}}
         with self._global_store():
             self.mlflow.set_experiment(experiment_id=self.client.get_run(run_id).info.experiment_id)
-            info = self.mlflow.transformers.log_model(
-                {"model": model, "tokenizer": tokenizer}, name=role, task="text-generation", run_id=run_id,
-                pip_requirements=pip_requirements(), model_card=_model_card(folder),
-                metadata={"thinkact_card": card}, registered_model_name=self.name, tags=all_tags,
-                await_registration_for=60)
+            info = log_chat_model(folder, name=role, run_id=run_id, registered_model_name=self.name,
+                                  pip_requirements=pip_requirements(), tags=all_tags,
+                                  metadata={"thinkact_card": card}, await_registration_for=60)
         return self.get(info.registered_model_version)
 
     def set_alias(self, alias: str, version: str | int) -> None:
@@ -261,34 +283,27 @@ class Registry:
         final = Path(cache_dir) / self.name / f"v{version.version}-{key}"
         if (final / MARKER).is_file():
             return final
+        from thinkact.tracking.chat_pyfunc import artifact_folder  # imported here: mlflow, torch (start-up time)
+
         with atomic_dir(final) as tmp:
             with self._global_store():
                 raw = Path(self.mlflow.artifacts.download_artifacts(artifact_uri=version.uri,
                                                                      dst_path=str(tmp / "raw")))
-            for part in (raw / "model", raw / "components" / "tokenizer"):
-                for item in part.iterdir() if part.is_dir() else ():
+            # a chat model's artifact folder (thinkact.tracking.chat_pyfunc); model/ and components/tokenizer/ of
+            # the transformers-flavor versions registered before it
+            for part in (artifact_folder(raw), raw / "model", raw / "components" / "tokenizer"):
+                for item in part.iterdir() if part is not None and part.is_dir() else ():
                     shutil.move(str(item), tmp / item.name)
             card = _mlmodel_card(raw / "MLmodel")
             if card:
                 atomic_write_json(tmp / CARD, card)
             shutil.rmtree(raw)
             if not (tmp / "config.json").is_file():
-                raise ThinkactError(f"{version.uri} is not a transformers model logged by thinkact (no model/"
-                                    "config.json in its artifacts)")
+                raise ThinkactError(f"{version.uri} is not a model logged by thinkact (no saved model folder with "
+                                    "a config.json in its artifacts)")
             atomic_write_json(tmp / MARKER, {"name": self.name, "version": version.version,
-                                             "source": version.source, "tracking_uri": self.uri})
+                                             "source": version.source, "tracking_uri": redact_uri(self.uri)})
         return final
-
-
-def _model_card(folder: Path) -> Any:
-    """The folder's README.md as a Hugging Face ModelCard (so MLflow does not look the card up on the Hub)."""
-    from huggingface_hub import ModelCard
-
-    readme = folder / "README.md"
-    text = readme.read_text(encoding="utf-8") if readme.is_file() else f"# {folder.name}\n"
-    if not text.startswith("---"):  # a metadata block, or huggingface_hub logs that it is missing
-        text = "---\nlibrary_name: transformers\npipeline_tag: text-generation\n---\n" + text
-    return ModelCard(text)
 
 
 def _mlmodel_card(path: Path) -> dict[str, Any]:

@@ -21,6 +21,14 @@ run (`mlflow.parentRunId`), otherwise it stands alone. Every run is tagged with 
 the tree was dirty), the DVC md5 of data/ (from data.dvc) and the md5 of params.yaml; the parent run also
 logs every resolved params section once, and params.yaml itself as an artifact.
 A run ends FINISHED, or FAILED when the block raises (the exception propagates).
+
+A server that is down (thinkact/tracking/server.py): before a run opens, the server is probed (a few seconds) and
+an unreachable one is one TrackingUnavailable line naming it (credentials redacted) and what to do. When it goes
+away while a run is open, no logging call raises or stalls the stage: the first failing call costs MLflow's
+bounded retries (~6-9 s), then every call is queued in memory (at most MAX_QUEUED) and the server is probed again
+at most every RETRY_EVERY_S seconds; once it answers, the queue is sent in order (metrics keep their steps and
+times). When the run ends with the server still away, a last try is made, and what could not be sent is named in
+one line on stderr: the run stays RUNNING on the server, and the stage's own outputs are complete on disk.
 """
 from __future__ import annotations
 
@@ -28,8 +36,10 @@ import contextlib
 import hashlib
 import os
 import subprocess
+import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -38,12 +48,15 @@ import yaml
 
 # mlflow (~1.6 s) is imported inside the functions that use it: with tracking off it is never loaded.
 from thinkact.config import PARAMS_FILE, load_params, params_path
+from thinkact.tracking.server import connect, is_http, redact_uri, unreachable
 
 EXPERIMENT = "thinkact"
 PARENT_ENV = "THINKACT_PARENT_RUN_ID"  # set for stage processes: their runs become children of this run
 PIPELINE_RUN = "pipeline"  # the parent run's name
 _OFF = {"0", "false", "no", "off"}
 _MAX_PARAM = 6000  # MLflow's limit on a param value
+RETRY_EVERY_S = 30.0  # while the server is away: how often a logging call probes it again
+MAX_QUEUED = 50_000  # logging calls kept while the server is away (beyond: dropped, and counted)
 
 
 def _params_file(root: Path | None = None) -> Path:
@@ -125,17 +138,93 @@ class NullRun:
 
 
 class StageRun(NullRun):
-    """One MLflow run, logged through an explicit client (no global mlflow state is touched)."""
+    """One MLflow run, logged through an explicit client (no global mlflow state is touched). Every logging call
+    goes through `_send`: while the server is away it is queued, not raised (see the module docstring)."""
 
-    def __init__(self, client: Any, run_id: str):
-        self.client, self.run_id = client, run_id
+    def __init__(self, client: Any, run_id: str, uri: str | None = None, experiment_id: str | None = None):
+        self.client, self.run_id, self.uri, self.experiment_id = client, run_id, uri, experiment_id
+        self.queued: deque[tuple[str, Callable[[], Any]]] = deque()
+        self.dropped = 0
+        self._away_since: float | None = None  # monotonic time the server stopped answering
+        self._next_try = 0.0
+
+    def _send(self, what: str, call: Callable[[], Any]) -> None:
+        if len(self.queued) >= MAX_QUEUED:
+            self.dropped += 1
+            return
+        self.queued.append((what, call))
+        self._flush()
+
+    def _flush(self, force: bool = False) -> bool:
+        """Send the queued calls in order; False (and they stay queued) while the server is away. A failure with the
+        server answering is a real error (a bad value, no permission): that call is dropped and the error raised."""
+        if self._away_since is not None:
+            if not force and time.monotonic() < self._next_try:
+                return False
+            if self._still_away():
+                return False
+        while self.queued:
+            what, call = self.queued[0]
+            try:
+                call()
+            except Exception:
+                reason = unreachable(self.uri)
+                if reason is None:
+                    self.queued.popleft()
+                    raise
+                self._went_away(reason)
+                return False
+            self.queued.popleft()
+        if self._away_since is not None:
+            print(f"[tracking] {redact_uri(self.uri or '')} answers again after "
+                  f"{time.monotonic() - self._away_since:.0f} s: queued logging sent to run {self.run_id}",
+                  file=sys.stderr, flush=True)
+            self._away_since = None
+        return True
+
+    def _still_away(self) -> bool:
+        if unreachable(self.uri) is None:
+            return False
+        self._next_try = time.monotonic() + RETRY_EVERY_S
+        return True
+
+    def _went_away(self, reason: str) -> None:
+        if self._away_since is None:
+            self._away_since = time.monotonic()
+            print(f"[tracking] {redact_uri(self.uri or '')} is unreachable ({reason}): the work goes on; metrics, "
+                  f"params, tags and artifacts are queued and sent when it answers (checked every "
+                  f"{RETRY_EVERY_S:.0f} s)", file=sys.stderr, flush=True)
+        self._next_try = time.monotonic() + RETRY_EVERY_S
+
+    def close(self, status: str) -> None:
+        """End the run as `status` after a last try to send what is queued. With the server still away the run is
+        left RUNNING and one line on stderr says what was not logged; nothing is raised, so the stage's result
+        (already on disk) stands."""
+        if self._flush(force=True):
+            try:
+                self.client.set_terminated(self.run_id, status)
+                if is_http(self.uri) and redact_uri(self.uri or "") != self.uri:  # MLflow's own link is off
+                    print(f"View run at: {redact_uri(self.uri or '').rstrip('/')}/#/experiments/"
+                          f"{self.experiment_id}/runs/{self.run_id}", flush=True)
+                return
+            except Exception:
+                reason = unreachable(self.uri)
+                if reason is None:
+                    raise
+                self._went_away(reason)
+        kinds = sorted({what for what, _ in self.queued})
+        print(f"[tracking] {redact_uri(self.uri or '')} is still unreachable: run {self.run_id} stays RUNNING there "
+              f"without {len(self.queued)} logging call(s) ({', '.join(kinds) or 'its end'})"
+              f"{f', {self.dropped} more dropped' if self.dropped else ''}; the outputs on disk are complete",
+              file=sys.stderr, flush=True)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
 
         items = [Param(k, v) for k, v in flatten(params).items()]
         for i in range(0, len(items), 100):  # MLflow accepts at most 100 params per batch
-            self.client.log_batch(self.run_id, params=items[i:i + 100])
+            batch = items[i:i + 100]
+            self._send("params", lambda batch=batch: self.client.log_batch(self.run_id, params=batch))
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         from mlflow.entities import Metric
@@ -143,17 +232,18 @@ class StageRun(NullRun):
         now = int(time.time() * 1000)
         items = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
         for i in range(0, len(items), 1000):
-            self.client.log_batch(self.run_id, metrics=items[i:i + 1000])
+            batch = items[i:i + 1000]
+            self._send("metrics", lambda batch=batch: self.client.log_batch(self.run_id, metrics=batch))
 
     def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(self.run_id, str(path), artifact_path)
+        self._send("artifacts", lambda: self.client.log_artifact(self.run_id, str(path), artifact_path))
 
     def log_artifacts(self, folder: str | os.PathLike, artifact_path: str | None = None) -> None:
-        self.client.log_artifacts(self.run_id, str(folder), artifact_path)
+        self._send("artifacts", lambda: self.client.log_artifacts(self.run_id, str(folder), artifact_path))
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         for key, value in tags.items():
-            self.client.set_tag(self.run_id, key, str(value))
+            self._send("tags", lambda key=key, value=value: self.client.set_tag(self.run_id, key, str(value)))
 
 
 def _experiment_id(client: Any, uri: str) -> str:
@@ -183,6 +273,7 @@ def stage_run(stage: str, params: Mapping[str, Any] | None = None,
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     if uri.startswith("sqlite:///"):
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    connect(uri)  # a server that is down: one clear error now, before the stage does any work
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
@@ -197,31 +288,32 @@ def stage_run(stage: str, params: Mapping[str, Any] | None = None,
 
 
 @contextlib.contextmanager
-def _open_run(client: Any, uri: str, name: str, tags: Mapping[str, Any]) -> Iterator[StageRun]:
-    created = client.create_run(_experiment_id(client, uri), run_name=name,
-                                tags={k: str(v) for k, v in tags.items()})
-    run = StageRun(client, created.info.run_id)
+def _open_run(client: Any, uri: str, name: str, tags: Mapping[str, Any],
+              kind: type[StageRun] = StageRun) -> Iterator[StageRun]:
+    experiment_id = _experiment_id(client, uri)
+    created = client.create_run(experiment_id, run_name=name, tags={k: str(v) for k, v in tags.items()})
+    run = kind(client, created.info.run_id, uri, experiment_id)
     try:
         yield run
     except BaseException:
-        client.set_terminated(run.run_id, "FAILED")
+        run.close("FAILED")
         raise
-    client.set_terminated(run.run_id, "FINISHED")
+    run.close("FINISHED")
 
 
 class PipelineRun(StageRun):
     """The parent run of one pipeline run; `child_env()` makes the stage processes' runs its children."""
 
-    def __init__(self, client: Any, run_id: str, uri: str):
-        super().__init__(client, run_id)
-        self.tracking_uri = uri
+    @property
+    def tracking_uri(self) -> str:
+        return self.uri or ""
 
     def child_env(self) -> dict[str, str]:
         """Environment for a stage process: this run as parent, and the same store (however it was chosen)."""
         return {PARENT_ENV: self.run_id, "MLFLOW_TRACKING_URI": self.tracking_uri}
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self.client.log_text(self.run_id, text, artifact_file)
+        self._send("artifacts", lambda: self.client.log_text(self.run_id, text, artifact_file))
 
 
 class NullPipelineRun(NullRun):
@@ -253,13 +345,13 @@ def pipeline_run(root: Path | None = None, tags: Mapping[str, Any] | None = None
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     if uri.startswith("sqlite:///"):
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    connect(uri)  # a server that is down: one clear error before any stage runs
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
     run_tags = {"mlflow.runName": PIPELINE_RUN, "thinkact.stage": PIPELINE_RUN, **context_tags(root),
                 **(tags or {})}
-    with _open_run(client, uri, PIPELINE_RUN, run_tags) as run:
-        parent = PipelineRun(client, run.run_id, uri)
+    with _open_run(client, uri, PIPELINE_RUN, run_tags, PipelineRun) as parent:
         parent.log_params(params)
         parent.log_artifact(_params_file(root))
         yield parent

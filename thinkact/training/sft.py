@@ -7,6 +7,7 @@ on the gold reasoning too. Runs resume from their last checkpoint after a crash.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from collections.abc import Iterator, Sequence
@@ -86,6 +87,20 @@ def too_long(tokenizer: Any, examples: Sequence[Example], max_length: int | None
     return sum(len(ids) > max_length for ids in tokenizer(texts, add_special_tokens=False)["input_ids"])
 
 
+def loss_curve(log_history: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
+    """loss.json: one row per logged step (`step`, `loss` and the other finite numbers logged with it), from the
+    Trainer's log history, which a resumed run restores from its checkpoint: the whole curve, not only the steps
+    after the resume."""
+    rows = []
+    for entry in log_history:
+        if "loss" not in entry:
+            continue
+        numbers = {k: float(v) for k, v in entry.items() if k != "step" and isinstance(v, (int, float))
+                   and not isinstance(v, bool) and math.isfinite(float(v))}
+        rows.append({"step": entry["step"], **numbers})
+    return rows
+
+
 @dataclass(frozen=True)
 class SftResult:
     steps: int
@@ -129,6 +144,6 @@ def train_sft(params: Params, train: Sequence[Example], out_dir: Path, run: Any,
         "stage": STAGE, "base": params.model.base, "data_md5": data_md5, "with_reasoning": params.sft.with_reasoning,
         "steps": result.steps, "train_loss": result.train_loss, "lora": bool(params.sft.lora),
         "params": {"model": asdict(params.model), "sft": asdict(params.sft)}})
-    atomic_write_json(out_dir / "loss.json", [h for h in tracker.history if "loss" in h])  # the DVC plot
+    atomic_write_json(out_dir / "loss.json", loss_curve(trainer.state.log_history))  # the DVC plot
     shutil.rmtree(checkpoints, ignore_errors=True)  # only a crash needs them
     return result

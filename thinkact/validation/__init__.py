@@ -7,8 +7,9 @@
 `path` is a folder of <split>.jsonl files (a data set: shape checks on by default) or one JSONL file
 (a user's data or an import: contract, tools and hygiene checks only, unless shape=True). A folder's
 episodes/<split>.jsonl files, when it has them, are checked too (`episodes.*` checks).
-A line that cannot be read is a failing row, not a crash; a missing path or a folder without JSONL
-raises DataError. Modules: rows.py (per-row table), tools.py (jsonschema checks), suite.py (GX),
+A line that cannot be read (not strict JSON: NaN / Infinity, nested over 64 levels, a lone surrogate, ...)
+is a failing row, not a crash, and so is an empty or blank-only file; a missing path or a folder without
+JSONL raises DataError. Modules: rows.py (per-row table), tools.py (jsonschema checks), suite.py (GX),
 episodes.py (the episode files), report.py (JSON summary and text); `thinkact validate PATH` is
 thinkact/cli/validate.py.
 """

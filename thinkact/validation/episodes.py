@@ -31,6 +31,7 @@ from thinkact.contract import SPLITS, TRAIN_SPLIT, json_object
 from thinkact.world.slots import render_value
 from thinkact.errors import DataError
 from thinkact import tool_schemas as tool_checks
+from thinkact.validation.rows import EMPTY_FILE, empty_file_row
 from thinkact.validation.suite import Check, Table, expectation
 
 ERROR_COLUMNS = ("read_error", "contract_error", "kind_error", "calls_error", "facts_error", "held_error",
@@ -169,6 +170,7 @@ def read_episode_rows(files: list[Path]) -> list[dict[str, Any]]:
     rows = []
     for f in files:
         name = f"{EPISODES_DIR}/{f.name}"
+        before = len(rows)
         with f.open("rb") as fh:
             for number, raw in enumerate(fh, start=1):
                 if raw.strip():
@@ -177,6 +179,8 @@ def read_episode_rows(files: list[Path]) -> list[dict[str, Any]]:
                     except DataError as e:
                         obj, problem = None, e.problem
                     rows.append(_row(obj, problem, name, number))
+        if len(rows) == before:
+            rows.append(empty_file_row(_row(None, EMPTY_FILE, name, 0), name))
     _shared(rows)
     return rows
 
@@ -225,7 +229,7 @@ def episode_table(path: str | Path) -> Found | None:
     if not files:
         return None
     rows = read_episode_rows(files)
-    counts = Counter(Path(r["where"].rsplit(":", 1)[0]).stem for r in rows)
+    counts = Counter(Path(r["where"].rsplit(":", 1)[0]).stem for r in rows if r["read_error"] != EMPTY_FILE)
     ordered = sorted(counts.items(), key=lambda kv: (SPLITS.index(kv[0]) if kv[0] in SPLITS else len(SPLITS), kv[0]))
     table = Table("episodes", "thinkact_episodes", frame(rows), episode_expectations())
     return Found(table, {"total": len(rows), **dict(ordered)})

@@ -5,7 +5,8 @@ run: it becomes a row whose `read_error` holds thinkact.contract's DataError mes
 every bad line at once. Each other check has an error column (None = passes or does not apply):
 
     where            file:line, unique; with `id` it names a row in reports and data docs
-    read_error       the line is not a JSON object (contract.parse_line's message)
+    read_error       the line is not a JSON object (contract.json_object's message); an empty or blank-only file
+                     is one such row (`where`: the file name), so it fails instead of passing with 0 rows
     contract_error   the object breaks contract.EXAMPLE_SCHEMA (field and problem)
     roles_error      messages in an impossible order (e.g. a tool result nobody asked for)
     schema_error     a tool's `parameters` is not a valid JSON Schema
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import os
 import pickle
 import subprocess
@@ -32,7 +32,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from thinkact.contract import EXAMPLE_SCHEMA, MAX_LINE_BYTES, SPLITS, TRAIN_SPLIT, TURN_TYPES, Example, parse_line
+from thinkact.contract import EXAMPLE_SCHEMA, SPLITS, TRAIN_SPLIT, TURN_TYPES, Example, json_object
 from thinkact.errors import DataError
 from thinkact import tool_schemas as tool_checks
 
@@ -55,20 +55,22 @@ def data_files(path: str | Path) -> list[Path]:
     raise DataError(str(p), None, None, "not found", "give a JSONL file or a folder of <split>.jsonl files")
 
 
+EMPTY_FILE = "no examples: the file is empty or holds only blank lines"
+
+
+def empty_file_row(row: dict[str, Any], name: str) -> dict[str, Any]:
+    """The row that stands for an empty or blank-only file (its `where` is the file name): unreadable, so the
+    readable check fails naming the file, instead of 0 rows passing every row check."""
+    return {**row, "where": name}
+
+
 def _read_line(raw: bytes, name: str, number: int) -> tuple[dict[str, Any] | None, str | None]:
-    """(object, None), or (None, the DataError message) for a line that is not one JSON object."""
-    if len(raw) <= MAX_LINE_BYTES:  # fast path for the common case; parse_line phrases every failure
-        try:
-            obj = json.loads(raw.decode("utf-8"))
-            if isinstance(obj, dict):
-                return obj, None
-        except ValueError:  # UnicodeDecodeError and JSONDecodeError
-            pass
+    """(object, None), or (None, the DataError message) for a line that is not one JSON object (contract.json_object:
+    also NaN / Infinity, nesting deeper than contract.MAX_DEPTH and lone surrogates)."""
     try:
-        parse_line(raw, name, number)
+        return json_object(raw, name, number), None
     except DataError as e:
         return None, e.problem
-    return None, "not readable"  # pragma: no cover - parse_line accepts what json.loads rejected
 
 
 def _shallow_contract() -> Draft202012Validator:
@@ -204,12 +206,15 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     """One row per non-blank line of every data file (see the module docstring for the columns)."""
     rows: list[dict[str, Any]] = []
     for f in data_files(path):
+        before = len(rows)
         with f.open("rb") as fh:
             for number, raw in enumerate(fh, start=1):
                 if raw.strip():
                     raw = raw.rstrip(b"\r\n")
                     obj, problem = _read_line(raw, f.name, number)
                     rows.append(_row(obj, problem, f.name, number))
+        if len(rows) == before:
+            rows.append(empty_file_row(_row(None, EMPTY_FILE, f.name, 0), f.name))
     _leaks(rows)
     return rows
 

@@ -11,6 +11,7 @@ lives, so the report (report.py) can quote GX's own results. Groups:
 
 More tables (a `Table`: the episode files, thinkact.validation.episodes) run in the same GX context, each as its
 own suite and checkpoint, so their results are in the same outcomes, report and data docs.
+The data docs, when asked for, are made to read offline once GX has written them (offline_docs.py).
 GX is imported only here, and only when the suite runs (it takes about 4 s).
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from thinkact.config import ValidateParams
 from thinkact.contract import SPLITS, TURN_TYPES
+from thinkact.validation.offline_docs import make_offline
 
 SUITE_NAME = "thinkact_data"
 INDEX_COLUMNS = ["where", "id"]  # name each offending row in GX results and data docs
@@ -176,6 +178,8 @@ def run_suite(df: Any, params: ValidateParams, shape: bool, docs_dir: Path | Non
     source = ctx.data_sources.add_pandas("thinkact")
     tables = [Table("examples", SUITE_NAME, df, build_expectations(params, shape)), *extra]
     outcomes = [o for t in tables for o in _run_table(gx, ctx, source, t, params.show_ids, docs_dir is not None)]
+    if docs_dir is not None:
+        make_offline(docs_dir)  # GX's pages load their scripts and styles from CDNs: rewritten to need none
     order = {check.name: i for i, check in enumerate(c for t in tables for c, _ in t.pairs)}
     return sorted(outcomes, key=lambda o: order.get(o.check, len(order)))
 
