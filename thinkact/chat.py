@@ -49,7 +49,7 @@ from thinkact.contract import Example, Target
 from thinkact.errors import DataError, ThinkactError
 from thinkact.evaluation.predict import load_for_eval, resolve_spec
 from thinkact.generation import generate_completions
-from thinkact.rewards.parsing import END_MARKERS, parse
+from thinkact.rewards.parsing import action_text, parse
 from thinkact.tracking.model_registry import MARKER, PREFIX, parse_uri
 
 
@@ -167,16 +167,6 @@ def simulator(tools: Sequence[dict[str, Any]], max_tool_calls: int) -> ToolEnvir
     return ToolEnvironment(spec, max_tool_calls=max_tool_calls)
 
 
-def _action_text(raw: str) -> str:
-    """The completion after its leading, closed think block, without end-of-turn markers (as the rollout reads it)."""
-    text = raw.rstrip()
-    while text.endswith(END_MARKERS):
-        text = text[: text.rindex("<|")].rstrip()
-    rest = text.lstrip()
-    end = rest.find("</think>") if rest.startswith("<think>") else -1
-    return rest if end < 0 else rest[end + len("</think>"):]
-
-
 def run_tools(env: ToolEnvironment, turn: dict[str, Any]) -> list[dict[str, Any]]:
     """Answer the turn's tool calls through `env`, one per `<tool_call>` block (a malformed one too, as an error):
     [{"name", "arguments", "result", "error"}]; [] when the turn calls nothing."""
@@ -184,7 +174,7 @@ def run_tools(env: ToolEnvironment, turn: dict[str, Any]) -> list[dict[str, Any]
     if not (p.calls or p.action == "call"):
         return []
     out = []
-    for body in call_bodies(_action_text(turn["raw"])):
+    for body in call_bodies(action_text(turn["raw"])):
         result = env.call_raw(body)
         record = env.calls[-1]
         out.append({"name": record.name, "arguments": record.arguments, "result": result, "error": record.error})

@@ -236,6 +236,12 @@ def _finite(text: str) -> float:
 # Strict JSON: json.loads takes NaN, Infinity and 1e999 (as inf); one decoder built once (json.loads with hooks
 # builds a new one per call).
 _DECODE = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite).decode
+
+
+def strict_json_loads(text: str) -> Any:
+    """JSON text -> value, refusing NaN, Infinity and numbers that overflow (1e999) with a ValueError; deep nesting
+    raises RecursionError. The one strict reader of JSON text (data lines, tool-call arguments)."""
+    return _DECODE(text)
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 

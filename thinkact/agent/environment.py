@@ -32,12 +32,12 @@ each), or `env.respond(text)` for a text (a user message), until `env.done`.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from thinkact.agent.episode import EpisodeSpec
 from thinkact.agent.user import LIMIT_REPLY, NOTHING_TO_ADD, clarification_reply
+from thinkact.contract import strict_json_loads
 from thinkact.world.simulators import SIMULATORS, simulate
 from thinkact.tool_schemas import arguments_error, tool_infos
 
@@ -86,23 +86,14 @@ def _clip(text: str, limit: int = _MAX_MESSAGE) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:20]} is out of range")
-    return value
-
-
 def _loads(text: str) -> Any:
     """Strict JSON (no NaN, no Infinity, no 1e999); anything unreadable raises `_Rejected` (malformed_call)."""
     try:
-        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
-    except (ValueError, RecursionError) as e:
-        raise _Rejected("malformed_call", f"not valid JSON: {type(e).__name__}: {e}") from None
+        return strict_json_loads(text)
+    except RecursionError:
+        raise _Rejected("malformed_call", "not valid JSON: nested too deeply") from None
+    except ValueError as e:
+        raise _Rejected("malformed_call", f"not valid JSON: {e}") from None
 
 
 def _parse_arguments(arguments: Any) -> dict[str, Any]:

@@ -37,7 +37,7 @@ import torch
 from thinkact.agent.environment import CallRecord, ToolEnvironment, TurnRecord
 from thinkact.agent.episode import EpisodeSpec
 from thinkact.progress import Progress
-from thinkact.rewards.parsing import END_MARKERS, parse
+from thinkact.rewards.parsing import END_MARKERS, action_text, parse
 
 END_OF_TURN = "<|im_end|>"
 CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
@@ -113,13 +113,6 @@ def call_bodies(text: str) -> list[str]:
     return [b.strip() for b in bodies]
 
 
-def _after_think(text: str) -> str:
-    """The text after a leading, closed think block (all of it when there is none), as the parser reads it."""
-    rest = text.lstrip()
-    end = rest.find("</think>") if rest.startswith("<think>") else -1
-    return rest if end < 0 else rest[end + len("</think>"):]
-
-
 def _strip_end(text: str) -> str:
     text = text.rstrip()
     while text.endswith(END_MARKERS):
@@ -169,7 +162,7 @@ class _Episode:
         self.out.messages.append(message)
         if p.calls or p.action == "call":
             message["tool_calls"] = []
-            for j, body in enumerate(call_bodies(_after_think(text))):
+            for j, body in enumerate(call_bodies(action_text(text))):
                 result = self.env.call_raw(body)
                 record, call_id = self.env.calls[-1], f"call_{turn}_{j}"
                 arguments = (json.dumps(record.arguments, ensure_ascii=False) if isinstance(record.arguments, dict)

@@ -66,6 +66,17 @@ def _call(body: str) -> tuple[str, dict[str, Any], bool] | None:
 _MISSING: Any = object()
 
 
+def action_text(raw: str) -> str:
+    """A completion after its leading, closed think block, without end-of-turn markers: the call or answer part
+    (what `thinkact chat`, the rollout and the served chat model show as the action)."""
+    text = raw.rstrip()
+    while text.endswith(END_MARKERS):
+        text = text[: text.rindex("<|")].rstrip()
+    rest = text.lstrip()
+    end = rest.find("</think>") if rest.startswith("<think>") else -1
+    return rest if end < 0 else rest[end + len("</think>"):]
+
+
 @functools.lru_cache(maxsize=65536)
 def parse(text: str) -> Parsed:
     if not isinstance(text, str):

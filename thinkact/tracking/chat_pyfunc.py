@@ -50,11 +50,11 @@ from mlflow.types.schema import AnyType, Array, ColSpec, DataType, Object, Prope
 import thinkact
 from thinkact.contract import Example, Target
 from thinkact.generation import generate_completions, prompt_text
-from thinkact.rewards.parsing import END_MARKERS, parse
+from thinkact.rewards.parsing import action_text, parse
 from thinkact.world.catalog import TOOLS_BY_NAME
 
 ARTIFACT = "model"                # the saved model folder, under this artifact name
-ENTRY = Path(__file__).with_name("chat_pyfunc_entry.py")
+ENTRY = Path(__file__).resolve().with_name("chat_pyfunc_entry.py")  # absolute: Model.log may run in another cwd
 MAX_TOKENS, TEMPERATURE = 256, 0.0   # defaults, as `thinkact chat`; model_config "max_tokens" / "temperature" override
 ROLES = {"system", "user", "assistant", "tool", "developer"}
 
@@ -201,16 +201,6 @@ def _number(request: dict[str, Any], key: str, default: float, kind: type) -> An
 
 
 # ---- completion -> response --------------------------------------------------------------------------------------
-def _action_text(raw: str) -> str:
-    """The completion without end-of-turn markers and without its leading, closed think block."""
-    text = raw.rstrip()
-    while text.endswith(END_MARKERS):
-        text = text[: text.rindex("<|")].rstrip()
-    rest = text.lstrip()
-    end = rest.find("</think>") if rest.startswith("<think>") else -1
-    return (rest if end < 0 else rest[end + len("</think>"):]).strip()
-
-
 def assistant_message(raw: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the OpenAI assistant message, {"well_formed", "error"}) of a completion, read by the one parser: every
     parsed `<tool_call>` becomes a tool call with JSON-string arguments (content null); otherwise the answer after
@@ -223,7 +213,7 @@ def assistant_message(raw: str) -> tuple[dict[str, Any], dict[str, Any]]:
     elif p.answer is not None:
         content = p.answer
     else:
-        content = _action_text(raw) or None
+        content = action_text(raw).strip() or None
     message = {"role": "assistant", "content": content, "reasoning": p.think, "tool_calls": calls}
     return message, {"well_formed": p.well_formed, "error": p.error}
 
@@ -290,7 +280,7 @@ class ThinkactChatModel(mlflow.pyfunc.PythonModel):
 
 def package_dir() -> Path:
     """The thinkact package folder, logged as the model's `code_paths`."""
-    return Path(thinkact.__file__).parent
+    return Path(thinkact.__file__).resolve().parent
 
 
 PARSER_KEYS = ("response_template", "response_schema")  # transformers' response parser, new and legacy name
@@ -338,7 +328,8 @@ def log_chat_model(folder: str | Path, *, name: str, run_id: str, registered_mod
                    pip_requirements: list[str], tags: dict[str, Any], metadata: dict[str, Any],
                    await_registration_for: int = 60) -> Any:
     """Log `folder` to run `run_id` as the chat pyfunc under `name` and register it; returns MLflow's ModelInfo.
-    Uses mlflow's process-wide store (the caller points it at the right one). `Model.log` with the pyfunc flavor
+    Uses mlflow's process-wide store and working directory (the caller points them at the right store and, for a
+    store with relative artifact locations, its project root: thinkact.tracking.runs.store_cwd); `folder` absolute. `Model.log` with the pyfunc flavor
     is what `mlflow.pyfunc.log_model` runs; called directly, it takes the `run_id` of a run this process did not
     start (`pyfunc.log_model` logs only to the active run). MLflow then loads the logged model once and answers
     the input example (its serving check: a warning if it fails)."""
