@@ -19,6 +19,7 @@ ENV_DEFAULTS = {
     "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "DVC_NO_ANALYTICS": "1",
     "GX_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",     # telemetry off
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",       # transformers' "Loading weights" bar at every model load
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",  # TRL's dataset preparation bars ("Dropping fully masked examples")
     "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
 }
 # (category, message regex): warnings raised inside the libraries about their own internals.
