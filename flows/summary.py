@@ -121,9 +121,11 @@ class Summary:
                 out.append(f"MLflow: parent run `{run_id}` (its stages are child runs) in `{uri}`: "
                            f"`mlflow ui --backend-store-uri {uri}`, then http://127.0.0.1:5000/{page}")
         champion = f"models:/{self.model_name}@champion"
+        store = f"MLFLOW_TRACKING_URI={uri} " if uri and not uri.startswith(("http://", "https://")) else ""
         out += ["Next:",
                 f"- talk to the champion: `thinkact chat --model {champion}`",
-                f"- serve it: `mlflow models serve -m {champion} --env-manager local -p 5001`",
+                f"- serve it (from the project root): `{store}mlflow models serve -m {champion} --env-manager local "
+                "-p 5001`",
                 "- the full tables and figures: `outputs/evaluate/report.md`, `outputs/evaluate/plots/index.html`, "
                 "`dvc metrics show outputs/evaluate/headline`"]
         return out

@@ -22,8 +22,10 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 from tasks import stage_main
+from thinkact.agent.episode import episode_path
 from thinkact.config import Params
 from thinkact.evaluation.report import render_headline
 from thinkact.evaluation.runner import (check_models, episode_headline, episode_settings_from, episode_splits,
@@ -49,6 +51,10 @@ def run(params: Params) -> dict:
     logged = {STAGE: asdict(settings), "model": asdict(params.model), "grpo.reward_options": params.grpo.reward_options,
               "episodes": asdict(params.episodes)}
     with stage_run(STAGE, params=logged) as tracked:
+        data = Path(params.paths.data)   # the evaluation data as the run's dataset inputs, with their md5s
+        tracked.log_datasets({**{s: data / f"{s}.jsonl" for s in settings.splits},
+                              **{f"episodes/{s}": episode_path(data, s) for s in settings.episodes.splits}},
+                             context="evaluation")
         with atomic_dir(out) as staged:  # the last good results stay whole until this run's are all written
             result = run_evaluation(params, models, examples, staged, reward_history=history, loss_history=loss,
                                     title="thinkact evaluation: base vs SFT vs GRPO", episodes=episodes,

@@ -3,13 +3,14 @@ correctness, format, reasoning consistency) weighted as params.yaml says. With `
 whole agent episodes (`<paths.data>/episodes/train.jsonl`), tools running in every rollout, on episode rewards.
 
 Reads `<paths.outputs>/sft/model/`, `<paths.data>/train.jsonl` and params.yaml (`model`, `grpo`); writes
-`<paths.outputs>/grpo/model/` (safetensors, tokenizer with the chat template, model card), `metrics.json` (DVC
+`<paths.outputs>/grpo/model/` (safetensors, tokenizer with the chat template, model card naming the train file's
+md5 and this stage's MLflow run, which the register stage logs the registered version to), `metrics.json` (DVC
 metrics: steps, time, mean total reward over the first and last 10 % of steps), `rewards.json` (DVC plot: the
 reward per step) and `samples/step-NNNNN.jsonl` (completions with their rewards every `grpo.sample_every` steps);
-logs every TRL metric per step, the samples and the model card to MLflow. A rerun after a crash resumes from the
-last checkpoint in `<paths.outputs>/grpo/checkpoints/`; the previous model and samples stay until the new ones are
-complete (`model/` and `samples/` are DVC outs with `persist: true`: DVC leaves them to the stage, which replaces
-each in one step).
+logs the train file as the run's dataset input (with its md5), every TRL metric per step, the samples and the model
+card to MLflow. A rerun after a crash resumes from the last checkpoint in `<paths.outputs>/grpo/checkpoints/`; the
+previous model and samples stay until the new ones are complete (`model/` and `samples/` are DVC outs with
+`persist: true`: DVC leaves them to the stage, which replaces each in one step).
 
     python -m tasks.grpo              # what `dvc repro grpo` runs, from the project root
 """
@@ -24,7 +25,9 @@ from thinkact.agent.episode import episode_path, read_episodes
 from thinkact.config import Params
 from thinkact.contract import read_jsonl
 from thinkact.io import atomic_write_json, file_md5
-from thinkact.tracking import stage_run
+from thinkact.tracking import TRAIN_MD5_TAG, stage_run
+from thinkact.tracking.model_registry import CARD_RUN_KEY
+from thinkact.training.checkpoints import update_card
 from thinkact.training.grpo import check_params, train_grpo
 
 STAGE = "grpo"
@@ -36,15 +39,18 @@ def run(params: Params) -> dict:
     check_params(params, out / "checkpoints")  # bad params fail before anything loads or runs
     params.paths.stage_model("sft")            # and so does a missing SFT model
     if params.grpo.mode == "episodes":
-        train_path = episode_path(params.paths.data, "train")
+        train_path, name = episode_path(params.paths.data, "train"), "episodes/train"
         train = read_episodes(train_path)
     else:
-        train_path = Path(params.paths.data) / "train.jsonl"
+        train_path, name = Path(params.paths.data) / "train.jsonl", "train"
         train = read_jsonl(train_path)
     md5 = file_md5(train_path)
     logged = {"model": asdict(params.model), STAGE: asdict(params.grpo), "episodes": asdict(params.episodes)}
-    with stage_run(STAGE, params=logged, tags={"thinkact.train_md5": md5}) as tracked:
+    with stage_run(STAGE, params=logged, tags={TRAIN_MD5_TAG: md5}) as tracked:
+        tracked.log_datasets({name: train_path}, context="training", digests={name: md5})
         result = train_grpo(params, train, out, tracked, data_md5=md5)
+        if tracked.run_id:  # the registered version's run will be this one
+            update_card(out / "model", {CARD_RUN_KEY: tracked.run_id})
         metrics = result.to_dict()
         atomic_write_json(out / "metrics.json", metrics)
         tracked.log_metrics({**{k: v for k, v in metrics.items() if isinstance(v, (int, float))},

@@ -3,10 +3,13 @@ version gets the alias `challenger`, and `champion` moves to it only when the pr
 
 Reads `<paths.outputs>/sft/model/`, `<paths.outputs>/grpo/model/`, the evaluate stage's `metrics.json`, `report.md`
 and `predictions/<model>/<split>.jsonl`, the evaluation splits in `<paths.data>` and params.yaml (`register`,
-`evaluate`). Logs both models as chat models (the saved folder with its chat template and response parser; `mlflow
-models serve` answers OpenAI chat requests with tools) to the MLflow run `register` with the evaluation artifacts,
-registers them as versions of `register.model_name` tagged with their role, the evaluation data md5 and the git
-commit, runs the gate (thinkact.promotion.promote; with no champion yet the GRPO version must also beat the base
+`evaluate`). Logs the evaluation artifacts to the MLflow run `register`, and each model as a chat model (the saved
+folder with its chat template and response parser; `mlflow models serve` answers OpenAI chat requests with tools)
+to the sft / grpo run that trained it (named in the folder's model card; the `register` run when that run is not
+known, with the reason as the version's `thinkact.source_run_why`), registers them as versions of
+`register.model_name` tagged with their role, the register run, the training run, the evaluation data md5, the
+train file md5, DVC's hash of data/ and the git commit (the register run names the versions and their runs back),
+runs the gate (thinkact.promotion.promote; with no champion yet the GRPO version must also beat the base
 model and the SFT baseline) against the current `champion`, records the decision as tags on the GRPO version and writes
 `<paths.outputs>/register/decision.json` (DVC metrics) and `decision.md`.
 
@@ -66,8 +69,8 @@ def run(params: Params) -> dict:
         versions = {}
         for role, folder in models.items():
             tags = {EVAL_MD5_TAG: md5}
-            if (evaluate / "predictions" / role).is_dir():
-                tags[PREDICTIONS_TAG] = f"{PREDICTIONS_ARTIFACT}/{role}"
+            if (evaluate / "predictions" / role).is_dir():  # in this run, not the version's (the training run)
+                tags[PREDICTIONS_TAG] = f"runs:/{tracked.run_id}/{PREDICTIONS_ARTIFACT}/{role}"
             versions[role] = registry.log_model(folder, role=role, run_id=tracked.run_id, tags=tags)
             print(f"[{STAGE}] {role}: {versions[role].uri}", flush=True)
         challenger = versions[CHALLENGER_ROLE]
@@ -78,7 +81,8 @@ def run(params: Params) -> dict:
                   "champion_version": None if champion is None else champion.version}
         atomic_write_json(out / "decision.json", result)
         atomic_write_text(out / "decision.md", decision.to_markdown())
-        tracked.set_tags({f"thinkact.{r}_version": v.version for r, v in versions.items()})
+        tracked.set_tags({**{f"thinkact.{r}_version": v.version for r, v in versions.items()},
+                          **{f"thinkact.{r}_version_run": v.run_id for r, v in versions.items()}})
         tracked.log_metrics({"promoted": float(decision.promote),
                              **{k: getattr(decision, k) for k in ("delta", "delta_low", "delta_high", "n")
                                 if getattr(decision, k) is not None}})

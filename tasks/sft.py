@@ -1,10 +1,11 @@
 """Stage `sft`: the paper's baseline, TRL's SFTTrainer on the train split (no thinking by default).
 
 Reads `<paths.data>/train.jsonl` and params.yaml (`model`, `sft`), writes `<paths.outputs>/sft/model/`
-(safetensors, tokenizer with the chat template, model card), `metrics.json` (DVC metrics) and `loss.json`
-(DVC plot); logs params, the loss curve and the model card to MLflow. A rerun after a crash resumes from the
-last checkpoint in `<paths.outputs>/sft/checkpoints/`; the previous model stays in place until the new one is
-complete.
+(safetensors, tokenizer with the chat template, model card naming the train file's md5 and this stage's MLflow
+run, which the register stage logs the registered version to), `metrics.json` (DVC metrics) and `loss.json`
+(DVC plot); logs params, the train file as the run's dataset input (with its md5), the loss curve and the model
+card to MLflow. A rerun after a crash resumes from the last checkpoint in `<paths.outputs>/sft/checkpoints/`; the
+previous model stays in place until the new one is complete.
 
     python -m tasks.sft               # what `dvc repro sft` runs, from the project root
 """
@@ -18,7 +19,9 @@ from tasks import stage_main
 from thinkact.config import Params
 from thinkact.contract import read_jsonl
 from thinkact.io import atomic_write_json, file_md5
-from thinkact.tracking import stage_run
+from thinkact.tracking import TRAIN_MD5_TAG, stage_run
+from thinkact.tracking.model_registry import CARD_RUN_KEY
+from thinkact.training.checkpoints import update_card
 from thinkact.training.sft import check_params, train_sft
 
 STAGE = "sft"
@@ -32,8 +35,11 @@ def run(params: Params) -> dict:
     train = read_jsonl(train_path)
     md5 = file_md5(train_path)
     logged = {"model": asdict(params.model), STAGE: asdict(params.sft)}
-    with stage_run(STAGE, params=logged, tags={"thinkact.train_md5": md5}) as tracked:
+    with stage_run(STAGE, params=logged, tags={TRAIN_MD5_TAG: md5}) as tracked:
+        tracked.log_datasets({"train": train_path}, context="training", digests={"train": md5})
         result = train_sft(params, train, out, tracked, data_md5=md5)
+        if tracked.run_id:  # the registered version's run will be this one
+            update_card(out / "model", {CARD_RUN_KEY: tracked.run_id})
         metrics = result.to_dict()
         atomic_write_json(out / "metrics.json", metrics)
         tracked.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})

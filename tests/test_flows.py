@@ -282,7 +282,7 @@ def test_pipeline_runs_every_stage_with_parent_and_child_runs(project):
     for run in [parent, *children]:
         assert run.info.status == "FINISHED"
         assert run.data.tags["mlflow.source.git.commit"] == commit
-        assert run.data.tags["thinkact.data_md5"].endswith(".dir")
+        assert run.data.tags["thinkact.data_dvc_md5"].endswith(".dir")
         assert len(run.data.tags["thinkact.params_md5"]) == 32
     assert parent.data.params["grpo.trainer.max_steps"] == "2" and "schedule.cron" in parent.data.params
     assert parent.data.tags["thinkact.result.validate"] == "ran" and parent.data.tags["prefect.flow_run_id"]

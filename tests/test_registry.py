@@ -50,7 +50,8 @@ def test_round_trip_alias_resolve_and_generate(store, tiny_folder, builtin_examp
 
     registry, v = _log(tiny_folder, tags={"thinkact.eval_md5": "abc"})
     assert v.version == "1" and v.role == "grpo" and v.tags["thinkact.eval_md5"] == "abc"
-    assert "thinkact.git_commit" in v.tags
+    assert "thinkact.git_commit" in v.tags and "thinkact.data_md5" not in v.tags
+    assert v.run_id == v.tags["thinkact.register_run_id"] and v.tags["thinkact.source_run"] == "register"
     registry.set_alias("champion", v.version)
     cache = store / "cache"
     folder = resolve_model(f"models:/{NAME}@champion", cache)
@@ -175,7 +176,12 @@ def test_register_stage_promotes_rejects_and_rolls_back(project):
     tags = registry.get("4").tags
     assert tags["thinkact.gate.rule"] == "first_champion" and tags["thinkact.gate.promote"] == "true"
     assert "beats base and sft" in tags["thinkact.gate.reason"]
-    assert tags["thinkact.predictions"] == "evaluation/predictions/grpo" and len(tags["thinkact.eval_md5"]) == 32
+    # the predictions live in the register run; the tag names it (the version's own run is the training run when
+    # known; these folders' cards name none, so it is the register run here, and the version says why)
+    register_run = tags["thinkact.register_run_id"]
+    assert tags["thinkact.predictions"] == f"runs:/{register_run}/evaluation/predictions/grpo"
+    assert len(tags["thinkact.eval_md5"]) == 32 and registry.get("4").run_id == register_run
+    assert tags["thinkact.source_run"] == "register" and "names no training run" in tags["thinkact.source_run_why"]
     decision = json.loads((out / "decision.json").read_text())
     assert decision["promoted"] == 1 and decision["versions"] == {"sft": "3", "grpo": "4"}
     assert [c["against"] for c in decision["comparisons"]] == ["base", "sft"]

@@ -43,7 +43,7 @@ def test_sft_stage_learns_and_saves(quick_project):
     model_dir = out / "model"
     assert (model_dir / "model.safetensors").is_file() and (model_dir / "README.md").is_file()
     card = json.loads((model_dir / "thinkact-card.json").read_text())
-    assert card["stage"] == "sft" and card["data_md5"] and card["with_reasoning"] is False
+    assert card["stage"] == "sft" and card["train_md5"] and card["with_reasoning"] is False
     tok = AutoTokenizer.from_pretrained(model_dir)
     assert "<tool_call>" in tok.chat_template and AutoModelForCausalLM.from_pretrained(model_dir)
     prefix = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)

@@ -1,5 +1,6 @@
 """Tracking: one experiment, a parent run per pipeline run with the stage runs as its children, standalone stage
-runs outside a pipeline, and the context tags (git commit, DVC data md5, params md5) on every run."""
+runs outside a pipeline, the context tags (git commit and whether the USER's tree is dirty, DVC's hash of data/,
+params md5) on every run, and data files as MLflow dataset inputs."""
 from __future__ import annotations
 
 import hashlib
@@ -40,8 +41,10 @@ def project(tmp_path, monkeypatch, empty_store):
     shutil.copy(empty_store, tmp_path / "mlflow.db")
     params = write_params(tmp_path)
     (tmp_path / "data.dvc").write_text(yaml.safe_dump({"outs": [{"md5": "abc123.dir", "path": "data"}]}))
+    (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
+    (tmp_path / ".gitignore").write_text("/outputs/\n/mlflow/\n/data\n/mlflow.db\n")
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    subprocess.run([*GIT, "add", "params.yaml", "data.dvc"], cwd=tmp_path, check=True)
+    subprocess.run([*GIT, "add", "params.yaml", "data.dvc", "dvc.lock", ".gitignore"], cwd=tmp_path, check=True)
     subprocess.run([*GIT, "commit", "-q", "-m", "init"], cwd=tmp_path, check=True)
     monkeypatch.setenv("THINKACT_PARAMS", str(params))
     monkeypatch.setenv("THINKACT_TRACKING", "1")
@@ -82,8 +85,9 @@ def test_parent_run_with_stage_children_and_tags(project, monkeypatch):
     for run in (p, c):
         assert run.info.status == "FINISHED"
         assert run.data.tags["mlflow.source.git.commit"] == commit
-        assert run.data.tags["thinkact.git_dirty"] == "false"
-        assert run.data.tags["thinkact.data_md5"] == "abc123.dir"
+        assert run.data.tags["thinkact.git_dirty"] == "false" and "thinkact.git_dirty_paths" not in run.data.tags
+        assert run.data.tags["thinkact.data_dvc_md5"] == "abc123.dir"   # DVC's hash of data/, named for what it is
+        assert "thinkact.data_md5" not in run.data.tags                  # (was a second meaning of "data md5")
         assert run.data.tags["thinkact.params_md5"] == params_md5
     assert p.data.tags["prefect.flow_run_id"] == "fr-1"
     # every resolved section, once, on the parent; the child keeps only what its stage logs
@@ -123,3 +127,46 @@ def test_tracking_off_and_default_store(project, monkeypatch):
         assert isinstance(parent, NullPipelineRun) and parent.child_env() == {}
         parent.log_text("x", "x.md")
     assert not (project / "mlflow").exists()
+
+
+def test_git_dirty_is_the_users_tree_not_the_pipelines_own_writes(project, monkeypatch):
+    """Issue #15 item 4: a fresh clone after `dvc repro` was tagged dirty because every finished stage rewrites
+    dvc.lock. dvc.lock and git-ignored outputs (outputs/, mlflow/) are the pipeline's; any other tracked change is
+    the user's, and the tag names it."""
+    from thinkact.tracking.runs import context_tags
+
+    (project / "dvc.lock").write_text("schema: '2.0'\nstages: {sft: {cmd: python -m tasks.sft}}\n")  # DVC's rewrite
+    (project / "outputs" / "sft").mkdir(parents=True)
+    (project / "outputs" / "sft" / "metrics.json").write_text("{}")
+    (project / "mlflow").mkdir()
+    (project / "mlflow" / "mlflow.db").write_text("")
+    subprocess.run([*GIT, "add", "dvc.lock"], cwd=project, check=True)  # staged or not: the same
+    tags = context_tags(project)
+    assert tags["thinkact.git_dirty"] == "false" and "thinkact.git_dirty_paths" not in tags
+    with stage_run("sft") as run:  # the same tags on the stage runs (and registered versions: context_tags too)
+        pass
+    assert _client().get_run(run.run_id).data.tags["thinkact.git_dirty"] == "false"
+
+    (project / "data.dvc").write_text(yaml.safe_dump({"outs": [{"md5": "def456.dir", "path": "data"}]}))  # the user's
+    tags = context_tags(project)
+    assert tags["thinkact.git_dirty"] == "true" and tags["thinkact.git_dirty_paths"] == "data.dvc"
+    assert tags["thinkact.data_dvc_md5"] == "def456.dir"
+
+
+def test_data_files_are_logged_as_dataset_inputs_with_their_md5(project):
+    """The run page lists the data a stage read, each with its md5 and path (relative to the project), without
+    the file being parsed: the evaluation splits here, the train split on the sft / grpo runs (test_lineage)."""
+    from thinkact.io import file_md5
+
+    data = project / "data"
+    data.mkdir()
+    for split in ("test_id", "test_env"):
+        (data / f"{split}.jsonl").write_text(f'{{"id": "{split}-1"}}\n')
+    with stage_run("evaluate") as run:
+        run.log_datasets({s: data / f"{s}.jsonl" for s in ("test_id", "test_env")}, context="evaluation",
+                         digests={"test_env": "0" * 32})
+    inputs = _client().get_run(run.run_id).inputs.dataset_inputs
+    found = {i.dataset.name: (i.dataset.digest, yaml.safe_load(i.dataset.source)["uri"], i.dataset.source_type,
+                              {t.key: t.value for t in i.tags}["mlflow.data.context"]) for i in inputs}
+    assert found == {"test_id": (file_md5(data / "test_id.jsonl"), "data/test_id.jsonl", "local", "evaluation"),
+                     "test_env": ("0" * 32, "data/test_env.jsonl", "local", "evaluation")}

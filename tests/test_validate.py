@@ -226,6 +226,7 @@ def test_stage_logs_report_and_data_docs_to_mlflow(tmp_path, monkeypatch, good_d
     (run,) = client.search_runs([client.get_experiment_by_name("thinkact").experiment_id])
     assert run.info.run_name == "validate" and run.info.status == "FINISHED"
     assert run.data.metrics["validate_success"] == 1.0 and run.data.params["validate.show_ids"] == "10"
+    monkeypatch.chdir(tmp_path)  # the store's artifact locations are relative to its project (docs/operations.md)
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {REPORT_FILE, DOCS_DIR} <= names
     assert (tmp_path / "mlflow" / "artifacts").is_dir()  # beside the store, not in the cwd

@@ -37,10 +37,10 @@ from thinkact.evaluation.runner import eval_splits
 from thinkact.io import file_md5
 from thinkact.promotion.gate import RULE_NONE, Decision, Scores, forced, gate
 from thinkact.tracking import stage_run
-from thinkact.tracking.model_registry import CHALLENGER, CHAMPION, Registry
+from thinkact.tracking.model_registry import CHALLENGER, CHAMPION, REGISTER_RUN_TAG, Registry
 
 EVAL_MD5_TAG = "thinkact.eval_md5"
-PREDICTIONS_TAG = "thinkact.predictions"   # artifact path, in the version's run, of its predictions folder
+PREDICTIONS_TAG = "thinkact.predictions"   # its predictions folder: `runs:/<register run>/...` or a path in its run
 PREDICTIONS_ARTIFACT = "evaluation/predictions"
 BASELINES = ("base", "sft")                # what a first champion must beat (paired, on the primary metric)
 PROMOTE_TAG = "thinkact.gate.promote"      # the decision's outcome on the version, written after the alias move
@@ -133,7 +133,9 @@ def baseline_scores(registry, challenger, role: str, examples: Mapping[str, Sequ
         if all(ex.id in stored[s] for s in splits for ex in examples[s]):
             return score(examples, stored, params), "evaluate stage"
     if role != "base":
-        twins = [v for v in registry.versions() if v.run_id == challenger.run_id and v.role == role]
+        registered_by = challenger.tags.get(REGISTER_RUN_TAG) or challenger.run_id   # the register run of both
+        twins = [v for v in registry.versions()
+                 if (v.tags.get(REGISTER_RUN_TAG) or v.run_id) == registered_by and v.role == role]
         if twins:
             return version_scores(registry, twins[0], examples, md5, params)
     texts, _ = predict_model(role, params, examples)

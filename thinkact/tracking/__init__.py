@@ -1,7 +1,8 @@
 """Experiment tracking and the model registry: the ONLY package that imports mlflow (docs/design.md).
 
 - `runs`:     one MLflow run per stage (`stage_run`), a parent run per pipeline run (`pipeline_run`),
-              where runs go (`tracking_uri`)
+              where runs go (`tracking_uri`), the context tags (`context_tags`: git, DVC data hash, params md5),
+              artifact locations relative to the project in the embedded store (`artifact_anchor`)
 - `registry`: registered model versions, aliases and the promotion gate's bookkeeping
 - `server`:   the tracking server probed before work (`TrackingUnavailable`), and `redact_uri` / `redact_text`:
               the one way a tracking URI is shown or stored (credentials and token-like query values as ***)
@@ -9,12 +10,17 @@
     from thinkact.tracking import stage_run
 """
 from thinkact.tracking.runs import (
+    DATA_DVC_MD5_TAG,
     EXPERIMENT,
     PARENT_ENV,
+    PIPELINE_FILES,
+    TRAIN_MD5_TAG,
     NullPipelineRun,
     NullRun,
     PipelineRun,
     StageRun,
+    artifact_anchor,
+    context_tags,
     flatten,
     pipeline_run,
     resolved_params,
@@ -23,6 +29,6 @@ from thinkact.tracking.runs import (
 )
 from thinkact.tracking.server import TrackingUnavailable, redact_text, redact_uri
 
-__all__ = ["EXPERIMENT", "PARENT_ENV", "NullPipelineRun", "NullRun", "PipelineRun", "StageRun", "flatten",
-           "pipeline_run", "redact_text", "redact_uri", "resolved_params", "stage_run", "tracking_uri",
-           "TrackingUnavailable"]
+__all__ = ["DATA_DVC_MD5_TAG", "EXPERIMENT", "PARENT_ENV", "PIPELINE_FILES", "TRAIN_MD5_TAG", "NullPipelineRun",
+           "NullRun", "PipelineRun", "StageRun", "artifact_anchor", "context_tags", "flatten", "pipeline_run",
+           "redact_text", "redact_uri", "resolved_params", "stage_run", "tracking_uri", "TrackingUnavailable"]

@@ -1,9 +1,16 @@
 """The MLflow model registry: versions of one registered model, their tags and aliases, and loading them back.
 
 - `Registry(name).log_model(folder, role=..., run_id=...)`: a saved model folder (safetensors, tokenizer with the
-  chat template and response parser, thinkact-card.json) is logged to a run as a chat model (thinkact.tracking.
+  chat template and response parser, thinkact-card.json) is logged as a chat model (thinkact.tracking.
   chat_pyfunc: the folder is its artifact; `mlflow models serve` and `mlflow.pyfunc.load_model` answer OpenAI chat
-  requests with tools) and registered as a new version of `name`.
+  requests with tools) and registered as a new version of `name`. It is logged to the run that TRAINED it, so the
+  version's `run_id` is that sft / grpo run: the one the card's `mlflow_run_id` names (`CARD_RUN_KEY`, written by
+  the training stage), when this store holds it as a run of the card's stage. Otherwise (tracking was off during
+  training, a folder from elsewhere, another store) it goes to `run_id`, the registering run, and the version's
+  `thinkact.source_run_why` says why. Either way the version carries `thinkact.source_run` ("training" or
+  "register"), `thinkact.register_run_id` (the run that registered it, which holds the evaluation artifacts),
+  `thinkact.training_run_id` when known, the card's `thinkact.train_md5` and the context tags (git commit,
+  `thinkact.data_dvc_md5`).
 - aliases: `challenger` (the newest GRPO version), `champion` (moved only by the gate or by hand, always in one
   `set_registered_model_alias` call, so once a champion exists the registry never lacks one).
 - `resolve_model("models:/NAME@ALIAS" | "models:/NAME/VERSION" | folder, cache_dir)`: downloads a version once
@@ -13,7 +20,9 @@
 
 The store is `thinkact.tracking.tracking_uri()` (MLFLOW_TRACKING_URI, or the embedded mlflow/mlflow.db); a server
 that is down is one TrackingUnavailable error within seconds (`Registry(...)` probes it first), and the URI appears
-in messages and in the downloaded folder's marker only redacted (`redact_uri`).
+in messages and in the downloaded folder's marker only redacted (`redact_uri`). In the embedded store artifact
+locations are relative to the project (thinkact.tracking.runs): every call here resolves them against the
+project, from any working directory, so a moved or copied checkout reads its own models.
 
     from thinkact.tracking.model_registry import Registry, resolve_model
     reg = Registry("thinkact-agent")
@@ -37,7 +46,17 @@ from typing import Any
 # mlflow and transformers are imported inside the functions that use them (start-up time of `thinkact`).
 from thinkact.errors import ThinkactError
 from thinkact.io import atomic_dir, atomic_write_json
-from thinkact.tracking.runs import EXPERIMENT, context_tags, tracking_uri
+from thinkact.tracking.runs import (
+    EXPERIMENT,
+    TRAIN_MD5_TAG,
+    artifact_anchor,
+    artifact_repo,
+    context_tags,
+    portable_store,
+    resolve_location,
+    store_cwd,
+    tracking_uri,
+)
 from thinkact.tracking.server import connect, redact_uri
 
 PREFIX = "models:/"
@@ -46,6 +65,12 @@ ROLE_TAG = "thinkact.role"
 LOCK_TAG = "thinkact.lock"  # on a register run: the stage lock it ran under (thinkact.io.stage_lock's identity)
 MARKER = "thinkact-registry.json"  # written last into a downloaded folder: its presence means "complete"
 CARD = "thinkact-card.json"
+CARD_RUN_KEY = "mlflow_run_id"             # in a model card: the MLflow run of the stage that trained the folder
+SOURCE_RUN_TAG = "thinkact.source_run"     # on a version: "training" (its run trained it) or "register"
+SOURCE_RUN_WHY_TAG = "thinkact.source_run_why"  # why a version's run is the registering run, not the training run
+TRAINING_RUN_TAG = "thinkact.training_run_id"
+REGISTER_RUN_TAG = "thinkact.register_run_id"   # the run that registered the version (the evaluation artifacts)
+RUNS_PREFIX = "runs:/"
 # a logged model's pip requirements besides mlflow (MLflow adds it); jsonschema: thinkact.contract (the chat model)
 REQUIREMENTS = ("transformers", "torch", "tokenizers", "safetensors", "accelerate", "jsonschema")
 
@@ -141,6 +166,7 @@ class Registry:
 
         self.mlflow = mlflow
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+        portable_store(self.uri)  # a store written with absolute artifact paths (perhaps elsewhere): made relative
 
     @contextlib.contextmanager
     def _global_store(self) -> Iterator[None]:
@@ -228,24 +254,55 @@ class Registry:
         return stale
 
     # ---- writing -------------------------------------------------------------------------------------------
+    def training_run(self, card: dict[str, Any]) -> tuple[str | None, str]:
+        """(the run that trained a model folder, "") when its card names one that this store holds as a live run
+        of the card's stage; otherwise (None, why not)."""
+        from mlflow.exceptions import MlflowException
+
+        run_id, stage = card.get(CARD_RUN_KEY), card.get("stage")
+        if not run_id:
+            return None, ("the model card names no training run (tracking was off while it trained, or the folder "
+                          "was made elsewhere)")
+        try:
+            run = self.client.get_run(str(run_id))
+        except MlflowException:
+            return None, f"the training run {run_id} named by the model card is not in {redact_uri(self.uri)}"
+        if run.info.lifecycle_stage != "active":
+            return None, f"the training run {run_id} named by the model card is deleted"
+        if run.data.tags.get("thinkact.stage") != stage:
+            return None, (f"run {run_id} named by the model card is a '{run.data.tags.get('thinkact.stage')}' run, "
+                          f"not the '{stage}' stage that trained the folder")
+        return str(run_id), ""
+
     def log_model(self, folder: str | Path, *, role: str, run_id: str, tags: dict[str, Any] | None = None) -> Version:
-        """Log the saved model `folder` to run `run_id` as a chat model (thinkact.tracking.chat_pyfunc: the folder is
-        its artifact, `mlflow models serve` answers OpenAI chat requests) and register it as a new version."""
+        """Log the saved model `folder` as a chat model (thinkact.tracking.chat_pyfunc: the folder is its artifact,
+        `mlflow models serve` answers OpenAI chat requests) and register it as a new version. It is logged to the
+        run that trained it (`training_run`), else to `run_id`, the registering run (see the module docstring)."""
         # imported here: it imports mlflow, torch and transformers (start-up time of `thinkact`)
         from thinkact.tracking.chat_pyfunc import log_chat_model
 
-        folder = Path(folder)
+        folder = Path(folder).resolve()  # absolute: MLflow may write from the project root (store_cwd)
         if not (folder / "config.json").is_file():
             raise ThinkactError(f"{folder}: no saved model (config.json missing); run the stage that writes it")
         card_path = folder / CARD
         card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
-        context = context_tags()  # git commit and the DVC md5 of data/, when known
+        trained_by, why = self.training_run(card)
+        lineage = {REGISTER_RUN_TAG: run_id, SOURCE_RUN_TAG: "training" if trained_by else "register"}
+        if trained_by:
+            lineage[TRAINING_RUN_TAG] = trained_by
+        else:
+            lineage[SOURCE_RUN_WHY_TAG] = why
+        train_md5 = card.get("train_md5") or card.get("data_md5")  # data_md5: the same hash in cards written before
+        if train_md5:
+            lineage[TRAIN_MD5_TAG] = train_md5
+        context = context_tags()  # git commit and DVC's hash of data/, when known
         if "mlflow.source.git.commit" in context:
             context["thinkact.git_commit"] = context.pop("mlflow.source.git.commit")
-        all_tags = {**context, ROLE_TAG: role, **{k: str(v) for k, v in (tags or {}).items()}}
-        with self._global_store():
-            self.mlflow.set_experiment(experiment_id=self.client.get_run(run_id).info.experiment_id)
-            info = log_chat_model(folder, name=role, run_id=run_id, registered_model_name=self.name,
+        all_tags = {**context, ROLE_TAG: role, **lineage, **{k: str(v) for k, v in (tags or {}).items()}}
+        target = trained_by or run_id
+        with self._global_store(), store_cwd(self.uri):  # Model.log writes to the relative location it creates
+            self.mlflow.set_experiment(experiment_id=self.client.get_run(target).info.experiment_id)
+            info = log_chat_model(folder, name=role, run_id=target, registered_model_name=self.name,
                                   pip_requirements=pip_requirements(), tags=all_tags,
                                   metadata={"thinkact_card": card}, await_registration_for=60)
         return self.get(info.registered_model_version)
@@ -260,18 +317,29 @@ class Registry:
 
     def attach(self, run_id: str, path: str | Path, artifact_path: str) -> None:
         """Log a file or a folder to `run_id` under `artifact_path`."""
-        path = Path(path)
-        if path.is_dir():
-            self.client.log_artifacts(run_id, str(path), artifact_path)
+        path = Path(path).resolve()
+        repo = artifact_repo(self.client, run_id, self.uri)  # a relative location: resolved against the project
+        if repo is None:
+            log = self.client.log_artifacts if path.is_dir() else self.client.log_artifact
+            log(run_id, str(path), artifact_path)
+        elif path.is_dir():
+            repo.log_artifacts(str(path), artifact_path)
         else:
-            self.client.log_artifact(run_id, str(path), artifact_path)
+            repo.log_artifact(str(path), artifact_path)
 
     def fetch(self, run_id: str, artifact_path: str, dst: str | Path) -> Path | None:
-        """Download a run's artifact (file or folder) into `dst`; None when the run has no such artifact."""
+        """Download a run's artifact (file or folder) into `dst`; None when the run has no such artifact.
+        `artifact_path` may name its run itself, `runs:/RUN_ID/PATH` (then `run_id` is not used): a version's
+        `thinkact.predictions` tag does, since its predictions live in the registering run, not the version's."""
         from mlflow.exceptions import MlflowException
 
+        if artifact_path.startswith(RUNS_PREFIX):
+            run_id, _, artifact_path = artifact_path[len(RUNS_PREFIX):].lstrip("/").partition("/")
         Path(dst).mkdir(parents=True, exist_ok=True)
         try:
+            repo = artifact_repo(self.client, run_id, self.uri)  # a relative location: resolved against the project
+            if repo is not None:
+                return Path(repo.download_artifacts(artifact_path, dst_path=str(dst)))
             return Path(self.mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path,
                                                                  dst_path=str(dst), tracking_uri=self.uri))
         except (MlflowException, OSError):
@@ -287,8 +355,11 @@ class Registry:
 
         with atomic_dir(final) as tmp:
             with self._global_store():
-                raw = Path(self.mlflow.artifacts.download_artifacts(artifact_uri=version.uri,
-                                                                     dst_path=str(tmp / "raw")))
+                where = version.uri
+                if artifact_anchor(self.uri) is not None:  # the stored location, resolved against the project
+                    where = resolve_location(self.client.get_model_version_download_uri(self.name, version.version),
+                                             self.uri)
+                raw = Path(self.mlflow.artifacts.download_artifacts(artifact_uri=where, dst_path=str(tmp / "raw")))
             # a chat model's artifact folder (thinkact.tracking.chat_pyfunc); model/ and components/tokenizer/ of
             # the transformers-flavor versions registered before it
             for part in (artifact_folder(raw), raw / "model", raw / "components" / "tokenizer"):

@@ -13,13 +13,23 @@ Where runs go, decided once per call:
   THINKACT_TRACKING=0      tracking off: `run` is a no-op object, mlflow is never imported
   MLFLOW_TRACKING_URI=...  that store (a server, a file store, a sqlite file)
   otherwise                the embedded store next to params.yaml: mlflow/mlflow.db
-A sqlite store keeps artifacts in an artifacts/ folder beside the .db file.
+A sqlite store keeps artifacts in an artifacts/ folder beside the .db file. A store laid out like the embedded one
+(`<root>/mlflow/mlflow.db`) records every artifact location relative to `<root>` (`mlflow/artifacts/...`), so a
+moved or copied checkout reads its own artifacts: MLflow's own tools (`mlflow ui --backend-store-uri
+sqlite:///mlflow/mlflow.db`, `mlflow models serve`, `mlflow.pyfunc.load_model`) resolve a relative location against
+their working directory, so they are started in `<root>`; thinkact's code resolves it against `<root>` from any
+directory (`artifact_anchor`, `resolve_location`, `artifact_repo`). A store written before with absolute paths
+is rewritten to relative ones the first time thinkact opens it (`portable_store`). Any other store keeps the
+absolute locations MLflow writes.
 
 Runs live in one experiment per project, "thinkact". A stage run is named like the stage; with
 THINKACT_PARENT_RUN_ID set (the flow sets it for the stage processes it starts) it becomes a child of that
-run (`mlflow.parentRunId`), otherwise it stands alone. Every run is tagged with the git commit (and whether
-the tree was dirty), the DVC md5 of data/ (from data.dvc) and the md5 of params.yaml; the parent run also
-logs every resolved params section once, and params.yaml itself as an artifact.
+run (`mlflow.parentRunId`), otherwise it stands alone. Every run is tagged with the git commit and whether the
+user's tree was dirty (`thinkact.git_dirty`: a changed tracked file, the files the pipeline itself rewrites,
+PIPELINE_FILES, excepted; `thinkact.git_dirty_paths` names the first few), DVC's hash of data/ from data.dvc
+(`thinkact.data_dvc_md5`, a `<md5>.dir`) and the md5 of params.yaml; the parent run also logs every resolved
+params section once, and params.yaml itself as an artifact. A stage logs the data files it read as the run's
+MLflow dataset inputs (`log_datasets`: name, path, md5; nothing is parsed).
 A run ends FINISHED, or FAILED when the block raises (the exception propagates).
 
 A server that is down (thinkact/tracking/server.py): before a run opens, the server is probed (a few seconds) and
@@ -33,21 +43,24 @@ one line on stderr: the run stays RUNNING on the server, and the stage's own out
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import yaml
 
 # mlflow (~1.6 s) is imported inside the functions that use it: with tracking off it is never loaded.
 from thinkact.config import PARAMS_FILE, load_params, params_path
+from thinkact.io import file_md5 as io_file_md5
 from thinkact.tracking.server import connect, is_http, redact_uri, unreachable
 
 EXPERIMENT = "thinkact"
@@ -57,6 +70,14 @@ _OFF = {"0", "false", "no", "off"}
 _MAX_PARAM = 6000  # MLflow's limit on a param value
 RETRY_EVERY_S = 30.0  # while the server is away: how often a logging call probes it again
 MAX_QUEUED = 50_000  # logging calls kept while the server is away (beyond: dropped, and counted)
+DATA_DVC_MD5_TAG = "thinkact.data_dvc_md5"  # DVC's hash of data/ (data.dvc's `md5`, "<md5>.dir")
+TRAIN_MD5_TAG = "thinkact.train_md5"        # md5 of the train file a training stage read (as in its model card)
+# Tracked files that the pipeline rewrites itself (DVC rewrites dvc.lock after each stage that ran): a change to
+# them is not a change the user made, so it does not make `thinkact.git_dirty` true. Git-ignored files (outputs/,
+# mlflow/, data/) never count either.
+PIPELINE_FILES = ("dvc.lock",)
+DIRTY_PATHS_SHOWN = 10
+STORE_DIR, STORE_FILE, ARTIFACTS_DIR = "mlflow", "mlflow.db", "artifacts"  # the embedded store's layout
 
 
 def _params_file(root: Path | None = None) -> Path:
@@ -77,7 +98,7 @@ def tracking_uri(root: Path | None = None) -> str | None:
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return uri
-    return f"sqlite:///{_project_root(root) / 'mlflow' / 'mlflow.db'}"
+    return f"sqlite:///{_project_root(root) / STORE_DIR / STORE_FILE}"
 
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -93,26 +114,42 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 def file_md5(path: Path) -> str | None:
-    """md5 of a file's bytes, or None when it cannot be read."""
+    """md5 of a file's bytes (read in blocks, thinkact.io.file_md5), or None when it cannot be read."""
     try:
-        return hashlib.md5(Path(path).read_bytes()).hexdigest()
+        return io_file_md5(path)
     except OSError:
         return None
 
 
-def context_tags(root: Path | None = None) -> dict[str, str]:
-    """Git commit (+ dirty flag), the DVC hash of data/ (from data.dvc) and the md5 of params.yaml, when readable."""
-    params_file = _params_file(root)
-    root = _project_root(root)
+def git_tags(root: Path) -> dict[str, str]:
+    """The commit of `root`'s git checkout and whether the user's tree differs from it: a tracked file changed,
+    staged or not, other than PIPELINE_FILES (relative to `root`); untracked and git-ignored files never count.
+    {} outside a git checkout or without git."""
     tags: dict[str, str] = {}
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
-        if commit.returncode == 0:
-            tags["mlflow.source.git.commit"] = commit.stdout.strip()
-            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                   capture_output=True, text=True, timeout=10)
-            if dirty.returncode == 0:
-                tags["thinkact.git_dirty"] = str(bool(dirty.stdout.strip())).lower()
+        if commit.returncode != 0:
+            return tags
+        tags["mlflow.source.git.commit"] = commit.stdout.strip()
+        # ":/" (the whole checkout, as before) less the pipeline's own files, named relative to root
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/",
+                                 *(f":(exclude){name}" for name in PIPELINE_FILES)],
+                                cwd=root, capture_output=True, text=True, timeout=10)
+        if status.returncode == 0:
+            changed = [line[3:] for line in status.stdout.splitlines() if line.strip()]
+            tags["thinkact.git_dirty"] = str(bool(changed)).lower()
+            if changed:
+                more = len(changed) - DIRTY_PATHS_SHOWN
+                tags["thinkact.git_dirty_paths"] = (", ".join(changed[:DIRTY_PATHS_SHOWN])
+                                                    + (f" (+{more} more)" if more > 0 else ""))
+    return tags
+
+
+def context_tags(root: Path | None = None) -> dict[str, str]:
+    """Git commit (+ dirty flag, `git_tags`), DVC's hash of data/ (data.dvc) and params.yaml's md5, when readable."""
+    params_file = _params_file(root)
+    root = _project_root(root)
+    tags = git_tags(root)
     params_md5 = file_md5(params_file)
     if params_md5:
         tags["thinkact.params_md5"] = params_md5
@@ -121,8 +158,112 @@ def context_tags(root: Path | None = None) -> dict[str, str]:
         with contextlib.suppress(Exception):
             outs = (yaml.safe_load(dvc_file.read_text(encoding="utf-8")) or {}).get("outs") or [{}]
             if outs[0].get("md5"):
-                tags["thinkact.data_md5"] = str(outs[0]["md5"])
+                tags[DATA_DVC_MD5_TAG] = str(outs[0]["md5"])
     return tags
+
+
+# ---- where artifacts live: relative to the project in the embedded store ----------------------------------------
+def sqlite_file(uri: str | None) -> Path | None:
+    """The database file of a `sqlite:///...` store URI, or None for any other store."""
+    return Path(uri[len("sqlite:///"):]) if uri and uri.startswith("sqlite:///") else None
+
+
+def artifact_anchor(uri: str | None) -> Path | None:
+    """`<root>` for a sqlite store at `<root>/mlflow/mlflow.db` (the embedded store's layout, wherever it is): the
+    folder its artifact locations are relative to; None for any other store (absolute locations, as MLflow writes)."""
+    db = sqlite_file(uri)
+    if db is None or db.name != STORE_FILE or db.parent.name != STORE_DIR:
+        return None
+    return db.resolve().parent.parent
+
+
+def _is_relative(location: str) -> bool:
+    return bool(location) and not urlparse(location).scheme and not location.startswith("/")
+
+
+def resolve_location(location: str, uri: str | None) -> str:
+    """An artifact location as stored in store `uri`, usable from any working directory: a relative one (the
+    embedded store's) joined to the store's anchor; any other returned as it is."""
+    anchor = artifact_anchor(uri)
+    return str(anchor / location) if anchor is not None and _is_relative(location) else location
+
+
+def artifact_repo(client: Any, run_id: str, uri: str | None) -> Any | None:
+    """The artifact repository of run `run_id` when its location is relative (resolved against the store's anchor,
+    not the working directory MLflow's client would use); None otherwise (then the client's own calls are right)."""
+    if artifact_anchor(uri) is None:
+        return None
+    location = client.get_run(run_id).info.artifact_uri
+    if not _is_relative(location):
+        return None
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    return get_artifact_repository(resolve_location(location, uri))
+
+
+@contextlib.contextmanager
+def store_cwd(uri: str | None) -> Iterator[None]:
+    """The working directory is the store's anchor for the block (nothing changes for another store): for MLflow
+    code that resolves a relative artifact location itself and takes no location (`Model.log` writing a logged
+    model's files). Paths handed to the block must be absolute."""
+    anchor = artifact_anchor(uri)
+    if anchor is None:
+        yield
+        return
+    before = os.getcwd()
+    os.chdir(anchor)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+_MOVABLE = (("experiments", "artifact_location"), ("runs", "artifact_uri"), ("logged_models", "artifact_location"),
+            ("model_versions", "storage_location"), ("model_versions", "source"))
+
+
+def _local_path(location: str) -> str | None:
+    parsed = urlparse(location)
+    if parsed.scheme == "file" and not parsed.netloc:
+        return unquote(parsed.path)
+    return location if not parsed.scheme and location.startswith("/") else None
+
+
+def portable_store(uri: str | None) -> int:
+    """Record the thinkact experiment's artifact locations in the embedded store relative to its anchor
+    (`mlflow/artifacts/...`): the experiment's own and those of its runs, logged models and model versions that
+    still hold an absolute path of its artifacts folder (one written by thinkact before artifact locations were
+    relative, perhaps in another checkout the store was moved or copied from, or a run created in the instant
+    between the experiment's creation and this call). MLflow has no call that changes a location, and
+    `create_experiment` makes every local location absolute, so this writes the store's tables. A location
+    someone chose (another folder, a remote store) is left alone. Returns the number of locations rewritten."""
+    anchor, db = artifact_anchor(uri), sqlite_file(uri)
+    if anchor is None or db is None or not db.is_file():
+        return 0
+    relative = f"{STORE_DIR}/{ARTIFACTS_DIR}"
+    current = anchor / STORE_DIR / ARTIFACTS_DIR
+    try:
+        with contextlib.closing(sqlite3.connect(db, timeout=30)) as con, con:
+            row = con.execute("SELECT artifact_location FROM experiments WHERE name = ?", (EXPERIMENT,)).fetchone()
+            if row is None:
+                return 0
+            prefixes = {str(current), current.as_uri()}
+            old = _local_path(row[0])
+            if old is not None and PurePosixPath(old).parts[-2:] == (STORE_DIR, ARTIFACTS_DIR):
+                prefixes |= {row[0], old}
+            elif row[0] != relative:
+                return 0  # a location someone chose
+            # names are constants (_MOVABLE); read first, so a store with nothing to rewrite is never locked
+            where = [(table, column, f"WHERE {column} = ? OR substr({column}, 1, ?) = ?",
+                      (prefix, len(prefix) + 1, prefix + "/"))
+                     for prefix in sorted(prefixes) for table, column in _MOVABLE]
+            if not any(con.execute(f"SELECT 1 FROM {table} {cond} LIMIT 1", args).fetchone()  # noqa: S608
+                       for table, _, cond, args in where):
+                return 0
+            return sum(con.execute(f"UPDATE {table} SET {column} = ? || substr({column}, ?) {cond}",  # noqa: S608
+                                   (relative, len(args[0]) + 1, *args)).rowcount for table, column, cond, args in where)
+    except sqlite3.Error:  # a read-only store or another schema: MLflow's own calls say what is wrong
+        return 0
 
 
 class NullRun:
@@ -135,6 +276,8 @@ class NullRun:
     def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None: ...
     def log_artifacts(self, folder: str | os.PathLike, artifact_path: str | None = None) -> None: ...
     def set_tags(self, tags: Mapping[str, Any]) -> None: ...
+    def log_datasets(self, files: Mapping[str, str | os.PathLike], context: str,
+                     digests: Mapping[str, str | None] | None = None) -> None: ...
 
 
 class StageRun(NullRun):
@@ -147,6 +290,7 @@ class StageRun(NullRun):
         self.dropped = 0
         self._away_since: float | None = None  # monotonic time the server stopped answering
         self._next_try = 0.0
+        self._repo: Any = False  # the run's artifact repository when its location is relative (artifact_repo)
 
     def _send(self, what: str, call: Callable[[], Any]) -> None:
         if len(self.queued) >= MAX_QUEUED:
@@ -235,31 +379,90 @@ class StageRun(NullRun):
             batch = items[i:i + 1000]
             self._send("metrics", lambda batch=batch: self.client.log_batch(self.run_id, metrics=batch))
 
+    def _artifacts(self) -> Any | None:
+        """The run's own artifact repository when its location is relative (the embedded store), else None."""
+        if self._repo is False:
+            self._repo = artifact_repo(self.client, self.run_id, self.uri)
+        return self._repo
+
     def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
-        self._send("artifacts", lambda: self.client.log_artifact(self.run_id, str(path), artifact_path))
+        path = os.path.abspath(path)
+
+        def call() -> None:
+            repo = self._artifacts()
+            if repo is None:
+                self.client.log_artifact(self.run_id, path, artifact_path)
+            else:
+                repo.log_artifact(path, artifact_path)
+        self._send("artifacts", call)
 
     def log_artifacts(self, folder: str | os.PathLike, artifact_path: str | None = None) -> None:
-        self._send("artifacts", lambda: self.client.log_artifacts(self.run_id, str(folder), artifact_path))
+        folder = os.path.abspath(folder)
+
+        def call() -> None:
+            repo = self._artifacts()
+            if repo is None:
+                self.client.log_artifacts(self.run_id, folder, artifact_path)
+            else:
+                repo.log_artifacts(folder, artifact_path)
+        self._send("artifacts", call)
+
+    def log_datasets(self, files: Mapping[str, str | os.PathLike], context: str,
+                     digests: Mapping[str, str | None] | None = None) -> None:
+        """Log data files as the run's MLflow dataset inputs, shown with their hashes on the run page: `files` is
+        name (the split) -> path; the source is the path (relative to the project root when inside it), the digest
+        the md5 in `digests` or else the file's md5 (for a file in a folder DVC tracks, DVC 3's md5 of the file is
+        the md5 of its bytes); `context` (`training`, `evaluation`) is the input's tag. Only the bytes are hashed:
+        no file is parsed."""
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.data.sources import LocalArtifactDatasetSource
+        from mlflow.entities import DatasetInput, InputTag
+        from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+        inputs = []
+        for name, path in files.items():
+            digest = (digests or {}).get(name) or file_md5(Path(path))
+            if digest is None:
+                continue  # not readable: nothing to say about it
+            dataset = MetaDataset(LocalArtifactDatasetSource(_project_path(Path(path))), name=name, digest=digest)
+            inputs.append(DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag(MLFLOW_DATASET_CONTEXT, context)]))
+        if inputs:
+            self._send("inputs", lambda: self.client.log_inputs(self.run_id, datasets=inputs))
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         for key, value in tags.items():
             self._send("tags", lambda key=key, value=value: self.client.set_tag(self.run_id, key, str(value)))
 
 
+def _project_path(path: Path) -> str:
+    """`path` as the project names it: relative to the project root when inside it (as params.yaml's paths are)."""
+    if not path.is_absolute():
+        return path.as_posix()
+    with contextlib.suppress(ValueError):
+        return path.resolve().relative_to(_project_root()).as_posix()
+    return path.as_posix()
+
+
 def _experiment_id(client: Any, uri: str) -> str:
+    """The thinkact experiment, created on first use; in the embedded store its artifact locations are relative
+    (`portable_store`, run every time: it also rewrites a store written with absolute paths)."""
     found = client.get_experiment_by_name(EXPERIMENT)
     if found is not None:
-        return found.experiment_id
-    location = None  # a server or a file store decides where artifacts go
-    if uri.startswith("sqlite:///"):  # a sqlite store keeps them beside it, never in the cwd's mlruns/
-        location = (Path(uri[len("sqlite:///"):]).parent / "artifacts").resolve().as_uri()
-    try:
-        return client.create_experiment(EXPERIMENT, artifact_location=location)
-    except Exception:  # noqa: BLE001 - created meanwhile by a concurrent stage
-        found = client.get_experiment_by_name(EXPERIMENT)
-        if found is None:
-            raise
-        return found.experiment_id
+        experiment_id = found.experiment_id
+    else:
+        location = None  # a server or a file store decides where artifacts go
+        db = sqlite_file(uri)
+        if db is not None:  # a sqlite store keeps them beside it, never in the cwd's mlruns/
+            location = (db.parent / ARTIFACTS_DIR).resolve().as_uri()
+        try:
+            experiment_id = client.create_experiment(EXPERIMENT, artifact_location=location)
+        except Exception:  # noqa: BLE001 - created meanwhile by a concurrent stage
+            found = client.get_experiment_by_name(EXPERIMENT)
+            if found is None:
+                raise
+            experiment_id = found.experiment_id
+    portable_store(uri)
+    return experiment_id
 
 
 @contextlib.contextmanager
@@ -313,7 +516,17 @@ class PipelineRun(StageRun):
         return {PARENT_ENV: self.run_id, "MLFLOW_TRACKING_URI": self.tracking_uri}
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self._send("artifacts", lambda: self.client.log_text(self.run_id, text, artifact_file))
+        def call() -> None:
+            repo = self._artifacts()
+            if repo is None:
+                self.client.log_text(self.run_id, text, artifact_file)
+                return
+            folder = PurePosixPath(artifact_file).parent.as_posix()
+            with tempfile.TemporaryDirectory() as tmp:
+                local = Path(tmp) / PurePosixPath(artifact_file).name
+                local.write_text(text, encoding="utf-8")
+                repo.log_artifact(str(local), None if folder == "." else folder)
+        self._send("artifacts", call)
 
 
 class NullPipelineRun(NullRun):

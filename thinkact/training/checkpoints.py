@@ -4,7 +4,13 @@ A stage's checkpoints folder carries a fingerprint of its run (data, params, mod
 fingerprint resumes from the newest complete checkpoint, any other run starts afresh. The final model (LoRA merged),
 its tokenizer with the chat template and a small model card replace the previous model folder in one step.
 
-    from thinkact.training.checkpoints import fingerprint, resume_point, save_final
+The model card (thinkact-card.json, and README.md written from it) says how the folder was made: `stage`, `base`,
+`train_md5` (the md5 of the train file's bytes; the DVC hash of the whole data/ folder is the runs' and versions'
+`thinkact.data_dvc_md5` tag, never a card key), steps, the params, and, added by the training stage once the model
+is saved (`update_card`), `mlflow_run_id`: the MLflow run that trained it, which the register stage logs the
+registered version to.
+
+    from thinkact.training.checkpoints import fingerprint, resume_point, save_final, update_card
 """
 from __future__ import annotations
 
@@ -21,6 +27,9 @@ from thinkact.chat_template import add_response_parsing
 from thinkact.io import atomic_dir, atomic_write_json, atomic_write_text
 
 FINGERPRINT = "thinkact-run.json"  # in a checkpoints folder: which run its checkpoints belong to
+CARD = "thinkact-card.json"         # in a model folder: the model card
+# card keys named for what they hold: older cards (and callers) name the train file's md5 `data_md5`
+CARD_KEYS = {"data_md5": "train_md5"}
 
 
 def fingerprint(*parts: Any) -> str:
@@ -68,7 +77,21 @@ def save_final(trainer: Any, tokenizer: Any, out: Path, card: Mapping[str, Any])
     with atomic_dir(out) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         add_response_parsing(tokenizer).save_pretrained(tmp)
-        atomic_write_json(tmp / "thinkact-card.json", dict(card))
-        lines = [f"# {card.get('stage', 'model')} model", ""] + [f"- **{k}**: `{v}`" for k, v in card.items()
-                                                                if not isinstance(v, Mapping)]
-        atomic_write_text(tmp / "README.md", "\n".join(lines) + "\n")
+        write_card(tmp, {CARD_KEYS.get(k, k): v for k, v in card.items()})
+
+
+def write_card(folder: Path, card: Mapping[str, Any]) -> None:
+    """The model card as thinkact-card.json and a README.md listing its plain fields (each file written atomically)."""
+    atomic_write_json(Path(folder) / CARD, dict(card))
+    lines = [f"# {card.get('stage', 'model')} model", ""] + [f"- **{k}**: `{v}`" for k, v in card.items()
+                                                            if not isinstance(v, Mapping)]
+    atomic_write_text(Path(folder) / "README.md", "\n".join(lines) + "\n")
+
+
+def update_card(folder: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Add `fields` to the card of the saved model `folder` (e.g. the training stage's `mlflow_run_id`, known only to
+    the stage); returns the card."""
+    path = Path(folder) / CARD
+    card = {**(json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}), **fields}
+    write_card(folder, card)
+    return card

@@ -205,7 +205,7 @@ def train_grpo(params: Params, train: Sequence[Example] | Sequence[EpisodeSpec],
                         rewards_last={n: v for n in names if (v := _edge_mean(history, n, last=True)) is not None})
     save_final(trainer, tokenizer, out_dir / "model", {
         "stage": STAGE, "mode": params.grpo.mode, "base": params.model.base, "start": str(start_dir),
-        "data_md5": data_md5,
+        "train_md5": data_md5,
         "rewards": ", ".join(names), "steps": steps, "reward_first": result.reward_first,
         "reward_last": result.reward_last, "lora": bool(params.grpo.lora),
         "params": {"model": asdict(params.model), "grpo": asdict(params.grpo)}})

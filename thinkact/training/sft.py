@@ -141,7 +141,7 @@ def train_sft(params: Params, train: Sequence[Example], out_dir: Path, run: Any,
     result = SftResult(steps=trainer.state.global_step, train_loss=float(output.training_loss), seconds=round(seconds, 1),
                        resumed_from=resume, examples=len(examples))
     save_final(trainer, tokenizer, out_dir / "model", {
-        "stage": STAGE, "base": params.model.base, "data_md5": data_md5, "with_reasoning": params.sft.with_reasoning,
+        "stage": STAGE, "base": params.model.base, "train_md5": data_md5, "with_reasoning": params.sft.with_reasoning,
         "steps": result.steps, "train_loss": result.train_loss, "lora": bool(params.sft.lora),
         "params": {"model": asdict(params.model), "sft": asdict(params.sft)}})
     atomic_write_json(out_dir / "loss.json", loss_curve(trainer.state.log_history))  # the DVC plot
