@@ -1,8 +1,8 @@
 """Experiment tracking and the model registry: the ONLY package that imports mlflow (docs/design.md).
 
 - `runs`:     one MLflow run per stage (`stage_run`), a parent run per pipeline run (`pipeline_run`),
-              where runs go (`tracking_uri`), the context tags (`context_tags`: git, DVC data hash, params md5),
-              artifact locations relative to the project in the embedded store (`artifact_anchor`)
+              where runs go (`tracking_uri`), the context tags (`context_tags`: git, DVC data hash, params md5)
+- `store`:    artifact locations relative to the project in the embedded store (`artifact_anchor`)
 - `registry`: registered model versions, aliases and the promotion gate's bookkeeping
 - `server`:   the tracking server probed before work (`TrackingUnavailable`), and `redact_uri` / `redact_text`:
               the one way a tracking URI is shown or stored (credentials and token-like query values as ***)
@@ -19,7 +19,6 @@ from thinkact.tracking.runs import (
     NullRun,
     PipelineRun,
     StageRun,
-    artifact_anchor,
     context_tags,
     flatten,
     pipeline_run,
@@ -28,6 +27,7 @@ from thinkact.tracking.runs import (
     tracking_uri,
 )
 from thinkact.tracking.server import TrackingUnavailable, redact_text, redact_uri
+from thinkact.tracking.store import artifact_anchor
 
 __all__ = ["DATA_DVC_MD5_TAG", "EXPERIMENT", "PARENT_ENV", "PIPELINE_FILES", "TRAIN_MD5_TAG", "NullPipelineRun",
            "NullRun", "PipelineRun", "StageRun", "artifact_anchor", "context_tags", "flatten", "pipeline_run",

@@ -329,7 +329,7 @@ def log_chat_model(folder: str | Path, *, name: str, run_id: str, registered_mod
                    await_registration_for: int = 60) -> Any:
     """Log `folder` to run `run_id` as the chat pyfunc under `name` and register it; returns MLflow's ModelInfo.
     Uses mlflow's process-wide store and working directory (the caller points them at the right store and, for a
-    store with relative artifact locations, at its project root: thinkact.tracking.runs.store_cwd); `folder` is
+    store with relative artifact locations, at its project root: thinkact.tracking.store.store_cwd); `folder` is
     absolute. `Model.log` with the pyfunc flavor is what `mlflow.pyfunc.log_model` runs; called directly, it takes
     the `run_id` of a run this process did not start (`pyfunc.log_model` logs only to the active run), such as the
     finished training run of the model. MLflow then loads the logged model once and answers the input example (its
