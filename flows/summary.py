@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from thinkact.contract import SPLITS
 from thinkact.tracking import redact_uri
 
 EVALUATION = ("evaluate", "report.md")      # (stage, file): the paper-style table
@@ -79,7 +80,8 @@ class Summary:
                         key=lambda m: (ORDER.index(m) if m in ORDER else len(ORDER), m))
         if not models:
             return []
-        splits = [k for k in h[f"exact_{models[0]}"] if not k.endswith(("_lo", "_hi"))]
+        splits = sorted((k for k in h[f"exact_{models[0]}"] if not k.endswith(("_lo", "_hi"))),
+                        key=lambda k: (SPLITS.index(k) if k in SPLITS else len(SPLITS), k))  # test_id, env, task
         figures = [f for f in ("exact", "episodes") if any(f"{f}_{m}" in h for m in models)]
         cols = [(f, s) for f in figures for s in splits]
         out = ["", "## Results (% of each evaluation split: exact tool call or answer; episode success)", "",
@@ -120,11 +122,13 @@ class Summary:
             else:
                 out.append(f"MLflow: parent run `{run_id}` (its stages are child runs) in `{uri}`: "
                            f"`mlflow ui --backend-store-uri {uri}`, then http://127.0.0.1:5000/{page}")
-        champion = f"models:/{self.model_name}@champion"
+        d = self.decision_json or {}
+        alias = "champion" if d.get("champion_version") or not d else "challenger"   # no champion yet: the challenger
+        model = f"models:/{self.model_name}@{alias}"
         store = f"MLFLOW_TRACKING_URI={uri} " if uri and not uri.startswith(("http://", "https://")) else ""
         out += ["Next:",
-                f"- talk to the champion: `thinkact chat --model {champion}`",
-                f"- serve it (from the project root): `{store}mlflow models serve -m {champion} --env-manager local "
+                f"- talk to the {alias}: `thinkact chat --model {model}`",
+                f"- serve it (from the project root): `{store}mlflow models serve -m {model} --env-manager local "
                 "-p 5001`",
                 "- the full tables and figures: `outputs/evaluate/report.md`, `outputs/evaluate/plots/index.html`, "
                 "`dvc metrics show outputs/evaluate/headline`"]

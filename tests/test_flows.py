@@ -105,7 +105,7 @@ def test_summary_fits_in_40_lines_with_times_table_decision_run_and_next_steps(t
                                                                                  ("_hi", 88.4))}
     for name in ("exact_grpo", "exact_sft", "exact_base", "episodes_base", "episodes_sft", "episodes_grpo",
                  "exact_sft-base", "episodes_sft-base", "episodes_grpo-sft"):
-        (out / "evaluate" / "headline" / f"{name}.json").write_text(json.dumps(row))
+        (out / "evaluate" / "headline" / f"{name}.json").write_text(json.dumps(row, sort_keys=True))  # as written
     (out / "evaluate" / "headline" / "exact_grpo-sft.json").write_text(json.dumps(
         {"test_id": 0.0, "test_id_lo": -1.2, "test_id_hi": 1.5}))
     (out / "register" / "decision.json").write_text(json.dumps(
@@ -125,7 +125,8 @@ def test_summary_fits_in_40_lines_with_times_table_decision_run_and_next_steps(t
     assert "| grpo − sft | +0.0 [-1.2, +1.5] | n/a [n/a, n/a] |" in md
     assert "**Decision:** version 4 stays @challenger; there is no @champion yet — no champion yet;" in md
     assert "http://alice:***@mlflow.local:5000/#/experiments/1/runs/abc123" in md and "s3cr3t" not in md
-    assert "`thinkact chat --model models:/thinkact-agent@champion`" in md and "mlflow models serve" in md
+    assert "`thinkact chat --model models:/thinkact-agent@challenger`" in md and "mlflow models serve" in md  # none yet
+    assert "| model | test_id exact | test_env exact | test_task exact | test_id episodes |" in md  # the splits' order
     assert "0.831" not in md   # one unit: % with one decimal
 
 
