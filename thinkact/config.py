@@ -6,7 +6,7 @@ naming the key and the file. A key left out takes the default below. TRL trainer
 `grpo.trainer`) stay plain mappings that pass straight into SFTConfig / GRPOConfig; their well-known fields are
 checked here by thinkact.param_checks, and every field against TRL itself when a stage builds the config.
 Names that belong to the layers above (reward names and options, evaluation metrics, tool domains) are checked
-by `check_names`, which load_params runs last.
+by thinkact.param_names.check_names, which load_params runs last.
 
     from thinkact.config import load_params
     params = load_params()            # params.yaml in the project root, or $THINKACT_PARAMS
@@ -30,7 +30,7 @@ import yaml
 
 from thinkact.contract import SPLITS, TURN_TYPES
 from thinkact.errors import ConfigError, ThinkactError
-from thinkact.param_checks import (check_lora, check_reward_weights, check_trainer, cron_problem, shown, tiny_problem,
+from thinkact.param_checks import (check_lora, check_trainer, cron_problem, shown, tiny_problem,
                                    yaml_hint)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -456,67 +456,9 @@ def load_params(path: str | os.PathLike | None = None) -> Params:
         grpo = raw.get("grpo") if isinstance(raw, dict) else None
         if isinstance(grpo, dict) and "rewards" in grpo and not params.grpo.rewards:  # left out: the stage says so
             raise ConfigError("grpo.rewards", "list at least one reward (`thinkact rewards list` shows them)")
+        from thinkact.param_names import check_names  # the names defined above config (see there)
+
         check_names(params)
     except ConfigError as e:  # name the file actually read
         raise ConfigError(e.key, e.problem, str(p)) from None
     return params
-
-
-def check_names(params: Params) -> None:
-    """The keys that name things defined in the layers above config: reward names and options (thinkact.rewards),
-    evaluation metrics (thinkact.evaluation.metrics), tool domains (thinkact.world.catalog).
-
-    The one place config looks up: it reads their names, so that a typo fails here, before any model loads, and
-    not after generation. Imported here, not at the top: those modules are above the floor config stands on, and
-    thinkact.evaluation imports config (a module-level import would be a circle); ~0.1 s, mostly scipy."""
-    from thinkact.evaluation.metrics import UNBOUNDED, metric_names
-    from thinkact.rewards import EPISODE_NAMES, Reward, names as reward_names, options_of
-    from thinkact.world.catalog import DOMAINS, TOOLS
-
-    data = params.data
-    for i, domain in enumerate(data.held_out_domains):
-        if domain not in DOMAINS:
-            raise ConfigError(f"data.held_out_domains[{i}]", f"unknown domain {domain!r}; use {', '.join(DOMAINS)}")
-    train_domains = [d for d in DOMAINS if d not in data.held_out_domains]
-    if not train_domains:
-        raise ConfigError("data.held_out_domains", "holds out every domain: train would have no tools")
-    offered = min(sum(t.domain in train_domains and t.domain != d for t in TOOLS) for d in DOMAINS)
-    if data.distractors.max > offered:
-        raise ConfigError("data.distractors.max", f"{data.distractors.max} distractor tools, but the domains left "
-                                                  f"for train offer as few as {offered} beside an example's own")
-
-    known = reward_names()
-    grpo = params.grpo
-    for name in grpo.rewards:
-        if name not in known:
-            raise ConfigError("grpo.rewards", f"unknown reward {name!r}; registered: {', '.join(known)}")
-        if grpo.mode == "turns" and name in EPISODE_NAMES:
-            raise ConfigError("grpo.rewards", f"{name!r} scores whole episodes (grpo.mode: episodes); with "
-                                              "grpo.mode: turns it would be None on every completion")
-    check_reward_weights("grpo.trainer", grpo.trainer, len(grpo.rewards))
-    probe = {"target": ['{"content": "ok"}', '{"tool_calls": [{"name": "f", "arguments": {}}]}'],
-             "turn_type": ["answer", "call"]}
-    for name, options in grpo.reward_options.items():
-        key = f"grpo.reward_options.{name}"
-        if name not in known:
-            raise ConfigError(key, f"unknown reward; registered: {', '.join(known)}")
-        takes = options_of(name)
-        for option in options:
-            if option not in takes:
-                raise ConfigError(f"{key}.{option}", f"unknown option; '{name}' takes: {', '.join(takes) or 'none'}")
-        try:  # an option with a bad value (answer: {mode: fuzzy}) fails here, not after generation
-            Reward(name, dict(options))(["<think>\nx\n</think>\n\nok", "ok"], **probe)
-        except (ValueError, TypeError) as e:
-            raise ConfigError(key, str(e).splitlines()[0]) from None
-
-    metrics = metric_names()
-    register = params.register
-    if register.primary_metric not in metrics:
-        raise ConfigError("register.primary_metric", f"unknown metric {register.primary_metric!r}; use one of "
-                                                     f"{', '.join(metrics)}")
-    for metric, value in register.thresholds.items():
-        key = f"register.thresholds.{metric}"
-        if metric not in metrics:
-            raise ConfigError(key, f"unknown metric; use one of {', '.join(metrics)}")
-        if metric not in UNBOUNDED and not 0 <= value <= 1:
-            raise ConfigError(key, f"{value:g} is out of reach: the metric is a score in [0, 1]")
