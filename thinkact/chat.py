@@ -50,6 +50,7 @@ from thinkact.errors import DataError, ThinkactError
 from thinkact.evaluation.predict import load_for_eval, resolve_spec
 from thinkact.generation import generate_completions
 from thinkact.rewards.parsing import action_text, parse
+from thinkact.tool_schemas import openai_tools
 from thinkact.tracking.model_registry import MARKER, PREFIX, parse_uri
 
 
@@ -70,16 +71,10 @@ def load_tools(path: str | Path | None) -> list[dict[str, Any]]:
     if not isinstance(data, list):
         raise ThinkactError(f"{path}: expected a JSON list of OpenAI function schemas "
                             '([{"type": "function", "function": {"name": ..., "parameters": {...}}}])')
-    tools = []
-    for i, item in enumerate(data):
-        fn = item.get("function", item) if isinstance(item, dict) else None
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"].strip():
-            raise ThinkactError(f"{path}: item [{i}]: a tool needs a function name "
-                                '({"type": "function", "function": {"name": ..., "parameters": {...}}})')
-        if not isinstance(fn.get("parameters", {}), dict):
-            raise ThinkactError(f"{path}: item [{i}] ('{fn['name']}'): 'parameters' must be a JSON Schema object")
-        tools.append({"type": "function", "function": fn})
-    return tools
+    try:
+        return openai_tools(data)
+    except ValueError as e:
+        raise ThinkactError(f"{path}: item {e}") from None
 
 
 def load_chat_model(spec: str, params: Params) -> tuple[Any, Any]:

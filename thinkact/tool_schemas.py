@@ -140,3 +140,20 @@ def arguments_error(infos: list[tuple[bytes, ToolInfo]], target: Any) -> str | N
             where = ".".join(str(p) for p in error.absolute_path)
             return _short(f"call {name!r}: arguments{'.' + where if where else ''}: {error.message}")
     return None
+
+
+TOOL_SHAPE = '{"type": "function", "function": {"name": ..., "parameters": {...}}}'
+
+
+def openai_tools(items: list[Any]) -> list[dict[str, Any]]:
+    """OpenAI function tools in their full shape (a bare {"name", "parameters"} is wrapped): the tools a person gives
+    `thinkact chat` or a request gives the served chat model. ValueError `[i]: problem` for the first bad item."""
+    tools = []
+    for i, item in enumerate(items):
+        fn = item.get("function", item) if isinstance(item, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"].strip():
+            raise ValueError(f"[{i}]: a tool needs a function name ({TOOL_SHAPE})")
+        if not isinstance(fn.get("parameters", {}), dict):
+            raise ValueError(f"[{i}] ('{fn['name']}'): 'parameters' must be a JSON Schema object")
+        tools.append({"type": "function", "function": fn})
+    return tools

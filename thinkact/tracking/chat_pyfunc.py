@@ -51,6 +51,7 @@ import thinkact
 from thinkact.contract import Example, Target
 from thinkact.generation import generate_completions, prompt_text
 from thinkact.rewards.parsing import action_text, parse
+from thinkact.tool_schemas import openai_tools
 from thinkact.world.catalog import TOOLS_BY_NAME
 
 ARTIFACT = "model"                # the saved model folder, under this artifact name
@@ -183,14 +184,10 @@ def request_tools(tools: Any) -> list[dict[str, Any]]:
         return []
     if not isinstance(tools, list):
         raise bad_request("'tools' must be a list of {'type': 'function', 'function': {...}} objects")
-    out = []
-    for i, tool in enumerate(tools):
-        fn = tool.get("function", tool) if isinstance(tool, dict) else None
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"].strip():
-            raise bad_request(f"tools[{i}]: a tool needs a function name "
-                              "({'type': 'function', 'function': {'name': ..., 'parameters': {...}}})")
-        out.append({"type": "function", "function": fn})
-    return out
+    try:
+        return openai_tools(tools)
+    except ValueError as e:
+        raise bad_request(f"tools{e}") from None
 
 
 def _number(request: dict[str, Any], key: str, default: float, kind: type) -> Any:
