@@ -12,6 +12,8 @@ unchanged stage is skipped in both (reported as `skipped`). Prefect adds retries
 - a tracking server that is down when the flow starts is one line before any stage runs;
 - the tracking URI's credentials never reach a log line, the summary or an artifact (`redact_uri`/`redact_text`);
 - a failed stage stops the flow; nothing downstream runs;
+- a profile (`profile=` or THINKACT_PROFILE, thinkact.profiles) runs profiles/<name>/dvc.yaml, written first from
+  dvc.yaml and profiles/<name>.yaml: the same stages on the profile's params and outputs, tagged with its name;
 - one MLflow parent run per pipeline run (every resolved params section logged on it); each stage process
   gets its id (THINKACT_PARENT_RUN_ID), so the stage runs are its children;
 - at the end, a Markdown artifact `thinkact-pipeline` with the stages, the evaluation table and the promotion
@@ -19,11 +21,13 @@ unchanged stage is skipped in both (reported as `skipped`). Prefect adds retries
 
     python -m flows.pipeline                       # run once (no server set: a temporary local Prefect server)
     python -m flows.pipeline --stages validate,sft # some stages only, still in dvc.yaml's order
+    THINKACT_PROFILE=smollm2 python -m flows.pipeline   # a profile (thinkact.profiles): its own pipeline and outputs
     python -m flows.serve                          # the scheduled deployment (cron from params.yaml `schedule`)
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import subprocess
@@ -39,6 +43,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
 from flows.summary import StageOutcome, summarize
+from thinkact import profiles
 from thinkact.errors import ConfigError, ThinkactError
 from thinkact.tracking import TrackingUnavailable, redact_text, redact_uri
 
@@ -99,13 +104,16 @@ def _retry_if_transient(task, task_run, state) -> bool:  # noqa: ANN001 - Prefec
 
 @task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY_S, retry_condition_fn=_retry_if_transient,
       cache_policy=NO_CACHE, task_run_name="{stage}")
-def run_stage(stage: str, project: str, env: dict[str, str] | None = None) -> StageOutcome:
-    """Run one DVC stage in `project`, streaming its output to the task's logs; DVC skips it when unchanged."""
+def run_stage(stage: str, project: str, env: dict[str, str] | None = None, pipeline_file: str | None = None
+              ) -> StageOutcome:
+    """Run one DVC stage in `project` (of dvc.yaml, or of `pipeline_file`, a profile's, relative to `project`),
+    streaming its output to the task's logs; DVC skips it when unchanged."""
     from prefect.runtime import task_run
 
     logger = get_run_logger()
-    cmd = [sys.executable, "-m", "dvc", "repro", "--single-item", stage]
-    logger.info("$ dvc repro --single-item %s", stage)
+    target = f"{pipeline_file}:{stage}" if pipeline_file else stage
+    cmd = [sys.executable, "-m", "dvc", "repro", "--single-item", target]
+    logger.info("$ dvc repro --single-item %s", target)
     start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**LOG_FRIENDLY, **os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"})
@@ -127,29 +135,63 @@ def run_stage(stage: str, project: str, env: dict[str, str] | None = None) -> St
 
 @flow(name="thinkact-pipeline", log_prints=True)
 def pipeline(stages: list[str] | None = None, project: str | None = None,
-             retries: int | None = None, retry_delay_seconds: float | None = None) -> dict:
-    """dvc.yaml's stages in order (or `stages`, kept in that order) in `project` (default: this checkout).
+             retries: int | None = None, retry_delay_seconds: float | None = None,
+             profile: str | None = None) -> dict:
+    """dvc.yaml's stages in order (or `stages`, kept in that order) in `project` (default: this checkout); with a
+    `profile` (default: THINKACT_PROFILE, else "default") those of profiles/<profile>/dvc.yaml.
 
     Returns the summary (flows/summary.py `Summary.to_dict()`): each stage's result, the evaluation table and
     the promotion decision when present, the parent MLflow run. Raises StageFailed when a stage fails."""
+    root = Path(project or ROOT).resolve()
+    name = profile or profiles.active()
+    try:
+        dvc_file = profiles.write_pipeline(name, root)  # the profile's pipeline and params, written first
+    except ConfigError as e:
+        print(f"profile {name}: {e}")
+        return Failed(message=str(e), data=e)
+    with _profile_env(name, root):
+        return _run_pipeline(root, dvc_file, name, stages, retries, retry_delay_seconds)
+
+
+@contextlib.contextmanager
+def _profile_env(name: str, root: Path):
+    """THINKACT_PROFILE (and, for a profile other than the default, THINKACT_PARAMS: its merged params) for this
+    process (the parent run, the summary) while the flow runs; what was there before is put back after."""
+    saved = {k: os.environ.get(k) for k in ("THINKACT_PARAMS", "THINKACT_PROFILE")}
+    os.environ["THINKACT_PROFILE"] = name
+    if name != profiles.DEFAULT:
+        os.environ["THINKACT_PARAMS"] = str(profiles.params_file(name, root))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _run_pipeline(root: Path, dvc_file: Path, name: str, stages: list[str] | None, retries: int | None,
+                  retry_delay_seconds: float | None):  # noqa: ANN202
     from prefect.runtime import flow_run
 
     from thinkact.tracking import pipeline_run
 
-    root = Path(project or ROOT).resolve()
-    order = select_stages(stage_order(root / "dvc.yaml"), stages)
+    order = select_stages(stage_order(dvc_file), stages)
+    target = None if name == profiles.DEFAULT else str(dvc_file.relative_to(root))
     options = {k: v for k, v in {"retries": retries, "retry_delay_seconds": retry_delay_seconds}.items()
                if v is not None}
     outcomes = [StageOutcome(stage) for stage in order]
     try:
         with pipeline_run(root, tags={"prefect.flow_run_id": str(flow_run.id or "")}) as parent:
+            env = {**parent.child_env(), "THINKACT_PROFILE": name}
             mlflow = ({"run_id": parent.run_id, "tracking_uri": redact_uri(parent.tracking_uri),
                        "experiment_id": str(getattr(parent, "experiment_id", "") or "")} if parent.run_id else {})
             try:
                 for i, stage in enumerate(order):
                     try:
-                        outcomes[i] = run_stage.with_options(name=stage, **options)(stage, str(root),
-                                                                                    parent.child_env())
+                        outcomes[i] = run_stage.with_options(name=stage, **options)(stage, str(root), env,
+                                                                                    target)
                     except Exception:
                         outcomes[i].status = "failed"
                         raise
@@ -188,15 +230,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.pipeline", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stages", help="comma-separated stages of dvc.yaml (default: all, in order)")
     parser.add_argument("--project", help="project folder with dvc.yaml and params.yaml (default: this checkout)")
+    parser.add_argument("--profile", help="a profile of profiles/ (default: $THINKACT_PROFILE, else the default: "
+                                          "params.yaml)")
     args = parser.parse_args(argv)
     stages = args.stages.split(",") if args.stages else None
     try:
-        from thinkact.config import PARAMS_FILE, load_params
+        from thinkact.config import load_params
+        from thinkact.models.loading import check_available
 
         root = Path(args.project or ROOT).resolve()
-        select_stages(stage_order(root / "dvc.yaml"), stages)  # user errors before Prefect starts: one line, no traceback
-        load_params(root / PARAMS_FILE)
-        result = pipeline(stages=stages, project=args.project)
+        name = args.profile or profiles.active()
+        dvc_file = profiles.write_pipeline(name, root)  # a bad profile name or key: one line, before Prefect starts
+        select_stages(stage_order(dvc_file), stages)
+        params = load_params(profiles.params_file(name, root))
+        try:  # a model that is not on this machine stops before any stage, with the fetch instruction
+            check_available(params.model.base)
+        except ThinkactError as e:
+            raise ConfigError("model.base", str(e), str(profiles.params_file(name, root))) from None
+        result = pipeline(stages=stages, project=args.project, profile=name)
     except ThinkactError as e:
         print(f"pipeline: {e}", file=sys.stderr)
         return 1

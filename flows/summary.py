@@ -14,6 +14,7 @@ summary is stored in Prefect and MLflow.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,8 @@ class Summary:
     mlflow: dict[str, str] = field(default_factory=dict)   # run_id, tracking_uri (redacted), experiment_id
     headline: dict | None = None
     model_name: str = MODEL_NAME
+    profile: str = "default"
+    outputs: str = "outputs"                               # paths.outputs, relative to the project root
 
     def statuses(self) -> dict[str, str]:
         return {s.stage: s.status for s in self.stages}
@@ -66,7 +69,8 @@ class Summary:
         counts = {k: sum(s.status == k for s in self.stages) for k in ("ran", "skipped", "failed")}
         title = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "nothing run"
         total = duration(sum(s.seconds for s in self.stages))
-        lines = [f"# thinkact pipeline: {title} in {total}", "", "| stage | result | time |", "|---|---|---|"]
+        named = f" (profile {self.profile})" if self.profile != "default" else ""
+        lines = [f"# thinkact pipeline{named}: {title} in {total}", "", "| stage | result | time |", "|---|---|---|"]
         lines += [f"| {s.stage} | {s.status}{f' ({s.attempts} attempts)' if s.attempts > 1 else ''} | "
                   f"{duration(s.seconds) if s.status != 'not run' else '-'} |" for s in self.stages]
         lines += self._results() + self._decision() + self._where()
@@ -130,8 +134,8 @@ class Summary:
                 f"- talk to the {alias}: `thinkact chat --model {model}`",
                 f"- serve it (from the project root): `{store}mlflow models serve -m {model} --env-manager local "
                 "-p 5001`",
-                "- the full tables and figures: `outputs/evaluate/report.md`, `outputs/evaluate/plots/index.html`, "
-                "`dvc metrics show outputs/evaluate/headline`"]
+                f"- the full tables and figures: `{self.outputs}/evaluate/report.md`, "
+                f"`{self.outputs}/evaluate/plots/index.html`, `dvc metrics show {self.outputs}/evaluate/headline`"]
         return out
 
     def to_dict(self) -> dict:
@@ -150,9 +154,11 @@ def _signed(x: float | None) -> str:
 
 
 def _params(root: Path):  # noqa: ANN202
+    """The params of the run being summarised: $THINKACT_PARAMS (the flow sets it to its profile's), else
+    params.yaml in `root`."""
     from thinkact.config import PARAMS_FILE, load_params
 
-    return load_params(root / PARAMS_FILE)
+    return load_params(os.environ.get("THINKACT_PARAMS") or root / PARAMS_FILE)
 
 
 def outputs_dir(root: Path) -> Path:
@@ -188,10 +194,13 @@ def _headline(folder: Path) -> dict[str, dict] | None:
 def summarize(root: Path, stages: list[StageOutcome], mlflow: dict[str, str] | None = None) -> Summary:
     """The summary of a run over `stages`, with the headline and decision files found under the outputs."""
     out = outputs_dir(root)
+    params = _params(root)
     mlflow = {k: redact_uri(v) if k == "tracking_uri" else v for k, v in (mlflow or {}).items()}
+    shown = out.relative_to(root) if out.is_relative_to(root) else out
     return Summary(stages, evaluation=_read(out.joinpath(*EVALUATION)), decision=_read(out.joinpath(*DECISION)),
                    decision_json=_json(out.joinpath(*DECISION_JSON)), mlflow=mlflow,
-                   headline=_headline(out.joinpath(*HEADLINE)), model_name=_params(root).register.model_name)
+                   headline=_headline(out.joinpath(*HEADLINE)), model_name=params.register.model_name,
+                   profile=params.profile, outputs=str(shown))
 
 
 def _flat(value, prefix: str = ""):  # noqa: ANN001, ANN202

@@ -3,7 +3,10 @@ paired deltas.
 
 Reads params.yaml (`evaluate`, `episodes`, `model`, `grpo.reward_options`), `<paths.data>/<split>.jsonl` (the first
 `evaluate.max_examples` of each split), `<paths.data>/episodes/<split>.jsonl` for `evaluate.episodes.splits` (the
-first `evaluate.episodes.max_examples`), the sft and grpo stages' models, `<paths.outputs>/grpo/rewards.json` and
+first `evaluate.episodes.max_examples`), the BFCL categories of `evaluate.bfcl.categories` from the installed
+bfcl-eval package (the first `evaluate.bfcl.max_examples` of each, evaluated as the splits `bfcl_<category>`: an
+external benchmark, reported like the other splits and never part of the register stage's promotion gate, which
+reads `register.splits` only), the sft and grpo stages' models, `<paths.outputs>/grpo/rewards.json` and
 `<paths.outputs>/sft/loss.json` (curves); writes `<paths.outputs>/evaluate/`: headline/ (DVC metrics: a
 handful of numbers per model and split in %), metrics.json (model -> split -> metric with `_ci` and `_n`, "deltas",
 and "episodes" with the episode metrics in the same shape), report.md (the paper-style table, then the agent
@@ -28,8 +31,10 @@ from tasks import stage_main
 from thinkact.agent.episode import episode_path
 from thinkact.config import Params
 from thinkact.evaluation.report import render_headline
-from thinkact.evaluation.runner import (check_models, episode_headline, episode_settings_from, episode_splits,
-                                        eval_splits, log_evaluation, run_evaluation)
+from thinkact.evaluation.runner import (bfcl_split, bfcl_splits, check_models, episode_headline,
+                                        episode_settings_from, episode_splits, eval_splits, log_evaluation,
+                                        run_evaluation)
+from thinkact.importers.bfcl import bfcl_file
 from thinkact.io import atomic_dir
 from thinkact.tracking import stage_run
 
@@ -37,11 +42,12 @@ STAGE = "evaluate"
 
 
 def run(params: Params) -> dict:
-    """Evaluate params.evaluate.models on params.evaluate.splits (and the episode splits); returns the headline."""
+    """Evaluate params.evaluate.models on params.evaluate.splits, the BFCL categories (bfcl_<category>) and the
+    episode splits; returns the headline."""
     settings = params.evaluate
     models = {name: name for name in settings.models}
     check_models(models, params)  # a missing sft/grpo model fails before anything loads
-    examples = eval_splits(params, settings.splits)
+    examples = {**eval_splits(params, settings.splits), **bfcl_splits(params)}  # bfcl: {} without categories
     episodes = episode_splits(params, settings.episodes.splits)  # {} when evaluate.episodes.splits is empty
     rewards_file = params.paths.stage_dir("grpo") / "rewards.json"
     history = json.loads(rewards_file.read_text(encoding="utf-8")) if rewards_file.is_file() else None
@@ -53,6 +59,7 @@ def run(params: Params) -> dict:
     with stage_run(STAGE, params=logged) as tracked:
         data = Path(params.paths.data)   # the evaluation data as the run's dataset inputs, with their md5s
         tracked.log_datasets({**{s: data / f"{s}.jsonl" for s in settings.splits},
+                              **{bfcl_split(c): bfcl_file(c) for c in settings.bfcl.categories},
                               **{f"episodes/{s}": episode_path(data, s) for s in settings.episodes.splits}},
                              context="evaluation")
         with atomic_dir(out) as staged:  # the last good results stay whole until this run's are all written

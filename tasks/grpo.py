@@ -1,4 +1,4 @@
-"""Stage `grpo`: TRL's GRPOTrainer from the SFT model, with the registry's rewards (tool-call accuracy, answer
+"""Stage `grpo`: TRL's GRPOTrainer from the SFT model (or, with `grpo.init: base`, from the base model), with the registry's rewards (tool-call accuracy, answer
 correctness, format, reasoning consistency) weighted as params.yaml says. With `grpo.mode: episodes` it trains on
 whole agent episodes (`<paths.data>/episodes/train.jsonl`), tools running in every rollout, on episode rewards.
 
@@ -37,7 +37,8 @@ def run(params: Params) -> dict:
     """Train and save the GRPO model; returns the stage metrics."""
     out = params.paths.stage_dir(STAGE)
     check_params(params, out / "checkpoints")  # bad params fail before anything loads or runs
-    params.paths.stage_model("sft")            # and so does a missing SFT model
+    if params.grpo.init == "sft":
+        params.paths.stage_model("sft")        # and so does a missing SFT model
     if params.grpo.mode == "episodes":
         train_path, name = episode_path(params.paths.data, "train"), "episodes/train"
         train = read_episodes(train_path)

@@ -11,6 +11,7 @@ for _key, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DAT
     os.environ[_key] = _value
 
 import pytest  # noqa: E402
+import yaml  # noqa: E402
 
 from thinkact.config import PROJECT_ROOT, load_params  # noqa: E402
 
@@ -62,22 +63,6 @@ def builtin_examples(builtin_data):
     return {split: read_jsonl(builtin_data / f"{split}.jsonl") for split in SPLITS}
 
 
-# The quick profile: builtin:tiny at its smallest and a few steps of each stage, for tests (under a minute).
-QUICK = {
-    "data": {"sizes": {"train": 240, "test_id": 60, "test_env": 60, "test_task": 60}},
-    "model": {"tiny": {"hidden_size": 64, "intermediate_size": 128, "num_layers": 2, "num_heads": 2,
-                       "num_kv_heads": 1, "vocab_size": 1024,
-                       "warmup_steps": 0}},  # the copy warm-up has its own tests (test_models.py)
-    "sft": {"max_examples": 96, "cpu_threads": 1,
-            "trainer": {"max_steps": 6, "per_device_train_batch_size": 8, "logging_steps": 1, "save_steps": 2,
-                        "learning_rate": 3.0e-3, "warmup_steps": 0}},
-    "evaluate": {"max_examples": 8, "max_new_tokens": 24, "batch_size": 8,
-                 "bootstrap": {"n_resamples": 200, "confidence": 0.95, "seed": 0, "method": "BCa"},
-                 "episodes": {"max_examples": 4, "k": 1}},
-    "episodes": {"max_new_tokens": 16, "max_turns": 2, "max_tool_calls": 2},
-}
-
-
 def _merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for key, value in over.items():
@@ -85,10 +70,16 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
+# The quick profile (profiles/quick.yaml: builtin:tiny at its smallest, a few steps of each stage) with a data set
+# of its own for the tests: a few hundred examples, generated in seconds. Its own registry name is left out: every
+# test has a registry of its own, and the tests name the project's model, thinkact-agent.
+QUICK = _merge({k: v for k, v in yaml.safe_load((PROJECT_ROOT / "profiles" / "quick.yaml").read_text()).items()
+                if k != "register"},
+               {"data": {"sizes": {"train": 240, "test_id": 60, "test_env": 60, "test_task": 60}}})
+
+
 def write_params(folder, overrides: dict | None = None):
     """params.yaml with the quick profile (and `overrides`), writing under `folder`; returns its path."""
-    import yaml
-
     raw = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
     raw = _merge(raw, QUICK)
     raw["paths"] = {**raw["paths"], "data": str(folder / "data"), "outputs": str(folder / "outputs"),

@@ -40,11 +40,47 @@ def _load_trl_template(name: str) -> str:
 
 
 CHAT_TEMPLATE: str = _load_trl_template(TEMPLATE_FILE)
+PROMPT_KEY = "prompt"  # the model card's key for the prompt settings the model was trained with
+_TOOL_JSON = "{{- tool | tojson }}"
+_SYSTEM_WITH_TOOLS = "{%- if messages[0].role == 'system' %}\n        {{- messages[0].content + '\\n\\n' }}\n    {%- endif %}"
+_SYSTEM_NO_TOOLS = ("{%- if messages[0].role == 'system' %}\n        {{- '<|im_start|>system\\n' + messages[0].content + "
+                    "'<|im_end|>\\n' }}\n    {%- endif %}")
 
 
-def apply_template(tokenizer: Any) -> Any:
-    """Set the project chat template on `tokenizer` (in place) and return it."""
-    tokenizer.chat_template = CHAT_TEMPLATE
+def prompt_settings(prompt: Any = None) -> dict[str, str]:
+    """{"system", "tool_json"} from params' `prompt` section (a PromptParams or a mapping); defaults for None."""
+    if prompt is None:
+        return {"system": "", "tool_json": "spaced"}
+    get = prompt.get if isinstance(prompt, dict) else (lambda k, d: getattr(prompt, k, d))
+    return {"system": str(get("system", "") or ""), "tool_json": str(get("tool_json", "spaced") or "spaced")}
+
+
+def chat_template(prompt: Any = None) -> str:
+    """The project template for params' `prompt` section: with no settings (or the defaults) TRL's template
+    unchanged; `system` adds that system line before a conversation that has no system turn of its own, and
+    `tool_json: compact` writes each offered tool schema as JSON without spaces after "," and ":"."""
+    settings = prompt_settings(prompt)
+    text = CHAT_TEMPLATE
+    if settings["tool_json"] == "compact":
+        if _TOOL_JSON not in text:
+            raise RuntimeError(f"TRL's {TEMPLATE_FILE} changed: no `{_TOOL_JSON}` to make compact")
+        text = text.replace(_TOOL_JSON, "{{- tool | tojson(separators=(',', ':')) }}")
+    if settings["system"]:
+        if _SYSTEM_WITH_TOOLS not in text or _SYSTEM_NO_TOOLS not in text:
+            raise RuntimeError(f"TRL's {TEMPLATE_FILE} changed: its system-turn blocks are not where expected")
+        line = json.dumps(settings["system"])  # a JSON string is a valid Jinja string literal
+        text = text.replace(_SYSTEM_WITH_TOOLS, _SYSTEM_WITH_TOOLS.replace(
+            "    {%- endif %}", f"    {{%- else %}}\n        {{{{- {line} + '\\n\\n' }}}}\n    {{%- endif %}}"))
+        text = text.replace(_SYSTEM_NO_TOOLS, _SYSTEM_NO_TOOLS.replace(
+            "    {%- endif %}", f"    {{%- else %}}\n        {{{{- '<|im_start|>system\\n' + {line} + '<|im_end|>\\n' }}}}"
+                              "\n    {%- endif %}"))
+    return text
+
+
+def apply_template(tokenizer: Any, prompt: Any = None) -> Any:
+    """Set the project chat template (for params' `prompt` section, see chat_template) on `tokenizer` (in place)
+    and return it."""
+    tokenizer.chat_template = chat_template(prompt)
     return tokenizer
 
 

@@ -35,6 +35,7 @@ from thinkact.param_checks import (check_lora, check_trainer, cron_problem, show
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PARAMS_FILE = "params.yaml"
+PROFILES_DIR = "profiles"  # profiles/<name>.yaml overlays; profiles/<name>/params.yaml merged (thinkact.profiles)
 MODEL_NAMES = ("base", "sft", "grpo")  # the models the pipeline trains and compares
 
 
@@ -211,7 +212,26 @@ class EpisodesParams:
                 raise ConfigError(f"episodes.{key}", "must be an integer >= 1")
 
 
+@dataclass(frozen=True)
+class PromptParams:
+    """What every prompt looks like, the same in every stage, in `thinkact chat` and in the served model (the chat
+    template is set from it, and the model folders' cards carry it): an optional system line before the
+    conversation (e.g. one asking for a short reasoning first), and how offered tool schemas are written."""
+
+    system: str = ""             # a system line before every conversation that has none; "": none
+    tool_json: str = "spaced"    # spaced: json.dumps' default separators (", ", ": "); compact: "," and ":"
+
+    def __post_init__(self):
+        if self.tool_json not in TOOL_JSON_STYLES:
+            raise ConfigError("prompt.tool_json", f"{self.tool_json!r} is not one of {', '.join(TOOL_JSON_STYLES)}")
+        if "\0" in self.system or len(self.system) > 2000 or (self.system and not self.system.strip()):
+            raise ConfigError("prompt.system", "must be \"\" (none) or plain text of at most 2,000 characters, not "
+                                               "only spaces")
+
+
+TOOL_JSON_STYLES = ("spaced", "compact")
 GRPO_MODES = ("turns", "episodes")
+GRPO_INITS = ("sft", "base")
 EVAL_SPLITS = tuple(s for s in SPLITS if s != "train")
 
 
@@ -238,6 +258,7 @@ class GrpoParams:
     mode: str = "turns"          # turns: one assistant turn per prompt; episodes: whole episodes with tools running
     rewards: tuple[str, ...] = ()
     reward_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    init: str = "sft"            # sft: start from the sft stage's model; base: from model.base (RL without SFT)
     sample_every: int = 10       # steps between completion samples (JSONL artifact); 0: never
     max_examples: int = 0        # 0: the whole train split
     cpu_threads: int = 0         # torch threads when training on a CPU; 0: torch's default (one per core)
@@ -247,6 +268,8 @@ class GrpoParams:
     def __post_init__(self):
         if self.mode not in GRPO_MODES:
             raise ConfigError("grpo.mode", f"{self.mode!r} is not one of {', '.join(GRPO_MODES)}")
+        if self.init not in GRPO_INITS:
+            raise ConfigError("grpo.init", f"{self.init!r} is not one of {', '.join(GRPO_INITS)}")
         if self.cpu_threads < 0:
             raise ConfigError("grpo.cpu_threads", "must be >= 0 (0: torch's default)")
         if self.sample_every < 0:
@@ -306,6 +329,23 @@ class EpisodeEvalParams:
 
 
 @dataclass(frozen=True)
+class BfclEvalParams:
+    """The Berkeley Function Calling Leaderboard in the evaluate stage: each category (thinkact.importers.bfcl,
+    read from the installed bfcl-eval package) becomes one more split, `bfcl_<category>`, of the tool-call
+    metrics; none: no BFCL."""
+
+    categories: tuple[str, ...] = ()
+    max_examples: int = 0        # per category, the first N in file order; 0: all
+
+    def __post_init__(self):
+        for i, name in enumerate(self.categories):
+            if name in self.categories[:i]:
+                raise ConfigError(f"evaluate.bfcl.categories[{i}]", f"{name!r} is listed twice")
+        if self.max_examples < 0:
+            raise ConfigError("evaluate.bfcl.max_examples", "must be >= 0 (0: all)")
+
+
+@dataclass(frozen=True)
 class EvaluateParams:
     """The `evaluate` stage: which models on which splits, how much, and how generation runs."""
 
@@ -318,6 +358,7 @@ class EvaluateParams:
     use_vllm: bool = False       # generate with vLLM (CUDA machines with vllm installed)
     bootstrap: BootstrapParams = BootstrapParams()
     episodes: EpisodeEvalParams = EpisodeEvalParams()
+    bfcl: BfclEvalParams = BfclEvalParams()
 
     def __post_init__(self):
         for i, model in enumerate(self.models):
@@ -372,18 +413,30 @@ class ScheduleParams:
                                                    "Europe/Berlin")
 
 
+PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # profiles/<name>.yaml: safe in paths, tags and dvc.yaml
+
+
 @dataclass(frozen=True)
 class Params:
+    # Which profile these are (thinkact.profiles): "default" for params.yaml itself; the merged params of a
+    # profile say its name. Not a key to set by hand: choose a profile with THINKACT_PROFILE.
+    profile: str = "default"
     paths: PathsParams = PathsParams()
     data: DataParams = DataParams()
     validate: ValidateParams = ValidateParams()
     model: ModelParams = ModelParams()
     sft: SftParams = SftParams()
+    prompt: PromptParams = PromptParams()
     episodes: EpisodesParams = EpisodesParams()
     grpo: GrpoParams = GrpoParams()
     evaluate: EvaluateParams = EvaluateParams()
     register: RegisterParams = RegisterParams()
     schedule: ScheduleParams = ScheduleParams()
+
+    def __post_init__(self):
+        if not PROFILE_NAME.fullmatch(self.profile):
+            raise ConfigError("profile", f"{self.profile!r}: a profile name is lower-case letters, digits, '_' and "
+                                         "'-' (at most 40), as in profiles/<name>.yaml")
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:
@@ -439,7 +492,21 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def params_path() -> Path:
-    return Path(os.environ.get("THINKACT_PARAMS", PROJECT_ROOT / PARAMS_FILE))
+    """$THINKACT_PARAMS; else, when THINKACT_PROFILE names a profile, its merged file profiles/<name>/params.yaml
+    (thinkact.profiles writes it) — except inside a stage of the project's own dvc.yaml, which is the default
+    profile whatever the shell says; else params.yaml in the project root."""
+    if os.environ.get("THINKACT_PARAMS"):
+        return Path(os.environ["THINKACT_PARAMS"])
+    profile = os.environ.get("THINKACT_PROFILE", "").strip()
+    in_root_pipeline = bool(os.environ.get("DVC_STAGE")) and ":" not in os.environ["DVC_STAGE"]
+    if profile and profile != "default" and not in_root_pipeline:
+        path = PROJECT_ROOT / PROFILES_DIR / profile / PARAMS_FILE
+        if not path.is_file():
+            raise ConfigError("THINKACT_PROFILE", f"{path} is not written yet: run `thinkact profile sync {profile}` "
+                                                  "(the flow does it); `thinkact profile list` shows the profiles",
+                              "environment")
+        return path
+    return PROJECT_ROOT / PARAMS_FILE
 
 
 def load_params(path: str | os.PathLike | None = None) -> Params:
@@ -451,6 +518,12 @@ def load_params(path: str | os.PathLike | None = None) -> Params:
         raw = yaml.load(p.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
     except yaml.YAMLError as e:
         raise ConfigError("<file>", f"not valid YAML: {e}", str(p)) from None
+    return params_from_raw(raw, str(p))
+
+
+def params_from_raw(raw: Any, source: str) -> Params:
+    """Check a params mapping (as read from YAML) into Params; a problem raises ConfigError naming the key and
+    `source` (the file, or the files a profile was merged from)."""
     try:
         params = _build(Params, raw, "")
         grpo = raw.get("grpo") if isinstance(raw, dict) else None
@@ -460,5 +533,5 @@ def load_params(path: str | os.PathLike | None = None) -> Params:
 
         check_names(params)
     except ConfigError as e:  # name the file actually read
-        raise ConfigError(e.key, e.problem, str(p)) from None
+        raise ConfigError(e.key, e.problem, source) from None
     return params

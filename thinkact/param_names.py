@@ -1,5 +1,6 @@
 """The keys of params.yaml that name things defined in the layers above config: reward names and options
-(thinkact.rewards), evaluation metrics (thinkact.evaluation.metrics), tool domains (thinkact.world.catalog).
+(thinkact.rewards), evaluation metrics (thinkact.evaluation.metrics), tool domains (thinkact.world.catalog), BFCL
+categories (thinkact.importers.bfcl: the installed bfcl-eval's data folder is listed, none of its modules imported).
 
 The one place the params check looks up: it reads their names, so that a typo fails when params.yaml loads, before
 any model loads, and not after generation. thinkact.config.load_params runs it last; the modules it reads are
@@ -12,13 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from thinkact.errors import ConfigError
+from thinkact.errors import ConfigError, ThinkactError
 from thinkact.param_checks import check_reward_weights
 
 
 def check_names(params: Any) -> None:  # thinkact.config.Params (config imports this module)
     """Check the held-out domains and distractors against the catalog, the GRPO rewards, weights and reward options
-    against the registry, and register.primary_metric / thresholds against the evaluation metrics."""
+    against the registry, register.primary_metric / thresholds against the evaluation metrics, and
+    evaluate.bfcl.categories against the installed bfcl-eval's categories."""
     from thinkact.evaluation.metrics import UNBOUNDED, metric_names
     from thinkact.rewards import EPISODE_NAMES, Reward, names as reward_names, options_of
     from thinkact.world.catalog import DOMAINS, TOOLS
@@ -70,3 +72,26 @@ def check_names(params: Any) -> None:  # thinkact.config.Params (config imports 
             raise ConfigError(key, f"unknown metric; use one of {', '.join(metrics)}")
         if metric not in UNBOUNDED and not 0 <= value <= 1:
             raise ConfigError(key, f"{value:g} is out of reach: the metric is a score in [0, 1]")
+    check_bfcl_categories(params.evaluate.bfcl.categories)
+
+
+def check_bfcl_categories(categories: tuple[str, ...], key: str = "evaluate.bfcl.categories") -> None:
+    """Each name a single-turn category the installed bfcl-eval ships (or its alias: simple), each once. Nothing is
+    looked up when the list is empty; then the package's data folder is listed (cached), nothing imported."""
+    if not categories:
+        return
+    from thinkact.importers.bfcl import bfcl_categories, canonical_category
+
+    try:
+        known = bfcl_categories()
+    except ThinkactError as e:  # bfcl-eval not installed
+        raise ConfigError(key, str(e)) from None
+    seen: dict[str, int] = {}
+    for i, name in enumerate(categories):
+        category = canonical_category(name)
+        if category is None:
+            raise ConfigError(f"{key}[{i}]", f"unknown BFCL category {name!r}; known: {', '.join(known)}")
+        if category in seen:
+            raise ConfigError(f"{key}[{i}]", f"{name!r} is {categories[seen[category]]!r} ({key}[{seen[category]}]) "
+                                             "again: both would be the split bfcl_" + category)
+        seen[category] = i

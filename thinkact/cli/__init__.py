@@ -4,6 +4,7 @@
     thinkact data generate            # the built-in data set into data/ (params.yaml: data)
     thinkact data import --format bfcl --category simple_python --out bfcl_simple.jsonl
     thinkact validate data/train.jsonl
+    thinkact profile list             # the named profiles (profiles/*.yaml)
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import typer
 from rich.console import Console
 
 from thinkact.cli.helptext import CONTEXT, Command, Group, version_callback
+from thinkact.cli.profile import profile_app
 from thinkact.errors import ThinkactError
 from thinkact.quiet import quiet
 
@@ -35,6 +37,7 @@ rewards_app = typer.Typer(help="The reward registry (rewards are also the evalua
                           context_settings=CONTEXT)
 app.add_typer(data_app, name="data")
 app.add_typer(rewards_app, name="rewards")
+app.add_typer(profile_app, name="profile")
 console = Console(stderr=True)
 
 

@@ -22,8 +22,8 @@ from thinkact.config import Params, load_params
 from thinkact.contract import SPLITS, Example, read_jsonl
 from thinkact.errors import ThinkactError
 from thinkact.evaluation.report import render_headline
-from thinkact.evaluation.runner import (episode_headline, episode_settings_from, episode_splits, label_of,
-                                        log_evaluation, nonempty, run_evaluation)
+from thinkact.evaluation.runner import (bfcl_split, episode_headline, episode_settings_from, episode_splits, label_of,
+                                        log_evaluation, nonempty, run_evaluation, split_label)
 from thinkact.importers.bfcl import import_bfcl
 from thinkact.tracking import stage_run
 
@@ -43,23 +43,20 @@ def parse_models(specs: Sequence[str], default: Sequence[str]) -> dict[str, str]
     return models
 
 
-def _label(text: str) -> str:
-    return re.sub(r"\W+", "_", text)
-
-
 def load_sets(data: Sequence[Path], bfcl: Sequence[str], default_dir: Path, default_splits: Sequence[str],
               limit: int | None) -> dict[str, list[Example]]:
-    """split label -> examples: each --data file (label: its stem), each --bfcl category, else the params' splits."""
+    """split label -> examples: each --data file (label: its stem), each --bfcl category (label: bfcl_<category>,
+    as the evaluate stage's evaluate.bfcl), else the params' splits."""
     sets: dict[str, list[Example]] = {}
     paths = list(data) if (data or bfcl) else [default_dir / f"{s}.jsonl" for s in default_splits]
     for path in paths:
         if not Path(path).is_file():
             raise ThinkactError(f"{path}: no such data file (a contract JSONL; `thinkact data import` converts "
                                 "BFCL or OpenAI chat data)")
-        sets[_label(Path(path).stem)] = read_jsonl(path)
+        sets[split_label(Path(path).stem)] = read_jsonl(path)
     if bfcl:
         for category in bfcl:
-            sets["bfcl_" + _label(category)] = import_bfcl(category)
+            sets[bfcl_split(category)] = import_bfcl(category)
     return {k: v[:limit] if limit else v for k, v in sets.items()}
 
 
@@ -94,7 +91,7 @@ def load_episode_sets(params: Params, data: Sequence[Path], splits: Sequence[str
         splits = params.evaluate.episodes.splits or [s for s in SPLITS if s != "train"]
     sets: dict[str, list[EpisodeSpec]] = {}
     for path in data:
-        label = _label(Path(path).stem)
+        label = split_label(Path(path).stem)
         if label in sets:
             raise ThinkactError(f"--data: two episode files are labelled '{label}' (their file name); rename one")
         sets[label] = nonempty(path, read_episodes(path, limit or 0))

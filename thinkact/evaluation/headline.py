@@ -5,7 +5,8 @@ per metrics file with one column per key, so dvc.yaml declares this folder as th
 instead: one small file per figure and model — `exact_<model>.json` (tool_call_exact: the call or answer matches
 exactly) and `episodes_<model>.json` (agent-episode success, greedy) — and per compared pair the paired delta in
 percentage points (`exact_grpo-sft.json`, ...). Each file holds the splits as keys, each interval as `<split>_lo` /
-`<split>_hi` scalars, so a table has a row per model and nine columns:
+`<split>_hi` scalars, so a table has a row per model and nine columns (three more per BFCL category of
+`evaluate.bfcl`: its split `bfcl_<category>`, an external benchmark outside the promotion gate):
 
     dvc metrics show outputs/evaluate/headline
     dvc metrics diff HEAD~1 outputs/evaluate/headline

@@ -46,7 +46,7 @@ def load_for_eval(spec: str, params: Params, train: Sequence[Example] | None = N
             train = read_jsonl(Path(params.paths.data) / "train.jsonl")
         model, tokenizer = load_base(params, train)
         return model.eval(), tokenizer
-    return load_model(resolve_spec(spec, params), params.paths.models_cache)
+    return load_model(resolve_spec(spec, params), params.paths.models_cache, prompt=params.prompt)
 
 
 def predict_splits(model: Any, tokenizer: Any, examples: Mapping[str, Sequence[Example]], settings: EvaluateParams,
@@ -94,7 +94,7 @@ def predict_model(spec: str, params: Params, examples: Mapping[str, Sequence[Exa
             raise ThinkactError("evaluate.use_vllm: the built-in models are for CPUs; set model.base to a Hugging "
                                 "Face id or folder (e.g. Qwen/Qwen3-1.7B) or evaluate.use_vllm: false")
         folder = params.model.base if spec == "base" else resolve_spec(spec, params)
-        tokenizer = load_tokenizer(folder, params.paths.models_cache)
+        tokenizer = load_tokenizer(folder, params.paths.models_cache, prompt=params.prompt)
         t0 = time.perf_counter()
         return predict_vllm(folder, tokenizer, examples, settings), time.perf_counter() - t0
     model, tokenizer = load_for_eval(spec, params, train)

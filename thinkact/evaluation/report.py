@@ -4,7 +4,8 @@ Every file is written atomically (thinkact/io.py); `predictions/` and `plots/` a
 of an earlier run (a model since removed) lingers. Layout under `out_dir` (names from this module only):
 
     metrics.json                     model -> split -> metric, metric_ci, metric_n; "deltas"; "bootstrap"
-    report.md                        paper-style tables: value ± CI per split, paired deltas, definitions
+    report.md                        paper-style tables: value ± CI per split, paired deltas, definitions (a split
+                                     imported from BFCL is labelled as the external benchmark it is)
     predictions/<model>/<split>.jsonl  one line per example: completion, actions, target, scores
     plots/metrics.png, deltas.png    bars per model x split with CI error bars
     plots/metrics.csv                tidy table: model, split, series, metric, value, ci_low, ci_high, n
@@ -19,9 +20,11 @@ import csv
 import io
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from thinkact.contract import Example
 from thinkact.evaluation.metrics import UNBOUNDED, describe_metrics
 from thinkact.evaluation.plots import deltas_png, metrics_png
 from thinkact.evaluation.stats import Estimate
@@ -92,19 +95,45 @@ def render_headline(ev: Evaluation, metrics: tuple[str, ...] = HEADLINE) -> str:
     return "\n".join(lines) + "\n"
 
 
+def external_benchmark(examples: Sequence[Example]) -> str | None:
+    """'BFCL simple_python' when every example of a split was imported from the Berkeley Function Calling
+    Leaderboard (thinkact.importers.bfcl; the evaluate stage's `evaluate.bfcl`, `thinkact evaluate --bfcl`),
+    else None (the project's own data)."""
+    sources = [ex.source or {} for ex in examples]
+    if not sources or any(src.get("format") != "bfcl" for src in sources):
+        return None
+    categories = sorted({str(src["category"]) for src in sources if src.get("category")})
+    return f"BFCL {', '.join(categories)}" if categories else "BFCL"
+
+
+EXTERNAL_NOTE = ("External benchmark: the Berkeley Function Calling Leaderboard (BFCL), read from the installed "
+                 "bfcl-eval package and scored with the same metrics. Reported for comparison only: it is not one "
+                 "of the project's evaluation splits, and the promotion gate (`register.splits`) never reads it.")
+
+
 def render_markdown(ev: Evaluation, title: str = "Evaluation") -> str:
-    """The report: one table per split (models as rows, metrics as columns), then the paired deltas."""
+    """The report: one table per split (models as rows, metrics as columns), then the paired deltas. A split imported
+    from BFCL is labelled as the external benchmark (its heading, the splits line, a note under the summary)."""
     b = ev.bootstrap
     ci = f"{b.confidence:.0%} {b.method} bootstrap CI ({b.n_resamples} resamples, seed {b.seed})"
+    external = {s: name for s in ev.splits if (name := external_benchmark(ev.examples[s])) is not None}
+    tagged = {s: f"{s} (external benchmark: {external[s]})" if s in external else s for s in ev.splits}
     lines = [f"# {title}", "",
              f"Models: {', '.join(ev.models)}. Splits: "
-             + ", ".join(f"{s} ({len(ev.examples[s])} examples)" for s in ev.splits) + ".",
+             + ", ".join(f"{s} ({len(ev.examples[s])} examples"
+                         + (f"; external benchmark: {external[s]})" if s in external else ")") for s in ev.splits)
+             + ".",
              f"Cells: mean per example ± the larger side of its {ci}; scores in [0, 1] shown as %, "
              "`output_length` in characters. Best model per column in bold; n = examples the metric applies to.",
              "", "## Summary", "", render_headline(ev)]
+    if external:
+        lines += [f"{EXTERNAL_NOTE} Splits: {', '.join(external)}.", ""]
     for split in ev.splits:
-        lines += [f"## {split}", "", _row(["model", *(f"{k} (n={ev.summary[ev.models[0]][split][k].n})"
-                                                     for k in ev.metrics)]),
+        lines += [f"## {tagged[split]}", ""]
+        if split in external:
+            lines += [f"{external[split]}: an external benchmark, reported for comparison; not in the promotion gate.",
+                      ""]
+        lines += [_row(["model", *(f"{k} (n={ev.summary[ev.models[0]][split][k].n})" for k in ev.metrics)]),
                   _row(["---"] * (len(ev.metrics) + 1))]
         best = {k: max((ev.summary[m][split][k].value for m in ev.models
                         if ev.summary[m][split][k].value is not None), default=None) for k in ev.metrics}
@@ -124,7 +153,7 @@ def render_markdown(ev: Evaluation, title: str = "Evaluation") -> str:
         for pair, by_split in ev.deltas.items():
             lines += [f"### {pair.replace('-', ' − ')}", "", _row(["split", *ev.metrics]),
                       _row(["---"] * (len(ev.metrics) + 1))]
-            lines += [_row([s, *(delta_cell(by_split[s][k], k) for k in ev.metrics)]) for s in ev.splits]
+            lines += [_row([tagged[s], *(delta_cell(by_split[s][k], k) for k in ev.metrics)]) for s in ev.splits]
             lines.append("")
     described = describe_metrics()
     lines += ["## Metrics", "", "Rewards are metrics: the metrics named like a reward are computed by that reward "

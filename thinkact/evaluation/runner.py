@@ -41,6 +41,7 @@ from thinkact.evaluation.predict import STAGE_MODELS, load_for_eval, predict_mod
 from thinkact.evaluation.report import (METRICS_FILE, PLOTS_DIR, PREDICTIONS_DIR, REPORT_FILE, cell,
                                         write_evaluation)
 from thinkact.evaluation.summary import RESERVED, default_pairs, evaluate_completions, Evaluation
+from thinkact.importers.bfcl import ALIASES as BFCL_ALIASES, import_bfcl
 from thinkact.io import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text, output_file
 from thinkact.models import set_cpu_threads
 
@@ -48,6 +49,7 @@ RUN_FILE = "run.json"                # what was evaluated: models, splits, data 
 REWARD_CURVES_PNG = "grpo_rewards.png"
 EPISODES_KEY = "episodes"            # the episode evaluation's key in metrics.json and run.json
 EPISODE_PREFIX = "episodes"          # MLflow metric names of the episode evaluation: episodes/<model>/<split>/...
+BFCL_PREFIX = "bfcl_"                # a BFCL category's split: bfcl_<category>
 
 
 def examples_md5(examples: Sequence[Example] | Sequence[EpisodeSpec]) -> str:
@@ -80,6 +82,29 @@ def eval_splits(params: Params, splits: Sequence[str], key: str = "evaluate.spli
                                 f"(generate the data with `thinkact data generate` or fix {key})")
         out[split] = read_jsonl(path)[:limit]
     return out
+
+
+def split_label(text: str) -> str:
+    """A split label from a name (a data file's stem, a BFCL category): every run of non-word characters -> '_'."""
+    return re.sub(r"\W+", "_", text)
+
+
+def bfcl_split(category: str) -> str:
+    """The split a BFCL category is evaluated as, the same in the evaluate stage (`evaluate.bfcl`) and in `thinkact
+    evaluate --bfcl`: 'simple_python' -> 'bfcl_simple_python'; an alias by its category ('simple' ->
+    'bfcl_simple_python')."""
+    return BFCL_PREFIX + split_label(BFCL_ALIASES.get(category, category))
+
+
+def bfcl_splits(params: Params, categories: Sequence[str] | None = None,
+                limit: int | None = None) -> dict[str, list[Example]]:
+    """bfcl_<category> -> the examples evaluated: the first `limit` (default `evaluate.bfcl.max_examples`; 0: all)
+    of each category (default `evaluate.bfcl.categories`; none: {}), read from the installed bfcl-eval package.
+    An external benchmark: the promotion gate reads register.splits (eval_splits) only, never these."""
+    settings = params.evaluate.bfcl
+    categories = settings.categories if categories is None else categories
+    limit = settings.max_examples if limit is None else limit
+    return {bfcl_split(c): import_bfcl(c)[:limit or None] for c in categories}
 
 
 def check_models(models: Mapping[str, str], params: Params) -> None:

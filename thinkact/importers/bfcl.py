@@ -9,6 +9,9 @@ have no answer: the target is a "no tool applies" text and turn_type "no_tool".
 
     thinkact data import --format bfcl --category simple_python --out bfcl_simple.jsonl
     from thinkact.importers.bfcl import bfcl_categories, import_bfcl
+
+Evaluated (the evaluate stage's `evaluate.bfcl`, `thinkact evaluate --bfcl`), a category is the split
+`bfcl_<category>` (thinkact.evaluation.runner.bfcl_split).
 """
 from __future__ import annotations
 
@@ -75,6 +78,19 @@ def _files() -> dict[str, Path]:
 def bfcl_categories() -> list[str]:
     """The single-turn categories the installed bfcl-eval ships, e.g. simple_python, live_parallel."""
     return list(_files())
+
+
+def canonical_category(category: str) -> str | None:
+    """The name of a supported category as bfcl_categories() lists it ('simple' -> 'simple_python'); None when
+    the installed bfcl-eval has no such single-turn category. Lists the data folder only; imports nothing."""
+    files = _files()
+    category = category if category in files else ALIASES.get(category, category)
+    return category if category in files else None
+
+
+def bfcl_file(category: str) -> Path:
+    """The question file a category is read from (in the installed bfcl-eval); a bad name raises as import_bfcl."""
+    return _resolve(category)[1]
 
 
 def _read(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -150,12 +166,13 @@ def _checked(path: Path, check) -> list[tuple[int, dict[str, Any]]]:
 def _resolve(category: str) -> tuple[str, Path]:
     """(canonical category name, its question file); a bad name raises with the list of valid ones."""
     files = _files()
-    category = category if category in files else ALIASES.get(category, category)
-    if category not in files:
+    found = canonical_category(category)
+    if found is None:
+        category = ALIASES.get(category, category)
         shipped = any((m := _FILE.fullmatch(p.name)) and m.group(2) == category for p in data_dir().iterdir())
         what = "not a single-turn Python category this importer supports" if shipped else "unknown"
         raise ThinkactError(f"BFCL category {category!r} is {what}; valid: {', '.join(files) or '(none found)'}")
-    return category, files[category]
+    return found, files[found]
 
 
 def _answer_path(path: Path) -> Path:

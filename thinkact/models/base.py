@@ -47,7 +47,7 @@ def load_base(params: Params, train: Sequence[Example]) -> tuple[Any, Any]:
     size = tiny_size(params)
     corpus = tiny_corpus(train) if size is not None else None
     return load_model(params.model.base, params.paths.models_cache, corpus=corpus, seed=params.model.seed,
-                      tiny_size=size)
+                      tiny_size=size, prompt=params.prompt)
 
 
 def set_cpu_threads(threads: int) -> None:

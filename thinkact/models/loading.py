@@ -29,7 +29,7 @@ from huggingface_hub.errors import HFValidationError
 from safetensors import SafetensorError, safe_open
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from thinkact.chat_template import apply_template
+from thinkact.chat_template import PROMPT_KEY, apply_template
 from thinkact.errors import ThinkactError
 from thinkact.io import META_FILE
 import thinkact.models.smollm2 as smollm2
@@ -76,23 +76,26 @@ def load_model(
     seed: int = 0,
     tiny_size: Any = None,
     device: DeviceInfo | None = None,
+    prompt: Any = None,
 ) -> tuple[Any, Any]:
     """Load `spec` as (model, tokenizer): the model on `device` (default: auto) in eval mode, the tokenizer with
-    the project chat template and a pad token. `corpus`, `seed` and `tiny_size` matter only for builtin:tiny."""
+    the project chat template and a pad token. `corpus`, `seed` and `tiny_size` matter only for builtin:tiny.
+    `prompt` (params' `prompt` section) shapes the template; None: what the folder's model card says it was trained
+    with, else the defaults (see chat_template_for)."""
     device = device or resolve_device()
     folder = model_folder(spec, cache_dir, corpus=corpus, seed=seed, tiny_size=tiny_size)
-    model, tokenizer = _load_folder(folder, spec, device.dtype)
+    model, tokenizer = _load_folder(folder, spec, device.dtype, prompt)
     return model.to(device.device).eval(), tokenizer
 
 
 def load_tokenizer(spec: str, cache_dir: str | Path, corpus: Iterable[str] | None = None, seed: int = 0,
-                   tiny_size: Any = None) -> Any:
+                   tiny_size: Any = None, prompt: Any = None) -> Any:
     """Only the tokenizer of `spec` (builds the cached folder of a built-in if needed). builtin:tiny's tokenizer does
     not depend on its copy warm-up, so it comes from a build without one (seconds instead of about a minute)."""
     if spec == TINY:
         tiny_size = dataclasses.replace(tiny.TinySize.of(tiny_size), warmup_steps=0)
     folder = model_folder(spec, cache_dir, corpus=corpus, seed=seed, tiny_size=tiny_size)
-    return _tokenizer_from(folder, spec)
+    return _tokenizer_from(folder, spec, prompt)
 
 
 def model_folder(spec: str, cache_dir: str | Path, corpus: Iterable[str] | None = None, seed: int = 0,
@@ -107,6 +110,18 @@ def model_folder(spec: str, cache_dir: str | Path, corpus: Iterable[str] | None 
         raise ThinkactError(f"unknown built-in model '{spec}': use one of {', '.join(BUILTINS)}, "
                             "a Hugging Face id or a local folder")
     return _check_offline(spec)
+
+
+def check_available(spec: str) -> None:
+    """Whether `spec` can load on this machine without a download (a built-in's source, a local folder, a Hub id in
+    the local cache), checked in milliseconds without building or loading anything; else ThinkactError with the
+    one-line fetch instruction. The check stage runs it, so a missing model stops before any stage does work."""
+    if spec == TINY:
+        return
+    if spec == SMOLLM2:
+        smollm2.smollm2_gguf_path()
+        return
+    model_folder(spec, ".")  # an unknown built-in, a missing folder or a Hub id not in the cache raise here
 
 
 def _not_found(spec: str, why: str) -> ThinkactError:
@@ -239,7 +254,20 @@ def _load_error(folder: str, spec: str, what: str, err: Exception) -> ThinkactEr
         f"model folder '{disk}': {why}; {_remedy(disk)}")
 
 
-def _tokenizer_from(folder: str, spec: str) -> Any:
+def card_prompt(folder: str | Path) -> dict[str, Any] | None:
+    """The prompt settings a stage's model was trained with (its thinkact-card.json `prompt`), or None."""
+    path = Path(folder) / "thinkact-card.json"
+    if not path.is_file():
+        return None
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return None  # a broken card is reported where the card is read for what it is
+    value = card.get(PROMPT_KEY) if isinstance(card, dict) else None
+    return value if isinstance(value, dict) else None
+
+
+def _tokenizer_from(folder: str, spec: str, prompt: Any = None) -> Any:
     disk, hub_id = _on_disk(folder)
     if disk is not None:
         check_model_folder(disk, hub_id)
@@ -247,14 +275,14 @@ def _tokenizer_from(folder: str, spec: str) -> Any:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError) as err:
         raise _load_error(folder, spec, "tokenizer", err) from None
-    apply_template(tokenizer)
+    apply_template(tokenizer, prompt if prompt is not None else (card_prompt(disk) if disk is not None else None))
     if tokenizer.pad_token is None:  # what TRL's trainers do too; masks, not pad ids, decide the loss
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 
-def _load_folder(folder: str, spec: str, dtype: torch.dtype) -> tuple[Any, Any]:
-    tokenizer = _tokenizer_from(folder, spec)
+def _load_folder(folder: str, spec: str, dtype: torch.dtype, prompt: Any = None) -> tuple[Any, Any]:
+    tokenizer = _tokenizer_from(folder, spec, prompt)
     try:
         model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=dtype)
     except (OSError, ValueError, SafetensorError) as err:

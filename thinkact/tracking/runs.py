@@ -65,6 +65,7 @@ RETRY_EVERY_S = 30.0  # while the server is away: how often a logging call probe
 MAX_QUEUED = 50_000  # logging calls kept while the server is away (beyond: dropped, and counted)
 DATA_DVC_MD5_TAG = "thinkact.data_dvc_md5"  # DVC's hash of data/ (data.dvc's `md5`, "<md5>.dir")
 TRAIN_MD5_TAG = "thinkact.train_md5"        # md5 of the train file a training stage read (as in its model card)
+PROFILE_TAG = "thinkact.profile"           # the profile (thinkact.profiles) whose params the run used
 # Tracked files that the pipeline rewrites itself (DVC rewrites dvc.lock after each stage that ran): a change to
 # them is not a change the user made, so it does not make `thinkact.git_dirty` true. Git-ignored files (outputs/,
 # mlflow/, data/) never count either.
@@ -77,6 +78,17 @@ def _params_file(root: Path | None = None) -> Path:
     if root is None or os.environ.get("THINKACT_PARAMS"):
         return params_path().resolve()
     return (Path(root) / PARAMS_FILE).resolve()
+
+
+def params_profile(params_file: Path) -> str:
+    """The profile a params file belongs to (thinkact.profiles writes `profile: <name>` into a profile's merged
+    params; params.yaml is "default")."""
+    with contextlib.suppress(Exception):
+        with open(params_file, encoding="utf-8") as f:
+            for line in f:  # the key is written first; no need to parse the whole file
+                if line.startswith("profile:"):
+                    return str(yaml.safe_load(line)["profile"])
+    return "default"
 
 
 def _project_root(root: Path | None = None) -> Path:
@@ -145,6 +157,7 @@ def context_tags(root: Path | None = None) -> dict[str, str]:
     params_md5 = file_md5(params_file)
     if params_md5:
         tags["thinkact.params_md5"] = params_md5
+    tags[PROFILE_TAG] = params_profile(params_file)
     dvc_file = root / "data.dvc"
     if dvc_file.is_file():
         with contextlib.suppress(Exception):

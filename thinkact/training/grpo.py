@@ -32,11 +32,12 @@ from trl import GRPOConfig, GRPOTrainer
 
 from thinkact.agent.episode import EpisodeSpec
 from thinkact.config import Params
-from thinkact.contract import Example
+from thinkact.chat_template import PROMPT_KEY
+from thinkact.contract import Example, read_jsonl
 from thinkact.errors import ConfigError
 from thinkact.generation import prompt_text
 from thinkact.io import atomic_dir, atomic_write_json
-from thinkact.models import load_model, set_cpu_threads
+from thinkact.models import load_base, load_model, set_cpu_threads
 from thinkact.rewards import build
 from thinkact.training.callbacks import CompletionSamples, TrackingCallback
 from thinkact.training.checkpoints import fingerprint, resume_point, save_final
@@ -161,18 +162,25 @@ def publish_samples(staged: Path, final: Path) -> None:
 
 def train_grpo(params: Params, train: Sequence[Example] | Sequence[EpisodeSpec], out_dir: Path, run: Any,
                data_md5: str | None = None) -> GrpoResult:
-    """GRPO from the SFT model on `train` (per-turn examples, or episodes with `grpo.mode: episodes`); writes
-    out_dir/model (atomically), rewards.json and samples/."""
+    """GRPO from the SFT model (`grpo.init: sft`) or the base model (`grpo.init: base`) on `train` (per-turn
+    examples, or episodes with `grpo.mode: episodes`); writes out_dir/model (atomically), rewards.json and samples/."""
     checkpoints = out_dir / "checkpoints"
     config, peft_config, rewards = check_params(params, checkpoints)  # bad fields fail here, before the model loads
-    start_dir = params.paths.stage_model("sft")
+    episodes = params.grpo.mode == "episodes"
     examples = list(train[: params.grpo.max_examples] if params.grpo.max_examples else train)
     set_cpu_threads(params.grpo.cpu_threads)
-    model, tokenizer = load_model(str(start_dir), params.paths.models_cache)
-    episodes = params.grpo.mode == "episodes"
+    if params.grpo.init == "base":
+        start_dir = None
+        corpus = read_jsonl(Path(params.paths.data) / "train.jsonl") if episodes else examples  # builtin:tiny's
+        model, tokenizer = load_base(params, corpus)
+        model.train()
+    else:
+        start_dir = params.paths.stage_model("sft")
+        model, tokenizer = load_model(str(start_dir), params.paths.models_cache, prompt=params.prompt)
     rows = episode_rows(examples, tokenizer) if episodes else grpo_rows(examples, tokenizer)
-    card = (start_dir / "thinkact-card.json").read_text() if (start_dir / "thinkact-card.json").is_file() else ""
-    key = fingerprint(STAGE, data_md5 or len(examples), card, params.model, params.grpo,
+    card = (start_dir / "thinkact-card.json").read_text() if start_dir and (start_dir / "thinkact-card.json").is_file() \
+        else ""
+    key = fingerprint(STAGE, data_md5 or len(examples), card, params.model, params.grpo, params.prompt,
                       *((params.episodes,) if episodes else ()))
     resume = resume_point(checkpoints, key)
     staged = checkpoints / SAMPLES  # samples are staged beside the checkpoints (so a resumed run keeps them) ...
@@ -204,11 +212,12 @@ def train_grpo(params: Params, train: Sequence[Example] | Sequence[EpisodeSpec],
                         reward_last=_edge_mean(history, "reward", last=True),
                         rewards_last={n: v for n in names if (v := _edge_mean(history, n, last=True)) is not None})
     save_final(trainer, tokenizer, out_dir / "model", {
-        "stage": STAGE, "mode": params.grpo.mode, "base": params.model.base, "start": str(start_dir),
+        "stage": STAGE, "mode": params.grpo.mode, "base": params.model.base, "init": params.grpo.init,
+        "start": str(start_dir) if start_dir else params.model.base,
         "train_md5": data_md5,
         "rewards": ", ".join(names), "steps": steps, "reward_first": result.reward_first,
         "reward_last": result.reward_last, "lora": bool(params.grpo.lora),
-        "params": {"model": asdict(params.model), "grpo": asdict(params.grpo)}})
+        "params": {"model": asdict(params.model), "grpo": asdict(params.grpo)}, PROMPT_KEY: asdict(params.prompt)})
     atomic_write_json(out_dir / "rewards.json", history)
     publish_samples(staged, out_dir / SAMPLES)  # ... and replace out_dir/samples (a DVC out) only with the model
     shutil.rmtree(checkpoints, ignore_errors=True)  # only a crash needs them

@@ -21,7 +21,7 @@ from transformers import PrinterCallback
 from trl import SFTConfig, SFTTrainer
 from trl.trainer import utils as trl_utils
 
-from thinkact.chat_template import json_arguments, render_target, target_message
+from thinkact.chat_template import PROMPT_KEY, json_arguments, render_target, target_message
 from thinkact.config import Params
 from thinkact.contract import Example
 from thinkact.generation import prompt_text
@@ -128,7 +128,7 @@ def train_sft(params: Params, train: Sequence[Example], out_dir: Path, run: Any,
         print(f"[sft] warning: {cut} of {len(examples)} examples are longer than sft.trainer.max_length "
               f"({config.max_length} tokens) and lose the end of their target turn; raise it in params.yaml",
               flush=True)
-    key = fingerprint(STAGE, data_md5 or len(examples), params.model, params.sft)
+    key = fingerprint(STAGE, data_md5 or len(examples), params.model, params.sft, params.prompt)
     resume = resume_point(checkpoints, key)
     tracker = TrackingCallback(run, STAGE)
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
@@ -143,7 +143,7 @@ def train_sft(params: Params, train: Sequence[Example], out_dir: Path, run: Any,
     save_final(trainer, tokenizer, out_dir / "model", {
         "stage": STAGE, "base": params.model.base, "train_md5": data_md5, "with_reasoning": params.sft.with_reasoning,
         "steps": result.steps, "train_loss": result.train_loss, "lora": bool(params.sft.lora),
-        "params": {"model": asdict(params.model), "sft": asdict(params.sft)}})
+        "params": {"model": asdict(params.model), "sft": asdict(params.sft)}, PROMPT_KEY: asdict(params.prompt)})
     atomic_write_json(out_dir / "loss.json", loss_curve(trainer.state.log_history))  # the DVC plot
     shutil.rmtree(checkpoints, ignore_errors=True)  # only a crash needs them
     return result
