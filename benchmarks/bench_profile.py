@@ -36,13 +36,18 @@ METRICS = {"exact": "tool_call_exact", "partial": "tool_call", "answer": "answer
 def run_flow(name: str) -> tuple[float, dict]:
     """Run the profile's flow in a subprocess; (wall seconds, the flow's stage lines parsed from the summary)."""
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "flows.pipeline", "--profile", name], cwd=ROOT, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "flows.pipeline", "--profile", name], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines = []
+    for line in proc.stdout:  # type: ignore[union-attr]  # streamed: the stages' progress lines as they come
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        lines.append(line)
+    code = proc.wait()
     seconds = time.monotonic() - start
-    sys.stdout.write(proc.stdout[-6000:])
-    if proc.returncode != 0:
-        raise SystemExit(f"the {name} pipeline failed (exit {proc.returncode}); its output is above")
-    return seconds, stage_times(proc.stdout)
+    if code != 0:
+        raise SystemExit(f"the {name} pipeline failed (exit {code}); its output is above")
+    return seconds, stage_times("".join(lines))
 
 
 def stage_times(text: str) -> dict:
