@@ -312,6 +312,37 @@ def test_second_run_skips_every_stage(project):
     assert "| validate | skipped |" in flow_run_artifact(parents[1].data.tags["prefect.flow_run_id"])
 
 
+def _snapshot(folder: Path, skip: str) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and skip not in p.parts}
+
+
+@pytest.mark.slow
+def test_a_profile_runs_its_own_pipeline_and_leaves_the_defaults_outputs_alone(project):
+    """A profile (profiles/alt.yaml) through the flow: its own dvc.yaml, dvc.lock and outputs; the default's outputs
+    byte for byte as they were; every MLflow run and the registry version tagged with the profile."""
+    (project / "profiles").mkdir(exist_ok=True)
+    (project / "profiles" / "alt.yaml").write_text(
+        "grpo:\n  trainer: {learning_rate: 1.0e-4}\nregister:\n  model_name: thinkact-agent-alt\n")
+    before = _snapshot(project / "outputs", "profiles")
+    result = pipeline(project=str(project), profile="alt")
+    assert set(result["stages"].values()) == {"ran"}, result["stages"]
+    assert _snapshot(project / "outputs", "profiles") == before
+    alt = project / "outputs" / "profiles" / "alt"
+    assert (alt / "grpo" / "model" / "config.json").is_file() and (alt / "evaluate" / "metrics.json").is_file()
+    assert (project / "profiles" / "alt" / "dvc.lock").is_file()
+    assert "(profile alt)" in result["markdown"] and "outputs/profiles/alt/evaluate/report.md" in result["markdown"]
+    client, runs = _mlflow(project)
+    (parent,) = [r for r in runs if r.data.tags.get("prefect.flow_run_id") and r.info.run_id == result["mlflow"]["run_id"]]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == 5 and {r.data.tags["thinkact.profile"] for r in [parent, *children]} == {"alt"}
+    assert not (project / "profiles" / "alt" / "mlflow").exists()   # the project's one store, not one per profile
+    version = client.get_model_version_by_alias("thinkact-agent-alt", "challenger")
+    assert version.tags["thinkact.profile"] == "alt"
+    again = pipeline(project=str(project), profile="alt")
+    assert set(again["stages"].values()) == {"skipped"}
+
+
 @pytest.mark.slow
 def test_dvc_exp_run_with_a_changed_param_reruns_grpo_and_below_only(project):
     cmd = [*DVC, "exp", "run", "-S", "grpo.trainer.learning_rate=1e-4"]

@@ -177,15 +177,25 @@ def _dump(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
 
 
+def params_text(name: str, root: Path = PROJECT_ROOT) -> str:
+    """The text of profiles/<name>/params.yaml: params.yaml + the overlay, checked first."""
+    load_profile(name, root)  # a bad key fails here, before anything is written
+    return _HEADER.format(sources=_sources(name), name=name) + _dump(profile_raw(name, root))
+
+
 def write_params(name: str, root: Path = PROJECT_ROOT) -> Path:
     """Write profiles/<name>/params.yaml (checked first; rewritten only when its text changes) and return it."""
-    load_profile(name, root)  # a bad key fails here, before anything is written
     path = params_file(name, root)
     if name != DEFAULT:
-        text = _HEADER.format(sources=_sources(name), name=name) + _dump(profile_raw(name, root))
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            atomic_write_text(path, text)
+        _write_if_changed(path, params_text(name, root))
+    else:
+        load_profile(name, root)
     return path
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        atomic_write_text(path, text)
 
 
 def _substitute(value: Any, variables: dict[str, str]) -> Any:
@@ -226,16 +236,19 @@ def pipeline_for(name: str, root: Path = PROJECT_ROOT) -> dict[str, Any]:
     return {"stages": stages}
 
 
+def pipeline_text(name: str, root: Path = PROJECT_ROOT) -> str:
+    """The text of profiles/<name>/dvc.yaml (see pipeline_for)."""
+    header = _HEADER.format(sources=f"{PIPELINE_FILE} and {PROFILES_DIR}/{name}.yaml", name=name)
+    return header + _dump(pipeline_for(name, root))
+
+
 def write_pipeline(name: str, root: Path = PROJECT_ROOT) -> Path:
     """Write profiles/<name>/params.yaml and dvc.yaml (only what changed); return the dvc.yaml ("default": the
     project's own, untouched)."""
     write_params(name, root)
     path = pipeline_file(name, root)
     if name != DEFAULT:
-        header = _HEADER.format(sources=f"{PIPELINE_FILE} and {PROFILES_DIR}/{name}.yaml", name=name)
-        text = header + _dump(pipeline_for(name, root))
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            atomic_write_text(path, text)
+        _write_if_changed(path, pipeline_text(name, root))
     return path
 
 

@@ -24,6 +24,7 @@ from thinkact.contract import Example, read_jsonl
 from thinkact.errors import ThinkactError
 from thinkact.generation import generate_completions, prompt_text
 from thinkact.models import load_base, load_model, load_tokenizer, set_cpu_threads
+from thinkact.models.loading import card_prompt
 from thinkact.tracking.model_registry import resolve_model
 
 REGISTRY_PREFIX = "models:/"
@@ -46,7 +47,10 @@ def load_for_eval(spec: str, params: Params, train: Sequence[Example] | None = N
             train = read_jsonl(Path(params.paths.data) / "train.jsonl")
         model, tokenizer = load_base(params, train)
         return model.eval(), tokenizer
-    return load_model(resolve_spec(spec, params), params.paths.models_cache, prompt=params.prompt)
+    folder = resolve_spec(spec, params)
+    # a model a stage trained keeps the prompt it was trained with (its card); any other model gets params' prompt
+    prompt = (card_prompt(folder) if Path(folder).is_dir() else None) or params.prompt
+    return load_model(folder, params.paths.models_cache, prompt=prompt)
 
 
 def predict_splits(model: Any, tokenizer: Any, examples: Mapping[str, Sequence[Example]], settings: EvaluateParams,
@@ -94,7 +98,8 @@ def predict_model(spec: str, params: Params, examples: Mapping[str, Sequence[Exa
             raise ThinkactError("evaluate.use_vllm: the built-in models are for CPUs; set model.base to a Hugging "
                                 "Face id or folder (e.g. Qwen/Qwen3-1.7B) or evaluate.use_vllm: false")
         folder = params.model.base if spec == "base" else resolve_spec(spec, params)
-        tokenizer = load_tokenizer(folder, params.paths.models_cache, prompt=params.prompt)
+        prompt = (card_prompt(folder) if Path(folder).is_dir() else None) or params.prompt
+        tokenizer = load_tokenizer(folder, params.paths.models_cache, prompt=prompt)
         t0 = time.perf_counter()
         return predict_vllm(folder, tokenizer, examples, settings), time.perf_counter() - t0
     model, tokenizer = load_for_eval(spec, params, train)

@@ -51,7 +51,7 @@ from typing import Any
 import yaml
 
 # mlflow (~1.6 s) is imported inside the functions that use it: with tracking off it is never loaded.
-from thinkact.config import PARAMS_FILE, load_params, params_path
+from thinkact.config import PARAMS_FILE, PROFILES_DIR, load_params, params_path
 from thinkact.io import file_md5 as io_file_md5
 from thinkact.tracking.server import connect, is_http, redact_uri, unreachable
 from thinkact.tracking.store import (ARTIFACTS_DIR, EXPERIMENT, STORE_DIR, STORE_FILE, artifact_repo, portable_store,
@@ -92,7 +92,15 @@ def params_profile(params_file: Path) -> str:
 
 
 def _project_root(root: Path | None = None) -> Path:
-    return Path(root).resolve() if root is not None else _params_file().parent
+    """`root`, else the folder of the params file in use — for a profile's merged params
+    (<project>/profiles/<name>/params.yaml, thinkact.profiles) the project two levels up, so every profile shares
+    the project's MLflow store and registry."""
+    if root is not None:
+        return Path(root).resolve()
+    folder = _params_file().parent
+    if folder.parent.name == PROFILES_DIR and (folder.parent.parent / PARAMS_FILE).is_file():
+        return folder.parent.parent
+    return folder
 
 
 def tracking_uri(root: Path | None = None) -> str | None:
