@@ -19,6 +19,7 @@ does not have stops naming it and the profile file) and checks those.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import tempfile
@@ -41,6 +42,11 @@ def run(params: Params) -> dict:
         check_available(params.model.base)
     except ThinkactError as e:
         raise ConfigError("model.base", str(e), str(params_path())) from None
+    for key, on in (("grpo.trainer.use_vllm", params.grpo.trainer.get("use_vllm")),
+                    ("evaluate.use_vllm", params.evaluate.use_vllm)):
+        if on and importlib.util.find_spec("vllm") is None:  # else it would fail only after sft, at grpo's start
+            raise ConfigError(key, "is true but vllm is not installed: pip install -c constraints.txt vllm on the CUDA "
+                                   "machine, or set it to false", str(params_path()))
 
     with tempfile.TemporaryDirectory(prefix="thinkact-check-") as tmp:  # TRL configs want an output_dir
         sft.check_params(params, Path(tmp) / "sft")

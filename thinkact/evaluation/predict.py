@@ -12,6 +12,7 @@ a GPU that has it); with `evaluate.use_vllm` on a CUDA machine vLLM generates in
 """
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -71,14 +72,17 @@ def predict_vllm(folder: str, tokenizer: Any, examples: Mapping[str, Sequence[Ex
     try:
         from vllm import LLM, SamplingParams  # optional: installed on CUDA machines only
     except ImportError:
-        raise ThinkactError("evaluate.use_vllm is true but vllm is not installed: pip install vllm on the CUDA "
-                            "machine, or set evaluate.use_vllm: false") from None
+        raise ThinkactError("evaluate.use_vllm is true but vllm is not installed: pip install -c constraints.txt "
+                            "vllm on the CUDA machine, or set evaluate.use_vllm: false") from None
     names = list(examples)
     prompts = [prompt_text(tokenizer, ex) for s in names for ex in examples[s]]
     llm = LLM(model=folder, dtype="bfloat16", seed=0)
     outputs = llm.generate(prompts, SamplingParams(temperature=0.0, max_tokens=settings.max_new_tokens,
                                                    stop=["<|im_end|>"], skip_special_tokens=False))
     texts = [o.outputs[0].text for o in outputs]
+    del llm, outputs  # vLLM holds most of the GPU's memory; the episode evaluation loads the model next
+    gc.collect()
+    torch.cuda.empty_cache()
     out, start = {}, 0
     for s in names:
         out[s] = texts[start:start + len(examples[s])]
