@@ -42,6 +42,10 @@ def run(params: Params) -> dict:
         check_available(params.model.base)
     except ThinkactError as e:
         raise ConfigError("model.base", str(e), str(params_path())) from None
+    if params.launch.num_processes > 1 or params.launch.config_file:
+        from thinkact.distributed import check_launch
+
+        check_launch(params.launch.num_processes, params.launch.config_file, str(params_path()))
     for key, on in (("grpo.trainer.use_vllm", params.grpo.trainer.get("use_vllm")),
                     ("evaluate.use_vllm", params.evaluate.use_vllm)):
         if on and importlib.util.find_spec("vllm") is None:  # else it would fail only after sft, at grpo's start

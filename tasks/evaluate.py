@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
 from tasks import stage_main
+from thinkact import distributed
 from thinkact.agent.episode import episode_path
 from thinkact.config import Params
 from thinkact.evaluation.report import render_headline
@@ -62,12 +64,16 @@ def run(params: Params) -> dict:
                               **{bfcl_split(c): bfcl_file(c) for c in settings.bfcl.categories},
                               **{f"episodes/{s}": episode_path(data, s) for s in settings.episodes.splits}},
                              context="evaluation")
-        with atomic_dir(out) as staged:  # the last good results stay whole until this run's are all written
+        # the last good results stay whole until this run's are all written; with several processes only the main one
+        # writes them (the others generate their slices and score into a folder that is thrown away)
+        with atomic_dir(out) if distributed.is_main() else tempfile.TemporaryDirectory() as staged:
             result = run_evaluation(params, models, examples, staged, reward_history=history, loss_history=loss,
                                     title="thinkact evaluation: base vs SFT vs GRPO", episodes=episodes,
                                     episode_settings=episode_settings_from(params))
         log_evaluation(tracked, result, out)
     ev, eev, info = result
+    if not distributed.is_main():
+        return {}
     last = settings.models[-1]
     headline = {"seconds": info["seconds"]}
     if ev is not None:

@@ -229,6 +229,29 @@ class PromptParams:
                                                "only spaces")
 
 
+@dataclass(frozen=True)
+class LaunchParams:
+    """How many processes run the sft, grpo and evaluate stages (thinkact.distributed): 1 is a plain python process;
+    more re-run the stage under `accelerate launch` (DDP: gloo on CPUs, NCCL on GPUs, or the accelerate config
+    `config_file` names: FSDP, DeepSpeed ZeRO); `timeout_s` bounds how long a process waits for the others."""
+
+    num_processes: int = 1
+    config_file: Optional[str] = None
+    timeout_s: int = 1800
+
+    def __post_init__(self):
+        if self.num_processes < 1:
+            raise ConfigError("launch.num_processes", "must be >= 1 (1: one plain process)")
+        if self.config_file is not None and (not self.config_file.strip() or "\0" in self.config_file):
+            raise ConfigError("launch.config_file", f"must be a file path or null, not {self.config_file!r}")
+        if self.config_file is not None and not (Path(self.config_file).is_file()
+                                                 or (PROJECT_ROOT / self.config_file).is_file()):
+            raise ConfigError("launch.config_file", f"{self.config_file} does not exist (an accelerate config file: "
+                                                    "e.g. configs/accelerate/zero2.yaml, or null for DDP)")
+        if not 10 <= self.timeout_s <= 86400:
+            raise ConfigError("launch.timeout_s", "must be in [10, 86400] seconds")
+
+
 TOOL_JSON_STYLES = ("spaced", "compact")
 GRPO_MODES = ("turns", "episodes")
 GRPO_INITS = ("sft", "base")
@@ -427,6 +450,7 @@ class Params:
     model: ModelParams = ModelParams()
     sft: SftParams = SftParams()
     prompt: PromptParams = PromptParams()
+    launch: LaunchParams = LaunchParams()
     episodes: EpisodesParams = EpisodesParams()
     grpo: GrpoParams = GrpoParams()
     evaluate: EvaluateParams = EvaluateParams()

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from thinkact import distributed
 from thinkact.agent.episode import EpisodeSpec
 from thinkact.agent.rollout import EpisodeRollout, play_episodes
 from thinkact.config import BootstrapParams as Bootstrap
@@ -133,12 +134,19 @@ def _play_split(model: Any, tokenizer: Any, label: str, split: str, specs: list[
                 s: EpisodeSettings) -> tuple[list[dict], list[dict], dict[str, float]]:
     """(metric rows, transcript rows, throughput) of one model on one split."""
     t0 = time.perf_counter()
-    greedy = play_episodes(model, tokenizer, specs, num_samples=1, temperature=0.0, **s.play_kwargs(),
-                           progress=f"[episodes] {label} / {split} greedy")
+    # with several processes (launch.num_processes) each plays a slice; every process gets all, in order
+    greedy = distributed.shard_map(specs, lambda part: play_episodes(
+        model, tokenizer, part, num_samples=1, temperature=0.0, **s.play_kwargs(),
+        progress=f"[episodes] {label} / {split} greedy"))
     greedy_s = time.perf_counter() - t0
     rows = score_rollouts(greedy)
-    samples, sampled_s = (_sampled(model, tokenizer, specs, s, f"[episodes] {label} / {split} pass^{s.k} samples")
-                          if s.k > 0 and specs else ([None] * len(specs), 0.0))
+    if s.k > 0 and specs:
+        t1 = time.perf_counter()
+        samples = distributed.shard_map(specs, lambda part: _sampled(
+            model, tokenizer, part, s, f"[episodes] {label} / {split} pass^{s.k} samples")[0])
+        sampled_s = time.perf_counter() - t1
+    else:
+        samples, sampled_s = [None] * len(specs), 0.0
     for row, k_succ in zip(rows, samples if s.k > 0 else ()):
         ok = None if None in k_succ else [float(v) for v in k_succ]
         row["pass_k"] = None if ok is None else float(all(ok))

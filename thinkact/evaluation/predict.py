@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from thinkact import distributed
 from thinkact.config import EvaluateParams, Params
 from thinkact.contract import Example, read_jsonl
 from thinkact.errors import ThinkactError
@@ -108,5 +109,7 @@ def predict_model(spec: str, params: Params, examples: Mapping[str, Sequence[Exa
         return predict_vllm(folder, tokenizer, examples, settings), time.perf_counter() - t0
     model, tokenizer = load_for_eval(spec, params, train)
     t0 = time.perf_counter()
-    texts = predict_splits(model, tokenizer, examples, settings, label=spec)
+    # with several processes (launch.num_processes) each generates a slice of each split; all get all, in order
+    texts = {split: distributed.shard_map(exs, lambda part, split=split: predict_splits(
+        model, tokenizer, {split: part}, settings, label=spec)[split]) for split, exs in examples.items()}
     return texts, time.perf_counter() - t0

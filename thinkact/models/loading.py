@@ -29,6 +29,7 @@ from huggingface_hub.errors import HFValidationError
 from safetensors import SafetensorError, safe_open
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from thinkact import distributed
 from thinkact.chat_template import PROMPT_KEY, apply_template
 from thinkact.errors import ThinkactError
 from thinkact.io import META_FILE
@@ -102,10 +103,11 @@ def model_folder(spec: str, cache_dir: str | Path, corpus: Iterable[str] | None 
                  tiny_size: Any = None) -> str:
     """The folder (or, for a Hub id, the id) `from_pretrained` loads `spec` from; builds built-ins on first use."""
     cache_dir = Path(cache_dir)
-    if spec == TINY:
-        return str(tiny.build_cached(cache_dir, corpus=corpus, seed=seed, size=tiny_size))
-    if spec == SMOLLM2:
-        return str(smollm2.build_cached(cache_dir))
+    if spec in (TINY, SMOLLM2):
+        with distributed.main_first():  # several processes: one builds the cached folder, the others then load it
+            if spec == TINY:
+                return str(tiny.build_cached(cache_dir, corpus=corpus, seed=seed, size=tiny_size))
+            return str(smollm2.build_cached(cache_dir))
     if spec.startswith("builtin:"):
         raise ThinkactError(f"unknown built-in model '{spec}': use one of {', '.join(BUILTINS)}, "
                             "a Hugging Face id or a local folder")

@@ -51,6 +51,7 @@ from typing import Any
 import yaml
 
 # mlflow (~1.6 s) is imported inside the functions that use it: with tracking off it is never loaded.
+from thinkact import distributed
 from thinkact.config import PARAMS_FILE, PROFILES_DIR, load_params, params_path
 from thinkact.io import file_md5 as io_file_md5
 from thinkact.tracking.server import connect, is_http, redact_uri, unreachable
@@ -377,9 +378,10 @@ def _experiment_id(client: Any, uri: str) -> str:
 @contextlib.contextmanager
 def stage_run(stage: str, params: Mapping[str, Any] | None = None,
               tags: Mapping[str, Any] | None = None) -> Iterator[NullRun]:
-    """A tracked run named `stage` (or a NullRun when tracking is off); see the module docstring."""
+    """A tracked run named `stage` (or a NullRun when tracking is off, or in a process other than the main one of a
+    stage launched on several: one run per stage); see the module docstring."""
     uri = tracking_uri()
-    if uri is None:
+    if uri is None or not distributed.is_main():
         yield NullRun()
         return
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

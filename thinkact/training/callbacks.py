@@ -30,7 +30,7 @@ class TrackingCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         numeric = {k: float(v) for k, v in (logs or {}).items()
                    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))}
-        if not numeric:
+        if not numeric or not state.is_world_process_zero:  # several processes: the main one logs and prints
             return
         self.history.append({"step": state.global_step, **numeric})
         self.run.log_metrics(numeric, step=state.global_step)
@@ -62,6 +62,8 @@ class CompletionSamples(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         step = state.global_step
+        if not state.is_world_process_zero:  # TRL gathers every process's completions to the main one
+            return
         if self.every and self.trainer is not None and (step % self.every == 0 or step == state.max_steps):
             self.write(step)
 

@@ -24,6 +24,7 @@ from typing import Any
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from thinkact.chat_template import add_response_parsing
+from thinkact import distributed
 from thinkact.io import atomic_dir, atomic_write_json, atomic_write_text
 
 FINGERPRINT = "thinkact-run.json"  # in a checkpoints folder: which run its checkpoints belong to
@@ -52,7 +53,19 @@ def last_complete_checkpoint(checkpoints: Path) -> str | None:
 
 
 def resume_point(checkpoints: Path, key: str) -> str | None:
-    """The last complete checkpoint of the same run (same data, params and model), or None; stale ones are removed."""
+    """The last complete checkpoint of the same run (same data, params and model), or None; stale ones are removed.
+    With several processes the main one decides and cleans up first; the others then read the same answer."""
+    if distributed.is_main():
+        found = _resume_point(checkpoints, key)
+    distributed.barrier()
+    if not distributed.is_main():
+        marker = checkpoints / FINGERPRINT
+        same = marker.is_file() and json.loads(marker.read_text()).get("key") == key
+        found = last_complete_checkpoint(checkpoints) if same else None
+    return found
+
+
+def _resume_point(checkpoints: Path, key: str) -> str | None:
     marker = checkpoints / FINGERPRINT
     if checkpoints.is_dir():
         same = marker.is_file() and json.loads(marker.read_text()).get("key") == key
@@ -70,14 +83,17 @@ def resume_point(checkpoints: Path, key: str) -> str | None:
 def save_final(trainer: Any, tokenizer: Any, out: Path, card: Mapping[str, Any]) -> None:
     """Write the trained model (LoRA merged), tokenizer with chat template and response parser (so plain
     transformers' `tokenizer.parse_response` works on the folder) and a model card to `out`, through a temporary
-    folder, so `out` is either the previous model or the complete new one."""
-    model = trainer.model
-    if hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()
-    with atomic_dir(out) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
-        add_response_parsing(tokenizer).save_pretrained(tmp)
-        write_card(tmp, {CARD_KEYS.get(k, k): v for k, v in card.items()})
+    folder, so `out` is either the previous model or the complete new one. With several processes (DDP, ZeRO-2:
+    every rank holds the whole model) only the main one writes; the others wait until it has."""
+    if distributed.is_main():
+        model = trainer.model
+        if hasattr(model, "merge_and_unload"):
+            model = model.merge_and_unload()
+        with atomic_dir(out) as tmp:
+            model.save_pretrained(tmp, safe_serialization=True)
+            add_response_parsing(tokenizer).save_pretrained(tmp)
+            write_card(tmp, {CARD_KEYS.get(k, k): v for k, v in card.items()})
+    distributed.barrier()
 
 
 def write_card(folder: Path, card: Mapping[str, Any]) -> None:

@@ -32,6 +32,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from thinkact.agent.episode import EpisodeSpec
 from thinkact.config import Params
+from thinkact import distributed
 from thinkact.chat_template import PROMPT_KEY
 from thinkact.contract import Example, read_jsonl
 from thinkact.errors import ConfigError
@@ -98,7 +99,7 @@ def grpo_config(params: Params, checkpoints: Path, n_rewards: int) -> Any:
                           f"needs one weight per reward in grpo.rewards ({n_rewards}), in the same order")
     if fields.get("use_vllm") and not _cuda():
         raise ConfigError(f"{SECTION}.use_vllm", "vLLM needs a CUDA GPU; set it to false on this machine")
-    fields = {**device_defaults(GRPOConfig, fields), **fields}
+    fields = {**device_defaults(GRPOConfig, fields, params.launch.timeout_s), **fields}
     return trl_config(GRPOConfig, fields, SECTION, output_dir=str(checkpoints), disable_tqdm=True)
 
 
@@ -185,7 +186,7 @@ def train_grpo(params: Params, train: Sequence[Example] | Sequence[EpisodeSpec],
     resume = resume_point(checkpoints, key)
     staged = checkpoints / SAMPLES  # samples are staged beside the checkpoints (so a resumed run keeps them) ...
     done = int(Path(resume).name.rsplit("-", 1)[-1]) if resume else 0
-    for path in staged.glob("step-*.jsonl") if staged.is_dir() else ():
+    for path in staged.glob("step-*.jsonl") if staged.is_dir() and distributed.is_main() else ():
         step = path.stem[len("step-"):]
         if not step.isdigit() or int(step) > done:  # after the last checkpoint (or a new run): redone from there
             path.unlink()
@@ -218,7 +219,8 @@ def train_grpo(params: Params, train: Sequence[Example] | Sequence[EpisodeSpec],
         "rewards": ", ".join(names), "steps": steps, "reward_first": result.reward_first,
         "reward_last": result.reward_last, "lora": bool(params.grpo.lora),
         "params": {"model": asdict(params.model), "grpo": asdict(params.grpo)}, PROMPT_KEY: asdict(params.prompt)})
-    atomic_write_json(out_dir / "rewards.json", history)
-    publish_samples(staged, out_dir / SAMPLES)  # ... and replace out_dir/samples (a DVC out) only with the model
-    shutil.rmtree(checkpoints, ignore_errors=True)  # only a crash needs them
+    if distributed.is_main():  # with several processes: one writer (save_final has waited for it)
+        atomic_write_json(out_dir / "rewards.json", history)
+        publish_samples(staged, out_dir / SAMPLES)  # ... and replace out_dir/samples (a DVC out) only with the model
+        shutil.rmtree(checkpoints, ignore_errors=True)  # only a crash needs them
     return result

@@ -21,6 +21,7 @@ from transformers import PrinterCallback
 from trl import SFTConfig, SFTTrainer
 from trl.trainer import utils as trl_utils
 
+from thinkact import distributed
 from thinkact.chat_template import PROMPT_KEY, json_arguments, render_target, target_message
 from thinkact.config import Params
 from thinkact.contract import Example
@@ -44,7 +45,7 @@ def sft_rows(examples: Sequence[Example], with_reasoning: bool) -> list[dict[str
 
 def sft_config(params: Params, checkpoints: Path) -> Any:
     """trl.SFTConfig from params.sft.trainer (checked before any model loads) plus what thinkact fixes."""
-    fields = {**device_defaults(SFTConfig, params.sft.trainer), **params.sft.trainer}
+    fields = {**device_defaults(SFTConfig, params.sft.trainer, params.launch.timeout_s), **params.sft.trainer}
     return trl_config(SFTConfig, fields, "sft.trainer", output_dir=str(checkpoints),
                       completion_only_loss=True, disable_tqdm=True)
 
@@ -144,6 +145,7 @@ def train_sft(params: Params, train: Sequence[Example], out_dir: Path, run: Any,
         "stage": STAGE, "base": params.model.base, "train_md5": data_md5, "with_reasoning": params.sft.with_reasoning,
         "steps": result.steps, "train_loss": result.train_loss, "lora": bool(params.sft.lora),
         "params": {"model": asdict(params.model), "sft": asdict(params.sft)}, PROMPT_KEY: asdict(params.prompt)})
-    atomic_write_json(out_dir / "loss.json", loss_curve(trainer.state.log_history))  # the DVC plot
-    shutil.rmtree(checkpoints, ignore_errors=True)  # only a crash needs them
+    if distributed.is_main():  # with several processes: one writer (save_final has waited for it)
+        atomic_write_json(out_dir / "loss.json", loss_curve(trainer.state.log_history))  # the DVC plot
+        shutil.rmtree(checkpoints, ignore_errors=True)  # only a crash needs them
     return result

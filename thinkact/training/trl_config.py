@@ -14,6 +14,7 @@ from typing import Any
 
 from peft import LoraConfig
 
+from thinkact.distributed import world_size
 from thinkact.errors import ConfigError
 from thinkact.models import resolve_device
 
@@ -98,10 +99,13 @@ def trl_config(cls: type, fields: Mapping[str, Any], section: str, **fixed: Any)
         raise ConfigError(section, str(e).splitlines()[0] or type(e).__name__) from None
 
 
-def device_defaults(cls: type, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """bf16 on a GPU that supports it, fp32 on a CPU, unless params say otherwise."""
+def device_defaults(cls: type, fields: Mapping[str, Any], timeout_s: int | None = None) -> dict[str, Any]:
+    """bf16 on a GPU that supports it, fp32 on a CPU, unless params say otherwise; with several processes
+    (thinkact.distributed) `ddp_timeout` = `timeout_s` (launch.timeout_s), so a lost process fails the stage."""
     device = resolve_device()
     out: dict[str, Any] = {}
+    if timeout_s and world_size() > 1 and "ddp_timeout" not in fields and "ddp_timeout" in cls.__dataclass_fields__:
+        out["ddp_timeout"] = int(timeout_s)
     if "bf16" not in fields and "bf16" in cls.__dataclass_fields__:
         out["bf16"] = device.bf16
     if device.device == "cpu" and "use_cpu" in cls.__dataclass_fields__ and "use_cpu" not in fields:
