@@ -10,6 +10,7 @@ as skipped (rerun on a clean profile, or `rm -r outputs/profiles/NAME`, for a fu
 
     python benchmarks/bench_profile.py smollm2 --budget-min 90   # -> benchmarks/results/profile_smollm2.json
     python benchmarks/bench_profile.py smollm2 --collect-only     # results of the last run, no stage rerun
+    python benchmarks/bench_profile.py smollm2 --markdown         # the recorded results as Markdown tables
 """
 from __future__ import annotations
 
@@ -106,16 +107,58 @@ def results(out: Path) -> dict:
     return {"models": table, "deltas": metrics.get("deltas"), "episodes": episodes}
 
 
+def _cell(m: dict | None) -> str:
+    if not m or m.get("value") is None:
+        return "–"
+    lo, hi = (m.get("ci") or [None, None])[:2]
+    ci = f" [{100 * lo:.0f}, {100 * hi:.0f}]" if lo is not None and hi is not None else ""
+    return f"{100 * m['value']:.1f}{ci}"
+
+
+def markdown(record: dict) -> str:
+    """The record's tables in Markdown: per split, model x metric in % with 95 % intervals; episodes; GRPO curve."""
+    models = record["models"]
+    order = ["base", "sft", "grpo"]
+    names = sorted(models, key=lambda m: (order.index(m) if m in order else len(order), m))
+    first = ["test_id", "test_env", "test_task"]
+    splits = sorted(next(iter(models.values())), key=lambda s: (first.index(s) if s in first else len(first), s))
+    lines = []
+    for split in splits:
+        n = {k: v.get("n") for k, v in models[names[0]][split].items()}
+        lines += [f"**{split}** (n: {', '.join(f'{k} {v}' for k, v in n.items() if v)})", "",
+                  "| model | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+        lines += [f"| {m} | " + " | ".join(_cell(models[m][split].get(k)) for k in METRICS) + " |" for m in names]
+        lines.append("")
+    if record.get("episodes"):
+        eps = record["episodes"]
+        for m, splits_ in eps.items():
+            for split, e in splits_.items():
+                lines.append(f"- episodes {split}, {m}: success {_cell({'value': e['success'], 'ci': e['ci']})} "
+                             f"(n {e['n']})")
+        lines.append("")
+    curve = record.get("grpo_curve") or []
+    if curve:
+        lines += ["| GRPO step | reward | think words (mean) | completions with a reasoning |", "|---|---|---|---|"]
+        lines += [f"| {r['step']} | {r.get('reward', 0):.3f} | {r.get('think_words', 0):.1f} | "
+                  f"{100 * r.get('with_reasoning', 0):.0f} % |" for r in curve]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("profile")
     parser.add_argument("--budget-min", type=float, default=90.0, help="the profile's time budget in minutes")
     parser.add_argument("--collect-only", action="store_true", help="read the last run's outputs; run nothing")
     parser.add_argument("--out", type=Path, help="default: benchmarks/results/profile_<profile>.json")
+    parser.add_argument("--markdown", action="store_true", help="print the recorded results as Markdown tables; run "
+                                                               "nothing")
     args = parser.parse_args(argv)
     params = profiles.load_profile(args.profile)
     out_file = args.out or ROOT / "benchmarks" / "results" / f"profile_{args.profile}.json"
     previous = json.loads(out_file.read_text()) if out_file.is_file() else {}
+    if args.markdown:
+        print(markdown(previous))
+        return 0
     if args.collect_only:
         seconds, stages = previous.get("seconds"), previous.get("stages", {})
     else:
