@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README command 1: set up .venv (idempotent) and run the main job end to end on the built-in default.
 #   bash scripts/run-pipeline.sh
+#   THINKACT_PROFILE=smollm2 bash scripts/run-pipeline.sh     # a named profile (profiles/<name>.yaml, docs/profiles.md)
 # The built-in data set (checked against the md5 pinned in data.dvc), then the Prefect flow (flows/pipeline.py),
 # which runs every stage of dvc.yaml in order through `dvc repro --single-item` (validate -> sft -> grpo ->
 # evaluate -> register): an unchanged stage is skipped, so a second run takes seconds. One MLflow parent run per
@@ -11,6 +12,11 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-env.sh 2> >(grep -v "^WARNING: Location 'file:" >&2)
 source scripts/env.sh
 start=$(date +%s)
+profile="${THINKACT_PROFILE:-default}"
+if [ "$profile" != default ]; then  # its params and pipeline, written from params.yaml + profiles/<name>.yaml
+  synced=$(thinkact profile sync "$profile") || exit 1   # a bad name or key: one line (above), nothing run
+  echo "[profile] $profile: $synced"
+fi
 
 if [ ! -d data ]; then
   echo "[data] generating the built-in data set (params.yaml: data) ..."
@@ -30,7 +36,7 @@ fi
 prefect_ui="PREFECT_HOME=.prefect prefect server start  (then http://127.0.0.1:4200)"
 if [ -n "${PREFECT_API_URL:-}" ]; then prefect_ui="${PREFECT_API_URL%/api}"; fi
 
-echo "[pipeline] Prefect flow thinkact-pipeline over dvc.yaml's stages:" \
+echo "[pipeline] Prefect flow thinkact-pipeline over dvc.yaml's stages (profile $profile):" \
      "$(python -c 'import yaml; print(" -> ".join(yaml.safe_load(open("dvc.yaml"))["stages"]))')"
 if ! python -m flows.pipeline; then
   echo "[failed] the pipeline stopped; the failing stage's output is above." >&2

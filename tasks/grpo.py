@@ -1,5 +1,6 @@
-"""Stage `grpo`: TRL's GRPOTrainer from the SFT model (or, with `grpo.init: base`, from the base model), with the registry's rewards (tool-call accuracy, answer
-correctness, format, reasoning consistency) weighted as params.yaml says. With `grpo.mode: episodes` it trains on
+"""Stage `grpo`: TRL's GRPOTrainer from the SFT model (or, with `grpo.init: base`, from the base model), with the
+registry's rewards (tool-call accuracy, answer correctness, format, reasoning consistency) weighted as params.yaml
+says. With `grpo.mode: episodes` it trains on
 whole agent episodes (`<paths.data>/episodes/train.jsonl`), tools running in every rollout, on episode rewards.
 
 Reads `<paths.outputs>/sft/model/`, `<paths.data>/train.jsonl` and params.yaml (`model`, `grpo`); writes
