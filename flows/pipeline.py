@@ -189,12 +189,15 @@ def _run_pipeline(root: Path, dvc_file: Path, name: str, stages: list[str] | Non
                        "experiment_id": str(getattr(parent, "experiment_id", "") or "")} if parent.run_id else {})
             try:
                 for i, stage in enumerate(order):
+                    began = time.monotonic()
                     try:
                         outcomes[i] = run_stage.with_options(name=stage, **options)(stage, str(root), env,
                                                                                     target)
                     except Exception:
                         outcomes[i].status = "failed"
                         raise
+                    finally:  # the stage's time with every attempt and retry wait, not only the last attempt's
+                        outcomes[i].seconds = time.monotonic() - began
             finally:
                 summary = summarize(root, outcomes, mlflow)
                 _publish(summary, parent)

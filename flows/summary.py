@@ -84,10 +84,13 @@ class Summary:
                         key=lambda m: (ORDER.index(m) if m in ORDER else len(ORDER), m))
         if not models:
             return []
-        splits = sorted((k for k in h[f"exact_{models[0]}"] if not k.endswith(("_lo", "_hi"))),
-                        key=lambda k: (SPLITS.index(k) if k in SPLITS else len(SPLITS), k))  # test_id, env, task
+
+        def splits_of(figure: str) -> list[str]:  # test_id, env, task first; only the splits the figure has
+            keys = {k for m in models for k in h.get(f"{figure}_{m}", {}) if not k.endswith(("_lo", "_hi"))}
+            return sorted(keys, key=lambda k: (SPLITS.index(k) if k in SPLITS else len(SPLITS), k))
+
         figures = [f for f in ("exact", "episodes") if any(f"{f}_{m}" in h for m in models)]
-        cols = [(f, s) for f in figures for s in splits]
+        cols = [(f, s) for f in figures for s in splits_of(f)]
         out = ["", "## Results (% of each evaluation split: exact tool call or answer; episode success)", "",
                "| model | " + " | ".join(f"{s} {f}" for f, s in cols) + " |", "|---|" + "---|" * len(cols)]
         out += [f"| {m} | " + " | ".join(_pct(h.get(f"{f}_{m}", {}).get(s)) for f, s in cols) + " |" for m in models]

@@ -23,7 +23,8 @@ from thinkact.errors import ConfigError
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 SMALL = {"evaluate": {"splits": ["test_id"], "max_examples": 8,
-                      "episodes": {"splits": ["test_id"], "max_examples": 4, "k": 1}}}
+                      "episodes": {"splits": ["test_id"], "max_examples": 4, "k": 1}},
+         "register": {"splits": ["test_id"], "thresholds": {}}}
 
 
 def stage(name: str, params_file: Path, processes: int, **env: str) -> subprocess.CompletedProcess:
@@ -93,6 +94,35 @@ def test_two_processes_log_one_run_per_stage_and_write_one_model(two_process_run
     # TRL gathers every process's completions to the main one: 2 x per_device_train_batch_size per step
     assert len(samples[0].read_text().splitlines()) == 2 * load_params(env["THINKACT_PARAMS"]).grpo.trainer[
         "per_device_train_batch_size"]
+
+
+def test_one_process_gives_the_same_shapes_and_register_makes_one_version_per_model(two_process_run, tmp_path,
+                                                                                       monkeypatch):
+    """The 2-process stages leave what 1 process leaves (the same model files, metrics keys, logged metric names),
+    and the register stage then makes one registry version per trained model."""
+    from tasks import grpo, register, sft
+
+    params, env, _, _ = two_process_run
+    runs, client = _runs(env["MLFLOW_TRACKING_URI"])
+    two_metrics = {r.data.tags["thinkact.stage"]: set(r.data.metrics) for r in runs.values()
+                   if r.data.tags["thinkact.stage"] in ("sft", "grpo")}
+    monkeypatch.setenv("THINKACT_PARAMS", env["THINKACT_PARAMS"])
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
+    decision = register.run(load_params(env["THINKACT_PARAMS"]))
+    versions = client.search_model_versions("name='thinkact-agent'")
+    assert sorted(v.tags["thinkact.role"] for v in versions) == ["grpo", "sft"] and decision["challenger"]
+
+    one = make_project(tmp_path, monkeypatch, SMALL)   # the same stages, one process, in-process
+    sft.run(one)
+    grpo.run(one)
+    for stage in ("sft", "grpo"):
+        assert sorted(p.name for p in one.paths.stage_model(stage).iterdir()) == \
+            sorted(p.name for p in params.paths.stage_model(stage).iterdir())
+        assert set(json.loads((one.paths.stage_dir(stage) / "metrics.json").read_text())) == \
+            set(json.loads((params.paths.stage_dir(stage) / "metrics.json").read_text()))
+    one_runs, _ = _runs(os.environ["MLFLOW_TRACKING_URI"])
+    for run in one_runs.values():
+        assert set(run.data.metrics) == two_metrics[run.data.tags["thinkact.stage"]]
 
 
 def test_sharded_evaluation_equals_one_process(two_process_run):
