@@ -216,3 +216,23 @@ def test_killed_run_resumes_from_last_checkpoint(grpo_project, tmp_path):
     assert int(metrics["resumed_from"].rsplit("-", 1)[1]) >= 2 and metrics["steps"] == 4
     assert [h["step"] for h in json.loads((out / "rewards.json").read_text())] == [1, 2, 3, 4]  # kept across the kill
     assert sorted(p.name for p in (out / "samples").iterdir()) == [f"step-{i:05d}.jsonl" for i in range(1, 5)]
+
+
+@pytest.mark.slow
+def test_grpo_init_base_starts_from_the_base_model_without_an_sft_model(tmp_path, monkeypatch):
+    """`grpo.init: base`: the paper's RL-without-SFT arm; no SFT model needed, the card says where it started, and
+    the prompt settings (system line) reach the saved tokenizer."""
+    from tasks.grpo import run
+
+    params = make_project(tmp_path, monkeypatch, {
+        "grpo": {"init": "base", "max_examples": 8, "trainer": {"max_steps": 1, "save_steps": 1}},
+        "prompt": {"system": "Think first."}})
+    assert not params.paths.stage_dir("sft").exists()
+    monkeypatch.setenv("THINKACT_TRACKING", "0")
+    result = run(params)
+    assert result["steps"] == 1
+    card = json.loads((params.paths.stage_model("grpo") / "thinkact-card.json").read_text())
+    assert card["init"] == "base" and card["start"] == params.model.base
+    assert card["prompt"] == {"system": "Think first.", "tool_json": "spaced"}
+    template = (params.paths.stage_model("grpo") / "chat_template.jinja").read_text()
+    assert '"Think first."' in template
