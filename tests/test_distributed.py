@@ -200,7 +200,7 @@ def test_a_launch_that_cannot_work_stops_before_any_model_loads(tmp_path, monkey
         assert out.returncode == 1
         (line,) = out.stderr.strip().splitlines()
         assert f"key '{key}'" in line and words in line
-    assert not (load_params(path).paths.stage_dir("sft") / "model").exists()
+    assert not (Path(raw["paths"]["outputs"]) / "sft" / "model").exists()   # nothing trained
     with pytest.raises(ConfigError):
         from thinkact.distributed import check_launch
 
