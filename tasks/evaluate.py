@@ -33,9 +33,6 @@ from thinkact import distributed
 from thinkact.agent.episode import episode_path
 from thinkact.config import Params
 from thinkact.evaluation.report import render_headline
-from thinkact.evaluation.runner import (bfcl_split, bfcl_splits, check_models, episode_headline,
-                                        episode_settings_from, episode_splits, eval_splits, log_evaluation,
-                                        run_evaluation)
 from thinkact.importers.bfcl import bfcl_file
 from thinkact.io import atomic_dir
 from thinkact.tracking import stage_run
@@ -46,6 +43,12 @@ STAGE = "evaluate"
 def run(params: Params) -> dict:
     """Evaluate params.evaluate.models on params.evaluate.splits, the BFCL categories (bfcl_<category>) and the
     episode splits; returns the headline."""
+    # torch and transformers load here, not at import: a stage launched on several processes (tasks.stage_main)
+    # does not pay for them in the launching process
+    from thinkact.evaluation.runner import (bfcl_split, bfcl_splits, check_models, episode_headline,
+                                            episode_settings_from, episode_splits, eval_splits, log_evaluation,
+                                            run_evaluation)
+
     settings = params.evaluate
     models = {name: name for name in settings.models}
     check_models(models, params)  # a missing sft/grpo model fails before anything loads

@@ -28,14 +28,15 @@ from thinkact.contract import read_jsonl
 from thinkact.io import atomic_write_json, file_md5
 from thinkact.tracking import TRAIN_MD5_TAG, stage_run
 from thinkact.tracking.model_registry import CARD_RUN_KEY
-from thinkact.training.checkpoints import update_card
-from thinkact.training.grpo import check_params, train_grpo
 
 STAGE = "grpo"
 
 
 def run(params: Params) -> dict:
     """Train and save the GRPO model; returns the stage metrics."""
+    from thinkact.training.checkpoints import update_card  # heavy (TRL): not in a launching process (tasks.sft)
+    from thinkact.training.grpo import check_params, train_grpo
+
     out = params.paths.stage_dir(STAGE)
     check_params(params, out / "checkpoints")  # bad params fail before anything loads or runs
     if params.grpo.init == "sft":

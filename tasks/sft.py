@@ -21,14 +21,17 @@ from thinkact.contract import read_jsonl
 from thinkact.io import atomic_write_json, file_md5
 from thinkact.tracking import TRAIN_MD5_TAG, stage_run
 from thinkact.tracking.model_registry import CARD_RUN_KEY
-from thinkact.training.checkpoints import update_card
-from thinkact.training.sft import check_params, train_sft
 
 STAGE = "sft"
 
 
 def run(params: Params) -> dict:
     """Train and save the SFT model; returns the stage metrics."""
+    # torch, transformers and TRL load here, not at import: a stage launched on several processes (tasks.stage_main)
+    # does not pay for them in the launching process
+    from thinkact.training.checkpoints import update_card
+    from thinkact.training.sft import check_params, train_sft
+
     out = params.paths.stage_dir(STAGE)
     check_params(params, out / "checkpoints")  # bad params fail before anything loads or runs
     train_path = Path(params.paths.data) / "train.jsonl"
