@@ -120,8 +120,9 @@ def test_training_stage_records_its_run_and_train_data(stage, project, tiny_fold
             (out_dir / name).write_text("[]")
         return SimpleNamespace(to_dict=lambda: {"steps": 1, "rewards_last": {}})
 
-    monkeypatch.setattr(module, "check_params", lambda *a, **k: None)
-    monkeypatch.setattr(module, f"train_{stage}", fake_train)
+    training = importlib.import_module(f"thinkact.training.{stage}")   # the stage imports these inside run()
+    monkeypatch.setattr(training, "check_params", lambda *a, **k: None)
+    monkeypatch.setattr(training, f"train_{stage}", fake_train)
     module.run(params)
     card = json.loads((out / "model" / "thinkact-card.json").read_text())
     train = Path(params.paths.data) / "train.jsonl"
