@@ -10,7 +10,7 @@ process, interleaved stage, plain, plain, stage, ... so drifting load on a share
 Time per step is the training loop (`trainer.train()`) divided by the steps; the whole stage call is reported too.
 Same seed and same work: the two reward histories must be identical, which the benchmark checks.
 With --episodes both train on agent episodes (`grpo.mode: episodes`, episode rewards): the plain script gives
-GRPOTrainer the same rollout_func (thinkact.training.episodes.EpisodeRollouts: episodes played with the tools
+GRPOTrainer the same rollout_func (thinkact.training.episode_rollouts.EpisodeRollouts: episodes played with the tools
 running) on the same episode rows, so the ratio is what the stage adds around a multi-turn GRPO step.
 
     python benchmarks/bench_grpo_overhead.py [--steps 10] [--rounds 2]
@@ -49,8 +49,8 @@ def plain_grpo(params, steps_dir: Path) -> tuple[float, list[float]]:
     tokenizer = AutoTokenizer.from_pretrained(sft)
     rollout = None
     if params.grpo.mode == "episodes":
-        from thinkact.agent.episode import episode_path, read_episodes
-        from thinkact.training.episodes import EpisodeRollouts, episode_rows
+        from thinkact.env.spec import episode_path, read_episodes
+        from thinkact.training.episode_rollouts import EpisodeRollouts, episode_rows
 
         specs = read_episodes(episode_path(params.paths.data, "train"), params.grpo.max_examples)
         rows = episode_rows(specs, tokenizer)

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from thinkact import profiles  # noqa: E402
 from thinkact.io import atomic_write_json  # noqa: E402
-from thinkact.rewards.parsing import parse  # noqa: E402
+from thinkact.chat_format.parsing import parse  # noqa: E402
 
 METRICS = {"exact": "tool_call_exact", "partial": "tool_call", "answer": "answer", "format": "format",
            "reasoning_present": "reasoning_present", "reasoning_consistency": "reasoning_consistency"}

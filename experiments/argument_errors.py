@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from thinkact.contract import read_jsonl  # noqa: E402
-from thinkact.rewards.parsing import parse  # noqa: E402
+from thinkact.chat_format.parsing import parse  # noqa: E402
 
 ID = re.compile(r"[A-Z]{1,3}-?\d{4,6}")
 

@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tasks.grpo import run as run_grpo  # noqa: E402
-from thinkact.agent.episode import episode_path, read_episodes  # noqa: E402
-from thinkact.config import load_params  # noqa: E402
-from thinkact.evaluation.episodes import EpisodeSettings, evaluate_episodes  # noqa: E402
+from thinkact.config import load_params, params_from_raw  # noqa: E402
+from thinkact.env.spec import episode_path, read_episodes  # noqa: E402
+from thinkact.evaluation.episode_eval import evaluate_episodes  # noqa: E402
 from thinkact.models import load_model, set_cpu_threads  # noqa: E402
 
 REWARDS = ["episode_success", "episode_call_recall", "episode_answer_facts", "episode_valid_calls"]
@@ -83,10 +83,7 @@ def main() -> None:
                   "grpo": lambda: load_model(str(work / "outputs" / "grpo" / "model"), cache)}
         splits = {s: read_episodes(episode_path(params.paths.data, s)) for s in args.splits.split(",")}
         t0 = time.perf_counter()
-        ev = evaluate_episodes(models, splits, EpisodeSettings(
-            k=0, max_new_tokens=params.episodes.max_new_tokens, max_turns=params.episodes.max_turns,
-            max_tool_calls=params.episodes.max_tool_calls, batch_size=params.evaluate.batch_size,
-            bootstrap=params.evaluate.bootstrap))
+        ev = evaluate_episodes(models, splits, params, k=0)  # greedy only
         metrics = ev.metrics_json()
     keep = ("episode_success", "episode_success_ci", "episode_call_recall", "invalid_call_rate")
     record = {"name": args.name, "date": time.strftime("%Y-%m-%d"), "args": {k: str(v) for k, v in vars(args).items()},
@@ -104,14 +101,11 @@ def mixed_pool(args: argparse.Namespace, data: Path, dst: Path, raw: dict) -> di
     --num-generations samples at --temperature is mixed; returns the pool's size and how it was found."""
     shutil.copytree(data, dst)
     episodes = read_episodes(episode_path(dst, "train"))
-    ep = raw["episodes"]
-    settings = EpisodeSettings(k=args.num_generations, temperature=args.temperature, seed=args.seed,
-                               max_new_tokens=ep["max_new_tokens"], max_turns=ep["max_turns"],
-                               max_tool_calls=ep["max_tool_calls"], batch_size=raw["evaluate"]["batch_size"])
+    params = params_from_raw({**raw, "model": {**raw["model"], "seed": args.seed}}, "params.yaml + --seed")
     set_cpu_threads(raw["grpo"]["cpu_threads"])  # token-by-token play: one thread, as GRPO's rollouts
     t0 = time.perf_counter()
-    ev = evaluate_episodes({"sft": lambda: load_model(str(args.sft), raw["paths"]["models_cache"])},
-                           {"train": episodes}, settings)
+    ev = evaluate_episodes({"sft": lambda: load_model(str(args.sft), params.paths.models_cache)},
+                           {"train": episodes}, params, k=args.num_generations, temperature=args.temperature)
     shares = [row["sampled_success"] for row in ev.rows["sft"]["train"]]
     keep = {spec.id for spec, share in zip(episodes, shares) if 0 < share < 1}
     path = episode_path(dst, "train")

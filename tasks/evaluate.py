@@ -30,8 +30,8 @@ from pathlib import Path
 
 from tasks import stage_main
 from thinkact import distributed
-from thinkact.agent.episode import episode_path
 from thinkact.config import Params
+from thinkact.env.spec import episode_path
 from thinkact.evaluation.report import render_headline
 from thinkact.importers.bfcl import bfcl_file
 from thinkact.io import atomic_dir
@@ -45,9 +45,8 @@ def run(params: Params) -> dict:
     episode splits; returns the headline."""
     # torch and transformers load here, not at import: a stage launched on several processes (tasks.stage_main)
     # does not pay for them in the launching process
-    from thinkact.evaluation.runner import (bfcl_split, bfcl_splits, check_models, episode_headline,
-                                            episode_settings_from, episode_splits, eval_splits, log_evaluation,
-                                            run_evaluation)
+    from thinkact.evaluation.runner import (bfcl_split, bfcl_splits, check_models, episode_headline, episode_splits,
+                                            eval_splits, log_evaluation, run_evaluation)
 
     settings = params.evaluate
     models = {name: name for name in settings.models}
@@ -71,8 +70,7 @@ def run(params: Params) -> dict:
         # writes them (the others generate their slices and score into a folder that is thrown away)
         with atomic_dir(out) if distributed.is_main() else tempfile.TemporaryDirectory() as staged:
             result = run_evaluation(params, models, examples, staged, reward_history=history, loss_history=loss,
-                                    title="thinkact evaluation: base vs SFT vs GRPO", episodes=episodes,
-                                    episode_settings=episode_settings_from(params))
+                                    title="thinkact evaluation: base vs SFT vs GRPO", episodes=episodes)
         log_evaluation(tracked, result, out)
     ev, eev, info = result
     if not distributed.is_main():

@@ -22,7 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from tasks import stage_main
-from thinkact.agent.episode import episode_path, read_episodes
+from thinkact.env.spec import episode_path, read_episodes
 from thinkact.config import Params
 from thinkact.contract import read_jsonl
 from thinkact.io import atomic_write_json, file_md5

@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from thinkact.agent import ERROR_KINDS, CallRecord, EpisodeSpec, ToolEnvironment
-from thinkact.agent.user import LIMIT_REPLY, NOTHING_TO_ADD, clarification_reply
+from thinkact.env.spec import EpisodeSpec
+from thinkact.env.tool_env import ERROR_KINDS, CallRecord, ToolEnvironment
+from thinkact.env.user import LIMIT_REPLY, NOTHING_TO_ADD, clarification_reply
 from thinkact.contract import ToolCall
 from thinkact.world.catalog import TOOLS, TOOLS_BY_NAME
 from thinkact.data.generator import SplitBuilder

@@ -145,7 +145,7 @@ def _catalog_tools():
 
 
 def _result(name, arguments):
-    from thinkact.agent.environment import RESULT_SEPARATORS
+    from thinkact.env.tool_env import RESULT_SEPARATORS
     from thinkact.world.simulators import simulate
 
     return json.dumps(simulate(name, arguments), separators=RESULT_SEPARATORS)
@@ -187,7 +187,7 @@ def caller(tmp_path_factory):
     answer from the simulated result; (saved folder, tokens a turn needs)."""
     import torch
 
-    from thinkact.chat_template import render_target
+    from thinkact.chat_format.template import render_target
     from thinkact.contract import Example, Target
     from thinkact.generation import prompt_text
     from thinkact.models import load_model

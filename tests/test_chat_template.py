@@ -1,19 +1,19 @@
 """The chat template (TRL's Qwen3 training template), render_target, and parsing what it renders with the
-project's one completion parser (thinkact.rewards.parsing.parse)."""
+project's one completion parser (thinkact.chat_format.parsing.parse)."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from thinkact.chat_template import (
+from thinkact.chat_format.template import (
     CHAT_TEMPLATE,
     apply_template,
     json_arguments,
     render_target,
     target_message,
 )
-from thinkact.rewards.parsing import MAX_CALL_CHARS, MAX_COMPLETION_CHARS, parse
+from thinkact.chat_format.parsing import MAX_CALL_CHARS, MAX_COMPLETION_CHARS, parse
 
 TOOLS = [
     {"type": "function", "function": {
@@ -145,7 +145,7 @@ def test_trl_accepts_the_template_as_is(tokenizer):
         supports_tool_calling,
     )
 
-    from thinkact.chat_template import add_response_parsing
+    from thinkact.chat_format.template import add_response_parsing
 
     assert supports_tool_calling(tokenizer) and is_chat_template_prefix_preserving(tokenizer)
     assert is_chat_template_stop_token_trained(tokenizer)

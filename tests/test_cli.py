@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 
-from thinkact.chat_template import render_target
+from thinkact.chat_format.template import render_target
 
 
 def thinkact(*args, cwd=None):

@@ -10,15 +10,15 @@ import pytest
 import torch
 
 from conftest import QUICK
-from thinkact.agent import EpisodeSpec
-from thinkact.agent.rollout import play_episodes
-from thinkact.chat_template import render_target
-from thinkact.config import BootstrapParams
+from thinkact.chat_format.template import render_target
+from thinkact.config import BootstrapParams, EpisodeEvalParams, EvaluateParams, Params
 from thinkact.contract import ToolCall
+from thinkact.env.rollout import play_episodes
+from thinkact.env.settings import EpisodesParams
+from thinkact.env.spec import EpisodeSpec
 from thinkact.world.catalog import TOOLS_BY_NAME
 from thinkact.world.simulators import simulate
-from thinkact.evaluation.episodes import (EpisodeSettings, evaluate_episodes, render_episode_markdown,
-                                          transcript_lines)
+from thinkact.evaluation.episode_eval import evaluate_episodes, render_episode_markdown, transcript_lines
 from thinkact.models import load_model
 from thinkact.rewards import EPISODE_NAMES
 
@@ -34,8 +34,9 @@ def order_spec(i):
 
 
 SPECS = [order_spec(i) for i in range(3)]
-SETTINGS = EpisodeSettings(k=2, temperature=1.0, max_new_tokens=60, max_turns=2, max_tool_calls=2, batch_size=4,
-                           bootstrap=BootstrapParams(n_resamples=200))
+PARAMS = Params(episodes=EpisodesParams(max_turns=2, max_tool_calls=2, max_new_tokens=60),
+                evaluate=EvaluateParams(batch_size=4, bootstrap=BootstrapParams(n_resamples=200),
+                                        episodes=EpisodeEvalParams(k=2, temperature=1.0)))
 
 
 def teach_episode(model, tokenizer, spec, turns, rounds=4, steps=60):
@@ -45,7 +46,7 @@ def teach_episode(model, tokenizer, spec, turns, rounds=4, steps=60):
     targets = [tokenizer(t + END, add_special_tokens=False)["input_ids"] for t in turns]
     pairs: dict[tuple, list[int]] = {}
     for _ in range(rounds):
-        (r,) = play_episodes(model, tokenizer, [spec], max_new_tokens=max(map(len, targets)) + 4)
+        (r,) = play_episodes(model, tokenizer, [spec], EpisodesParams(max_new_tokens=max(map(len, targets)) + 4))
         starts = [i for i, m in enumerate(r.env_mask) if m and (i == 0 or not r.env_mask[i - 1])]
         got = [r.completion_ids[a:a + len(t)] for a, t in zip(starts, targets)]
         if got == targets and len(starts) == len(targets):
@@ -81,7 +82,7 @@ def models(tmp_path_factory):
 def evaluated(models, tmp_path_factory):
     out = tmp_path_factory.mktemp("evaluate")
     solver = models["solver"]
-    ev = evaluate_episodes({"base": models["base"], "solver": lambda: solver}, {"test_env": SPECS}, SETTINGS,
+    ev = evaluate_episodes({"base": models["base"], "solver": lambda: solver}, {"test_env": SPECS}, PARAMS,
                            out_dir=out)
     return ev, out
 
@@ -110,9 +111,8 @@ def test_success_pass_k_and_deltas_per_model_and_split(evaluated):
 
 def test_greedy_results_are_deterministic(models, evaluated):
     ev, _ = evaluated
-    again = evaluate_episodes({"solver": models["solver"], "base": models["base"]}, {"test_env": SPECS},
-                              EpisodeSettings(k=0, **{k: getattr(SETTINGS, k) for k in (
-                                  "max_new_tokens", "max_turns", "max_tool_calls", "batch_size", "bootstrap")}))
+    again = evaluate_episodes({"solver": models["solver"], "base": models["base"]}, {"test_env": SPECS}, PARAMS,
+                              k=0)
     for model in ("base", "solver"):
         assert again.transcripts[model]["test_env"] == [{**t, "samples_success": None, "scores": {
             k: v for k, v in t["scores"].items() if k not in ("pass_k", "sampled_success")}}
@@ -153,6 +153,6 @@ def test_transcript_lines_and_bad_settings():
     assert lines[:3] == ["user: hi ⏎ there", "assistant (thinking): r", 'assistant: f({"a": 1})']
     assert lines[3].startswith("tool: xxx") and len(lines[3]) == len("tool: ") + 240
     with pytest.raises(ValueError, match="reserved"):
-        evaluate_episodes({"deltas": (None, None)}, {"s": []})
+        evaluate_episodes({"deltas": (None, None)}, {"s": []}, Params())
     with pytest.raises(ValueError, match="temperature"):
-        evaluate_episodes({"a": (None, None)}, {"s": []}, EpisodeSettings(k=2, temperature=0.0))
+        evaluate_episodes({"a": (None, None)}, {"s": []}, Params(), k=2, temperature=0.0)

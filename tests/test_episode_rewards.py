@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thinkact.agent import EpisodeSpec
+from thinkact.env.spec import EpisodeSpec
 from thinkact.contract import ToolCall
 from thinkact.world.catalog import TOOLS_BY_NAME
 from thinkact.rewards import EPISODE_NAMES, build, describe, names
-from thinkact.rewards.episode import state_changing
+from thinkact.rewards.episode_rewards import state_changing
 
 OFFERED = ("get_order_status", "track_shipment", "cancel_order", "get_balance")
 CANCEL = {"order_id": "ORD-12345", "reason": "duplicate"}

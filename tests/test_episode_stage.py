@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_project
-from thinkact.agent.episode import EPISODES_DIR
+from thinkact.env.spec import EPISODES_DIR
 from thinkact.errors import DataError, ThinkactError
 
 # Small everywhere: 4 episodes of 2 splits, turns of 16 tokens, 2 samples for pass^k; per-turn on 4 test_id examples.

@@ -14,13 +14,14 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 
-from thinkact.agent import EpisodeSpec, ToolEnvironment
-from thinkact.agent.episode import EPISODES_DIR
-from thinkact.agent.user import clarification_reply
+from thinkact.env.spec import EpisodeSpec
+from thinkact.env.tool_env import ToolEnvironment
+from thinkact.env.spec import EPISODES_DIR
+from thinkact.env.user import clarification_reply
 from thinkact.config import PROJECT_ROOT, DataParams
 from thinkact.contract import EVAL_SPLITS, SPLITS, Example
 from thinkact.world.catalog import TOOLS, TOOLS_BY_NAME
-from thinkact.data.episodes import CHAINS, generate_episodes, gold_conversation, gold_examples
+from thinkact.data.episode_gen import CHAINS, generate_episodes, gold_conversation, gold_examples
 from thinkact.data.generator import generate, turn_counts
 from thinkact.world.simulators import simulate
 from thinkact.data.writer import write_dataset

@@ -9,7 +9,7 @@ import pickle
 import numpy as np
 import pytest
 
-from thinkact.chat_template import render_target
+from thinkact.chat_format.template import render_target
 from thinkact.contract import Example
 from thinkact.errors import DataError
 from thinkact.evaluation import (Bootstrap, bootstrap_ci, describe_metrics, evaluate_completions, metric_names,

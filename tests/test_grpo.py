@@ -31,7 +31,7 @@ def grpo_project(tmp_path, monkeypatch):
 def test_rows_render_prompts_like_evaluation_and_completions_decode_raw(grpo_project):
     from transformers import AutoTokenizer
 
-    from thinkact.chat_template import render_target
+    from thinkact.chat_format.template import render_target
     from thinkact.contract import read_jsonl
     from thinkact.generation import prompt_text
     from thinkact.rewards import build

@@ -30,12 +30,13 @@ def episode_project(tmp_path, monkeypatch):
 def test_episode_prompt_is_the_prompt_sft_and_evaluation_render(episode_project):
     from transformers import AutoTokenizer
 
-    from thinkact.agent.episode import episode_path, read_episodes
-    from thinkact.agent.rollout import play_episodes
-    from thinkact.data.episodes import gold_examples
+    from thinkact.data.episode_gen import gold_examples
+    from thinkact.env.rollout import play_episodes
+    from thinkact.env.settings import EpisodesParams
+    from thinkact.env.spec import episode_path, read_episodes
     from thinkact.generation import prompt_text
     from thinkact.models import load_model
-    from thinkact.training.episodes import episode_rows
+    from thinkact.training.episode_rollouts import episode_rows
 
     folder = episode_project.paths.stage_dir("sft") / "model"
     tok = AutoTokenizer.from_pretrained(folder)
@@ -47,7 +48,7 @@ def test_episode_prompt_is_the_prompt_sft_and_evaluation_render(episode_project)
         assert row["prompt"] == prompt_text(tok, gold_examples(spec)[0])  # SFT's rendering of the opening turn
         assert json.loads(row["episode"])["id"] == spec.id
     model, tok = load_model(str(folder), episode_project.paths.models_cache)
-    played = play_episodes(model, tok, specs[:3], max_new_tokens=4, max_turns=1, max_tool_calls=1)
+    played = play_episodes(model, tok, specs[:3], EpisodesParams(max_turns=1, max_tool_calls=1, max_new_tokens=4))
     assert [tok.decode(r.prompt_ids) for r in played] == [r["prompt"] for r in rows[:3]]  # evaluation's prompt
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from thinkact.models import tiny
-from thinkact.chat_template import CHAT_TEMPLATE, render_target, target_message
+from thinkact.chat_format.template import CHAT_TEMPLATE, render_target, target_message
 from thinkact.errors import ThinkactError
 from thinkact.models import (
     SMOLLM2,
@@ -22,7 +22,7 @@ from thinkact.models import (
     read_meta,
     resolve_device,
 )
-from thinkact.rewards.parsing import parse
+from thinkact.chat_format.parsing import parse
 
 CORPUS = ["The user asks for the weather in Paris. 42 degrees, 7 days.",
           '{"name": "get_weather", "arguments": {"city": "Paris"}}'] * 20

@@ -134,7 +134,7 @@ def _history(n: int) -> list[dict[str, float]]:
 def plots(tmp_path_factory):
     """plots/ of a real (small) evaluation, GRPO's reward curves beside it, then the page with an SFT loss."""
     examples = {s: [Example.from_dict(e) for e in exs[:6]] for s, exs in good_dataset().items() if s != "train"}
-    from thinkact.chat_template import render_target
+    from thinkact.chat_format.template import render_target
 
     completions = {"base": {s: ["<think>\n\n</think>\n\nSorry." for _ in exs] for s, exs in examples.items()},
                    "sft": {s: [render_target(e.target.to_dict(), "r") for e in exs] for s, exs in examples.items()}}

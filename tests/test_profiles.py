@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from thinkact import profiles
-from thinkact.chat_template import chat_template
+from thinkact.chat_format.template import chat_template
 from thinkact.config import PROJECT_ROOT, load_params, params_path
 from thinkact.errors import ConfigError
 
@@ -170,7 +170,7 @@ def render(prompt, messages):
 
 
 def test_default_prompt_settings_leave_trls_template_as_it_is():
-    from thinkact.chat_template import CHAT_TEMPLATE
+    from thinkact.chat_format.template import CHAT_TEMPLATE
 
     assert chat_template(None) == CHAT_TEMPLATE == chat_template({"system": "", "tool_json": "spaced"})
 

@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from conftest import QUICK, write_params
-from thinkact.chat_template import render_target
+from thinkact.chat_format.template import render_target
 from thinkact.config import load_params
 
 NAME = "thinkact-agent"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from thinkact.errors import ConfigError
 from thinkact.rewards import build, describe, get, names, register
 from thinkact.rewards.compare import calls_score, values_equal
-from thinkact.rewards.parsing import parse
+from thinkact.chat_format.parsing import parse
 
 CALL_T = json.dumps({"tool_calls": [{"name": "get_order_status", "arguments": {"order_id": "ORD-12345"}}]})
 PAR_T = json.dumps({"tool_calls": [{"name": "get_forecast", "arguments": {"city": "Paris", "days": 3}},

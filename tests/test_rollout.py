@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from conftest import QUICK
-from thinkact.agent import EpisodeSpec
-from thinkact.agent.rollout import play_episodes, render, trl_output
-from thinkact.chat_template import render_target
+from thinkact.chat_format.template import render_target
 from thinkact.contract import ToolCall
+from thinkact.env.rollout import play_episodes, render, trl_output
+from thinkact.env.settings import EpisodesParams
+from thinkact.env.spec import EpisodeSpec
 from thinkact.world.catalog import TOOLS_BY_NAME
 from thinkact.world.simulators import simulate
 from thinkact.models import load_model
@@ -67,10 +68,11 @@ def teach_to_repeat(model, tokenizer, s, text, turns, rounds=4):
     prompt, then on the contexts its own play reaches, until `turns` turns come out right."""
     model = copy.deepcopy(model)
     target = tokenizer(text + END, add_special_tokens=False)["input_ids"]
-    pairs = [(play_episodes(model, tokenizer, [s], max_new_tokens=1)[0].prompt_ids, target)]
+    pairs = [(play_episodes(model, tokenizer, [s], EpisodesParams(max_new_tokens=1))[0].prompt_ids, target)]
     for _ in range(rounds):
         teach(model, pairs)
-        (r,) = play_episodes(model, tokenizer, [s], max_new_tokens=len(target) + 8, max_tool_calls=2 * turns - 1)
+        (r,) = play_episodes(model, tokenizer, [s],
+                             EpisodesParams(max_tool_calls=2 * turns - 1, max_new_tokens=len(target) + 8))
         spans = generated_runs(r)
         if len(spans) >= turns and all(r.completion_ids[a:b] == target for a, b in spans):
             return model
@@ -100,7 +102,7 @@ def runs(mask):
 def test_a_looping_caller_stops_at_the_bound_fails_and_its_malformed_calls_are_counted(tiny, caller):
     model, tok = tiny
     taught, text = caller
-    (r,) = play_episodes(taught, tok, [spec()], max_new_tokens=90, max_turns=2, max_tool_calls=3)
+    (r,) = play_episodes(taught, tok, [spec()], EpisodesParams(max_turns=2, max_tool_calls=3, max_new_tokens=90))
     assert [c.error for c in r.calls] == [None, "malformed_call", None, "limit"]  # the 4th call passes the bound
     assert r.done and r.failed and not r.truncated and r.final_answer is None and r.assistant_turns == 2
     assert json.loads(r.messages[3]["content"])["kind"] == "malformed_call" and r.messages[3]["role"] == "tool"
@@ -116,7 +118,7 @@ def test_a_looping_caller_stops_at_the_bound_fails_and_its_malformed_calls_are_c
 def test_env_mask_is_zero_exactly_on_the_inserted_tool_results(tiny, caller):
     model, tok = tiny
     taught, text = caller
-    (r,) = play_episodes(taught, tok, [spec()], max_new_tokens=90, max_tool_calls=3)
+    (r,) = play_episodes(taught, tok, [spec()], EpisodesParams(max_tool_calls=3, max_new_tokens=90))
     assert len(r.env_mask) == len(r.completion_ids) and r.assistant_turns == 2
     spans = runs(r.env_mask)
     assert [v for v, _, _ in spans] == [1, 0, 1]
@@ -131,7 +133,7 @@ def test_env_mask_is_zero_exactly_on_the_inserted_tool_results(tiny, caller):
 
 def test_a_budget_cuts_the_episode_before_inserting_past_it(tiny, caller):
     model, tok = tiny
-    (r,) = play_episodes(caller[0], tok, [spec()], max_new_tokens=90, max_completion_tokens=100)
+    (r,) = play_episodes(caller[0], tok, [spec()], EpisodesParams(max_new_tokens=90), max_completion_tokens=100)
     assert r.truncated and not r.done and r.assistant_turns == 1 and len(r.completion_ids) < 100
     assert r.env_mask == [1] * len(r.completion_ids) and r.result()["truncated"]
 
@@ -139,25 +141,27 @@ def test_a_budget_cuts_the_episode_before_inserting_past_it(tiny, caller):
 def test_greedy_play_is_deterministic_and_grouped_by_spec(tiny, caller):
     model, tok = tiny
     specs = [spec(0), spec(1, held=ORDER), spec(2)]
-    first = play_episodes(caller[0], tok, specs, num_samples=2, max_new_tokens=40, max_tool_calls=2, batch_size=2)
-    again = play_episodes(caller[0], tok, specs, num_samples=2, max_new_tokens=40, max_tool_calls=2, batch_size=2)
+    bounds = EpisodesParams(max_tool_calls=2, max_new_tokens=40)
+    first = play_episodes(caller[0], tok, specs, bounds, num_samples=2, batch_size=2)
+    again = play_episodes(caller[0], tok, specs, bounds, num_samples=2, batch_size=2)
     assert [r.spec.id for r in first] == ["ep-0", "ep-0", "ep-1", "ep-1", "ep-2", "ep-2"]
     assert [r.sample for r in first] == [0, 1] * 3
     assert [(r.messages, r.completion_ids, r.env_mask) for r in first] == \
         [(r.messages, r.completion_ids, r.env_mask) for r in again]
     assert first[0].completion_ids == first[1].completion_ids  # greedy: the samples agree
-    plain = play_episodes(model, tok, specs, max_new_tokens=12)
-    assert [r.result() for r in plain] == [r.result() for r in play_episodes(model, tok, specs, max_new_tokens=12)]
+    plain = play_episodes(model, tok, specs, EpisodesParams(max_new_tokens=12))
+    again = play_episodes(model, tok, specs, EpisodesParams(max_new_tokens=12))
+    assert [r.result() for r in plain] == [r.result() for r in again]
 
 
 def test_sampling_is_deterministic_for_a_seed_and_leaves_the_global_rng_alone(tiny):
     model, tok = tiny
     specs = [spec(0), spec(1)]
     state = torch.random.get_rng_state()
-    a = play_episodes(model, tok, specs, num_samples=3, temperature=1.0, max_new_tokens=12, seed=7)
+    a = play_episodes(model, tok, specs, EpisodesParams(max_new_tokens=12), num_samples=3, temperature=1.0, seed=7)
     assert torch.equal(torch.random.get_rng_state(), state)
-    b = play_episodes(model, tok, specs, num_samples=3, temperature=1.0, max_new_tokens=12, seed=7)
-    c = play_episodes(model, tok, specs, num_samples=3, temperature=1.0, max_new_tokens=12, seed=8)
+    b = play_episodes(model, tok, specs, EpisodesParams(max_new_tokens=12), num_samples=3, temperature=1.0, seed=7)
+    c = play_episodes(model, tok, specs, EpisodesParams(max_new_tokens=12), num_samples=3, temperature=1.0, seed=8)
     assert [r.completion_ids for r in a] == [r.completion_ids for r in b]
     assert [r.completion_ids for r in a] != [r.completion_ids for r in c]
     assert len({tuple(r.completion_ids) for r in a[:3]}) > 1  # the samples of one spec differ
@@ -207,7 +211,7 @@ def test_prompt_and_completion_decode_to_the_templates_rendering_of_the_transcri
                         render_target({"content": f"It arrives on {status['eta']}."}, None)],
         specs[2].user: [call_text(*both, think="Both tools: get_order_status and track_shipment."),
                         render_target({"content": f"It is {status['status']}, now in {track['location']}."})]}
-    rollouts = play_episodes(GoldPlayer(tok, scripts), tok, specs, max_new_tokens=200, batch_size=2)
+    rollouts = play_episodes(GoldPlayer(tok, scripts), tok, specs, EpisodesParams(max_new_tokens=200), batch_size=2)
     for r in rollouts:
         text = tok.decode(r.prompt_ids + r.completion_ids, skip_special_tokens=False)
         assert text + "\n" == render(tok, r.spec, r.messages, False)
@@ -222,9 +226,9 @@ def test_prompt_and_completion_decode_to_the_templates_rendering_of_the_transcri
 
 
 def test_gold_play_of_the_builtin_episodes_renders_identically_and_succeeds(tiny, params):
-    """Every kind of built-in episode (thinkact.data.episodes), played with its gold turns: the token streams are the
+    """Every kind of built-in episode (thinkact.data.episode_gen), played with its gold turns: the token streams are the
     template's rendering of the transcript, and the episode rewards give full marks."""
-    from thinkact.data.episodes import generate_episodes, gold_conversation  # the data side of issue #13
+    from thinkact.data.episode_gen import generate_episodes, gold_conversation  # the data side of issue #13
 
     _, tok = tiny
     specs = [s for _, split in generate_episodes(params.data) for s in split[:12]]
@@ -233,7 +237,7 @@ def test_gold_play_of_the_builtin_episodes_renders_identically_and_succeeds(tiny
         scripts[s.user] = [render_target({"tool_calls": [c["function"] for c in m["tool_calls"]]} if m.get("tool_calls")
                                          else {"content": m["content"]}, "thinking")
                            for m in gold_conversation(s) if m["role"] == "assistant"]
-    rollouts = play_episodes(GoldPlayer(tok, scripts), tok, specs, max_new_tokens=400, batch_size=16)
+    rollouts = play_episodes(GoldPlayer(tok, scripts), tok, specs, EpisodesParams(max_new_tokens=400), batch_size=16)
     assert {r.spec.kind for r in rollouts} >= {"single", "chain", "parallel", "clarify", "no_tool"}
     results = [r.result() for r in rollouts]
     for r in rollouts:
@@ -246,7 +250,7 @@ def test_gold_play_of_the_builtin_episodes_renders_identically_and_succeeds(tiny
 
 def test_trl_output_is_what_a_grpo_rollout_func_returns(tiny, caller):
     _, tok = tiny
-    rollouts = play_episodes(caller[0], tok, [spec(0), spec(1)], max_new_tokens=90, max_tool_calls=3)
+    rollouts = play_episodes(caller[0], tok, [spec(0), spec(1)], EpisodesParams(max_tool_calls=3, max_new_tokens=90))
     out = trl_output(rollouts)
     assert set(out) == {"prompt_ids", "completion_ids", "env_mask", "logprobs", "episode_result"}
     assert out["logprobs"] is None and [len(m) for m in out["env_mask"]] == [len(c) for c in out["completion_ids"]]
@@ -263,12 +267,12 @@ def test_a_turn_without_a_closed_think_block_is_no_answer(tiny):
     _, tok = tiny
     chat = spec(8, gold=(), facts=())
     scripts = {chat.user: ["Hello there, anything else?"]}
-    (r,) = play_episodes(GoldPlayer(tok, scripts), tok, [chat], max_new_tokens=40)
+    (r,) = play_episodes(GoldPlayer(tok, scripts), tok, [chat], EpisodesParams(max_new_tokens=40))
     assert r.done and r.final_answer == "" and r.messages[-1]["content"] == ""
     res = [json.dumps(r.result())]
     assert build(["episode_success"])[0]([""], episode=[chat.to_json()], episode_result=res) == [0.0]
     scripts = {chat.user: [render_target({"content": "Hello there, anything else?"}, None)]}
-    (r,) = play_episodes(GoldPlayer(tok, scripts), tok, [chat], max_new_tokens=40)
+    (r,) = play_episodes(GoldPlayer(tok, scripts), tok, [chat], EpisodesParams(max_new_tokens=40))
     assert r.final_answer == "Hello there, anything else?"
     res = [json.dumps(r.result())]
     assert build(["episode_success"])[0]([""], episode=[chat.to_json()], episode_result=res) == [1.0]
@@ -281,8 +285,9 @@ def test_episode_play_and_generation_print_progress_lines(tiny, capsys, monkeypa
 
     monkeypatch.setenv("THINKACT_PROGRESS_SECONDS", "0")
     model, tokenizer = tiny
-    play_episodes(model, tokenizer, [spec(i) for i in range(3)], max_new_tokens=4, max_turns=1, max_tool_calls=1,
-                  batch_size=2, progress="[episodes] base / test_id greedy")
+    play_episodes(model, tokenizer, [spec(i) for i in range(3)],
+                  EpisodesParams(max_turns=1, max_tool_calls=1, max_new_tokens=4), batch_size=2,
+                  progress="[episodes] base / test_id greedy")
     turns = [Example(id=f"x{i}", domain="d", split="test_id", tools=[],
                      messages=[{"role": "user", "content": f"hi {i}"}], target=Target(content="ok")) for i in range(3)]
     generate_completions(model, tokenizer, turns, max_new_tokens=2, batch_size=2, desc="[evaluate] base / test_id")

@@ -20,7 +20,7 @@ import torch
 
 from conftest import QUICK
 from servers import BIN, free_port, server_process
-from thinkact.chat_template import render_target
+from thinkact.chat_format.template import render_target
 from thinkact.config import PROJECT_ROOT
 from thinkact.contract import Example, Target
 from thinkact.generation import generate_completions, prompt_text

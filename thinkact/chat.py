@@ -3,7 +3,7 @@
 The model is a registry URI (`models:/NAME@ALIAS`, `models:/NAME/VERSION`: downloaded once by
 thinkact.tracking.model_registry), a pipeline model (`sft`, `grpo`, `base`), a saved model folder or a built-in. Prompts
 are rendered with the project chat template exactly as training and evaluation render them (tools included) and
-completions are read by the one parser (thinkact.rewards.parsing). Greedy unless a temperature is given.
+completions are read by the one parser (thinkact.chat_format.parsing). Greedy unless a temperature is given.
 
     thinkact chat --model models:/thinkact-agent@champion                         # interactive
     thinkact chat --model models:/thinkact-agent@champion --tools tools.json \\
@@ -18,7 +18,7 @@ past sessions, kept in `$XDG_STATE_HOME/thinkact/chat_history` or else `~/.think
 `--json` names the model that answered: {"model": {"spec", "name", "version", "alias"}}, with a registry URI's
 registered name and version number (the alias resolved at load time); name and version are null otherwise.
 
-With `--simulate` nobody is asked: every `<tool_call>` block is run through `thinkact.agent.ToolEnvironment` over
+With `--simulate` nobody is asked: every `<tool_call>` block is run through `thinkact.env.tool_env.ToolEnvironment` over
 the offered tools (the built-in simulators answer; an unknown tool, bad arguments or a malformed call come back
 as the environment's error result), shown as a typed result would be, and the model continues until it answers
 or `episodes.max_tool_calls` calls were made for the message (one shot and interactive alike):
@@ -41,15 +41,15 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
-from thinkact.agent.environment import ToolEnvironment
-from thinkact.agent.episode import EpisodeSpec
-from thinkact.agent.rollout import call_bodies
+from thinkact.chat_format.parsing import action_text, parse
 from thinkact.config import Params
 from thinkact.contract import Example, Target
+from thinkact.env.rollout import call_bodies
+from thinkact.env.spec import EpisodeSpec
+from thinkact.env.tool_env import ToolEnvironment
 from thinkact.errors import DataError, ThinkactError
 from thinkact.evaluation.predict import load_for_eval, resolve_spec
 from thinkact.generation import generate_completions
-from thinkact.rewards.parsing import action_text, parse
 from thinkact.tool_schemas import openai_tools
 from thinkact.tracking.model_registry import MARKER, PREFIX, parse_uri
 

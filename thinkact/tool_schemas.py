@@ -1,6 +1,6 @@
 """Tool checks with jsonschema: each tool's `parameters` is a valid JSON Schema, each target call names an
 offered tool, and each call's arguments validate against that tool's schema. Used by the validate stage
-(thinkact.validation) and by the agent's tool environment (thinkact.agent), which checks every call a model makes.
+(thinkact.validation) and by the agent's tool environment (thinkact.env), which checks every call a model makes.
 
 Examples repeat the same few tools thousands of times, so everything about one tool (its contract check,
 its schema check, its compiled validator) is computed once and cached by the tool's canonical JSON.

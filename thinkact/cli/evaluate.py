@@ -17,13 +17,14 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from thinkact.agent.episode import EpisodeSpec, read_episodes
 from thinkact.config import Params, load_params
 from thinkact.contract import SPLITS, Example, read_jsonl
+from thinkact.env.spec import EpisodeSpec, read_episodes
 from thinkact.errors import ThinkactError
+from thinkact.evaluation.episode_eval import settings_record
 from thinkact.evaluation.report import render_headline
-from thinkact.evaluation.runner import (bfcl_split, episode_headline, episode_settings_from, episode_splits, label_of,
-                                        log_evaluation, nonempty, run_evaluation, split_label)
+from thinkact.evaluation.runner import (bfcl_split, episode_headline, episode_splits, label_of, log_evaluation,
+                                        nonempty, run_evaluation, split_label)
 from thinkact.importers.bfcl import import_bfcl
 from thinkact.tracking import stage_run
 
@@ -109,17 +110,18 @@ def evaluate_episodes_command(models: Sequence[str], data: Sequence[Path], split
     limit = params.evaluate.episodes.max_examples if max_examples is None else max_examples
     if limit < 0:
         raise ThinkactError("--max-examples must be >= 0 (0: all)")
-    settings = episode_settings_from(params, k=k, temperature=temperature)
-    if settings.k < 0:
+    settings = settings_record(params, k, temperature)
+    if settings["k"] < 0:
         raise ThinkactError("--k must be >= 0 (0: greedy only, no pass^k)")
-    if settings.k > 0 and not 0 < settings.temperature <= 5:
-        raise ThinkactError(f"--temperature must be in (0, 5] for pass^k (k = {settings.k}); --k 0 plays greedy only")
+    if settings["k"] > 0 and not 0 < settings["temperature"] <= 5:
+        raise ThinkactError(f"--temperature must be in (0, 5] for pass^k (k = {settings['k']}); --k 0 plays greedy "
+                            "only")
     chosen = parse_models(models, params.evaluate.models)
     sets = load_episode_sets(params, data, split_names(splits), limit)
     logged = {"models": chosen, "episode_sets": {name: len(v) for name, v in sets.items()},
-              "episode_settings": dataclasses.asdict(settings)}
+              "episode_settings": settings}
     with stage_run("evaluate-cli", params=logged, tags={"thinkact.entry": "cli"}) as tracked:
         result = run_evaluation(params, chosen, {}, out, title="thinkact evaluate: agent episodes", episodes=sets,
-                                episode_settings=settings)
+                                episode_k=k, episode_temperature=temperature)
         log_evaluation(tracked, result, out)
     return f"{episode_headline(result.episodes)}\nFull report: {out / 'report.md'}"

@@ -10,7 +10,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from thinkact.chat_template import render_target
+from thinkact.chat_format.template import render_target
 from thinkact.contract import Example
 from thinkact.generation import prompt_text
 

@@ -13,9 +13,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from thinkact.agent.episode import EPISODES_DIR
+from thinkact.env.spec import EPISODES_DIR
 from thinkact.config import DataParams
-from thinkact.data.episodes import generate_episodes
+from thinkact.data.episode_gen import generate_episodes
 from thinkact.data.generator import generate
 from thinkact.io import atomic_dir
 

@@ -29,12 +29,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinkact.chat_template import render_target
+from thinkact.chat_format.parsing import parse
+from thinkact.chat_format.template import render_target
 from thinkact.contract import Example
 from thinkact.evaluation.metrics import target_column
 from thinkact.importers.bfcl import bfcl_raw, import_bfcl
 from thinkact.rewards import get
-from thinkact.rewards.parsing import parse
 
 Calls = list[tuple[str, dict[str, Any]]]
 Checker = Callable[[list[dict], list[dict], list[dict], str], dict]

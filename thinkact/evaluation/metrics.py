@@ -3,7 +3,7 @@
 Rewards are metrics (docs/design.md): every reward in `thinkact.rewards` is scored by calling the registered
 function itself, under its own name (`tool_call_exact`, `tool_call`, `answer`, `format`,
 `reasoning_consistency`, and any reward registered later). The derived metrics reuse the same parser
-(`thinkact.rewards.parsing`) and comparison rules (`thinkact.rewards.compare`):
+(`thinkact.chat_format.parsing`) and comparison rules (`thinkact.rewards.compare`):
 
 | metric | applies to | per-example score |
 |---|---|---|
@@ -30,11 +30,11 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from thinkact.chat_format.parsing import END_MARKERS, parse
 from thinkact.contract import Example
 from thinkact.rewards import EPISODE_NAMES, build, describe, names as reward_names
 from thinkact.rewards.compare import pair_score
 from thinkact.rewards.functions import text_of
-from thinkact.rewards.parsing import END_MARKERS, parse
 
 DERIVED = ("tool_name_accuracy", "argument_accuracy", "action_type_accuracy", "reasoning_present", "output_length")
 OFFERS = re.compile(r"\b(how (can|may|could) i (help|assist)|what can i (do|help)|anything else|is there anything"
@@ -53,7 +53,7 @@ DESCRIPTIONS = {  # the derived metrics; a reward's description is the first lin
 
 def metric_names() -> list[str]:
     """Every per-turn metric, in report order: the registered rewards (registry order) but the episode rewards
-    (they score whole episodes: thinkact.evaluation.episodes), then the derived metrics."""
+    (they score whole episodes: thinkact.evaluation.episode_eval), then the derived metrics."""
     rewards = [n for n in reward_names() if n not in EPISODE_NAMES]
     clash = set(rewards) & set(DERIVED)
     if clash:

@@ -3,11 +3,11 @@
 The one implementation behind the `evaluate` stage (tasks/evaluate.py) and `thinkact evaluate` (any model, any
 contract JSONL, BFCL categories, episode files). `models` maps a report label to a model spec (see
 thinkact.evaluation.predict). Each model is loaded once: it generates on the per-turn examples, then plays the
-episodes (thinkact.evaluation.episodes), then is released. Nothing is written until every model has run, so a
+episodes (thinkact.evaluation.episode_eval), then is released. Nothing is written until every model has run, so a
 failure leaves the previous results as they were; then every file is written atomically.
 
     res = run_evaluation(params, {"base": "base", "sft": "sft", "grpo": "grpo"}, examples, "outputs/evaluate",
-                         episodes=episode_splits(params, ["test_env"]), episode_settings=episode_settings_from(params))
+                         episodes=episode_splits(params, ["test_env"]))   # played as params' episodes sections say
     res.turns, res.episodes, res.info      # Evaluation, EpisodeEvaluation (None without episodes), run.json
     log_evaluation(tracked, res, "outputs/evaluate")   # the caller's MLflow run
 
@@ -18,7 +18,6 @@ seconds, throughput). With no per-turn examples (`thinkact evaluate --episodes`)
 """
 from __future__ import annotations
 
-import dataclasses
 import gc
 import hashlib
 import re
@@ -28,12 +27,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from thinkact.agent.episode import EpisodeSpec, episode_path, read_episodes
 from thinkact.config import Params
 from thinkact.contract import Example, read_jsonl
+from thinkact.env.spec import EpisodeSpec, episode_path, read_episodes
 from thinkact.errors import DataError, ThinkactError
-from thinkact.evaluation.episodes import (EpisodeEvaluation, EpisodeSettings, Played, check_models as check_labels,
-                                          play_model, render_episode_markdown, summarize_episodes, write_transcripts)
+from thinkact.evaluation.episode_eval import (EpisodeEvaluation, Played, check_models as check_labels, play_model,
+                                              render_episode_markdown, sampling, settings_record, summarize_episodes,
+                                              write_transcripts)
 from thinkact.evaluation.headline import HEADLINE_DIR, write_headline
 from thinkact.evaluation.plots import reward_curves_png
 from thinkact.evaluation.plots_page import write_plots_page
@@ -136,38 +136,26 @@ def episode_splits(params: Params, splits: Sequence[str], limit: int | None = No
     return out
 
 
-def episode_settings_from(params: Params, *, k: int | None = None,
-                          temperature: float | None = None) -> EpisodeSettings:
-    """How episodes are played in evaluation: `evaluate.episodes` (k, temperature), the `episodes` bounds and tokens
-    per turn, `evaluate.batch_size` and `evaluate.bootstrap`, seeded with `model.seed`; `k`/`temperature` override."""
-    ep, ev = params.episodes, params.evaluate
-    return EpisodeSettings(k=ev.episodes.k if k is None else k,
-                           temperature=ev.episodes.temperature if temperature is None else temperature,
-                           max_new_tokens=ep.max_new_tokens, max_turns=ep.max_turns,
-                           max_tool_calls=ep.max_tool_calls, batch_size=ev.batch_size, seed=params.model.seed,
-                           bootstrap=ev.bootstrap)
-
-
 class EvaluationResult(NamedTuple):
     turns: Evaluation | None             # the per-turn evaluation; None without per-turn examples
     episodes: EpisodeEvaluation | None   # the episode evaluation; None without episodes
     info: dict[str, Any]                 # run.json
 
 
-def _check_labels(models: Mapping[str, str], episodes: Mapping[str, Any] | None, settings: EpisodeSettings) -> None:
+def _check_labels(models: Mapping[str, str], episodes: Mapping[str, Any] | None, k: int, temperature: float) -> None:
     for label in models:
         if label in (*RESERVED, EPISODES_KEY):
             raise ThinkactError(f"model label '{label}' is reserved (a metrics.json key); name the model "
                                 "otherwise (LABEL=SPEC)")
     if episodes:
         try:
-            check_labels(list(models), default_pairs(list(models)), settings)
+            check_labels(list(models), default_pairs(list(models)), k, temperature)
         except ValueError as e:
             raise ThinkactError(f"episode evaluation: {e}") from None
 
 
 def _generate(label: str, spec: str, params: Params, examples: Mapping[str, Sequence[Example]],
-              episodes: Mapping[str, Sequence[EpisodeSpec]] | None, settings: EpisodeSettings
+              episodes: Mapping[str, Sequence[EpisodeSpec]] | None, k: int, temperature: float
               ) -> tuple[dict[str, list[str]], float, Played | None, float]:
     """One model, loaded once: (completions per split, their seconds, episodes played, their seconds)."""
     completions, seconds, played, episode_s = {}, 0.0, None, 0.0
@@ -186,7 +174,7 @@ def _generate(label: str, spec: str, params: Params, examples: Mapping[str, Sequ
         loaded = loaded or load_for_eval(spec, params)
         set_cpu_threads(params.evaluate.cpu_threads)
         t0 = time.perf_counter()
-        played = play_model(*loaded, label, episodes, settings)
+        played = play_model(*loaded, label, episodes, params, k=k, temperature=temperature)
         episode_s = time.perf_counter() - t0
     del loaded
     gc.collect()
@@ -198,19 +186,20 @@ def run_evaluation(params: Params, models: Mapping[str, str], examples: Mapping[
                    reward_history: list[dict[str, float]] | None = None,
                    loss_history: list[dict[str, float]] | None = None,
                    episodes: Mapping[str, Sequence[EpisodeSpec]] | None = None,
-                   episode_settings: EpisodeSettings | None = None) -> EvaluationResult:
-    """Generate with each model on each split of `examples` and play each split of `episodes` (settings:
-    `episode_settings`, default from params), score, and write `out_dir` (report.py's layout, the episode files,
+                   episode_k: int | None = None, episode_temperature: float | None = None) -> EvaluationResult:
+    """Generate with each model on each split of `examples` and play each split of `episodes` (as params'
+    `episodes` and `evaluate.episodes` say; `episode_k`/`episode_temperature` override k and the temperature of the
+    pass^k samples, k = 0: greedy only), score, and write `out_dir` (report.py's layout, the episode files,
     run.json); the caller logs the result to its MLflow run with `log_evaluation`."""
     out = Path(out_dir)
     episodes = {k: list(v) for k, v in (episodes or {}).items()} or None
-    settings = episode_settings or episode_settings_from(params)
+    k, temperature = sampling(params, episode_k, episode_temperature)
     if not examples and not episodes:
         raise ThinkactError("nothing to evaluate: no examples and no episodes")
     for name in (METRICS_FILE, REPORT_FILE, RUN_FILE):  # an output path that is a folder: fail before any work
         output_file(out / name, create=False)
     check_models(models, params)
-    _check_labels(models, episodes, settings)
+    _check_labels(models, episodes, k, temperature)
     t0 = time.perf_counter()
     completions: dict[str, dict[str, list[str]]] = {}
     seconds: dict[str, float] = {}
@@ -218,7 +207,7 @@ def run_evaluation(params: Params, models: Mapping[str, str], examples: Mapping[
     episode_seconds: dict[str, float] = {}
     for label, spec in models.items():
         completions[label], seconds[label], got, episode_seconds[label] = _generate(
-            label, spec, params, examples, episodes, settings)
+            label, spec, params, examples, episodes, k, temperature)
         if got is not None:
             played[label] = got
     ev = eev = None
@@ -237,11 +226,11 @@ def run_evaluation(params: Params, models: Mapping[str, str], examples: Mapping[
             pass
         shutil.rmtree(out / PLOTS_DIR, ignore_errors=True)
     if episodes:
-        eev = summarize_episodes(played, episodes, settings)
+        eev = summarize_episodes(played, episodes, params, k=k, temperature=temperature)
         write_episodes(eev, out, ev, title)
         info[EPISODES_KEY] = {"splits": {s: len(e) for s, e in episodes.items()},
                               "episodes_md5": {s: examples_md5(e) for s, e in episodes.items()},
-                              "settings": dataclasses.asdict(settings),
+                              "settings": settings_record(params, k, temperature),
                               "seconds": {k: round(v, 1) for k, v in episode_seconds.items()},
                               "throughput": eev.throughput}
     write_headline(out / HEADLINE_DIR, ev, eev)
@@ -276,7 +265,7 @@ def episode_metrics_json(eev: EpisodeEvaluation) -> dict[str, Any]:
 def episode_headline(eev: EpisodeEvaluation) -> str:
     """A row per model: greedy success and pass^k per split (mean ± CI), as Markdown."""
     shown = [k for k in ("episode_success", "pass_k") if k in eev.metrics]
-    names = {"episode_success": "success", "pass_k": f"pass^{eev.settings.k}"}
+    names = {"episode_success": "success", "pass_k": f"pass^{eev.settings['k']}"}
     lines = ["| " + " | ".join(["model", *(f"{s} {names[k]}" for s in eev.splits for k in shown)]) + " |",
              "| " + " | ".join(["---"] * (len(eev.splits) * len(shown) + 1)) + " |"]
     lines += ["| " + " | ".join([m, *(cell(eev.summary[m][s][k], k) for s in eev.splits for k in shown)]) + " |"

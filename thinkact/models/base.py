@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from transformers.utils.chat_template_utils import render_jinja_template
 
-from thinkact.chat_template import CHAT_TEMPLATE, json_arguments, target_message
+from thinkact.chat_format.template import CHAT_TEMPLATE, json_arguments, target_message
 from thinkact.config import Params
 from thinkact.contract import Example
 from thinkact.errors import ConfigError

@@ -30,7 +30,7 @@ from safetensors import SafetensorError, safe_open
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from thinkact import distributed
-from thinkact.chat_template import PROMPT_KEY, apply_template
+from thinkact.chat_format.template import PROMPT_KEY, apply_template
 from thinkact.errors import ThinkactError
 from thinkact.io import META_FILE
 import thinkact.models.smollm2 as smollm2

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
-from thinkact.chat_template import apply_template
+from thinkact.chat_format.template import apply_template
 from thinkact.errors import ThinkactError
 from thinkact.io import META_FILE, atomic_dir, atomic_write_json
 

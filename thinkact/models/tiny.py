@@ -29,7 +29,7 @@ from tokenizers import models as bpe_models
 from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 from transformers.utils.chat_template_utils import render_jinja_template
 
-from thinkact.chat_template import CHAT_TEMPLATE, apply_template, render_target
+from thinkact.chat_format.template import CHAT_TEMPLATE, apply_template, render_target
 from thinkact.io import META_FILE, atomic_dir, atomic_write_json
 from thinkact.progress import Progress
 from thinkact.param_checks import tiny_problem

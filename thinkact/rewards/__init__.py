@@ -1,11 +1,12 @@
 """Rewards that are also evaluation metrics: one registry, TRL's signature, picklable.
 
 Per-turn rewards read the `target` column (thinkact.rewards.functions); episode rewards (`EPISODE_NAMES`,
-thinkact.rewards.episode) read `episode` and `episode_result` and are None (not applicable) without them.
+thinkact.rewards.episode_rewards) read `episode` and `episode_result` (through thinkact.env.columns) and are None
+(not applicable) without them.
 
     thinkact rewards list
 """
-from thinkact.rewards.episode import EPISODE_NAMES
+from thinkact.rewards.episode_rewards import EPISODE_NAMES
 from thinkact.rewards.registry import Reward, build, describe, get, names, options_of, register
 
 __all__ = ["EPISODE_NAMES", "Reward", "build", "describe", "get", "names", "options_of", "register"]

@@ -13,8 +13,8 @@ import json
 import re
 from typing import Any
 
+from thinkact.chat_format.parsing import Parsed, parse
 from thinkact.rewards.compare import call_scores, normalize_string
-from thinkact.rewards.parsing import Parsed, parse
 
 MAX_TARGET_CHARS = 200_000
 

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thinkact.errors import ConfigError
-from thinkact.rewards.episode import (episode_answer_facts, episode_call_precision, episode_call_recall,
-                                     episode_success, episode_turns, episode_valid_calls)
+from thinkact.rewards.episode_rewards import (episode_answer_facts, episode_call_precision, episode_call_recall,
+                                             episode_success, episode_turns, episode_valid_calls)
 from thinkact.rewards.functions import answer, format, reasoning_consistency, tool_call, tool_call_exact
 
 RewardFn = Callable[..., list[float | None]]
 BUILTIN: tuple[RewardFn, ...] = (
     tool_call, tool_call_exact, answer, format, reasoning_consistency,  # per turn: `target` column
-    # per episode (thinkact.rewards.episode): `episode` and `episode_result` columns; None on a per-turn batch
+    # per episode (thinkact.rewards.episode_rewards): `episode`, `episode_result` columns; None on a per-turn batch
     episode_success, episode_call_recall, episode_call_precision, episode_answer_facts, episode_valid_calls,
     episode_turns)
 _REGISTRY: dict[str, RewardFn] = {fn.__name__: fn for fn in BUILTIN}

@@ -7,7 +7,7 @@ The logged MLflow model is a "models from code" pyfunc (`chat_pyfunc_entry.py` i
 parser, thinkact-card.json); the thinkact package rides along as `code_paths`, so the model also loads where thinkact
 is not installed. `predict` renders the prompt with the folder's chat template exactly as training and evaluation
 do (`thinkact.generation`), generates (greedy unless a temperature is given) and reads the completion with the one
-parser (`thinkact.rewards.parsing`), as `thinkact chat` does.
+parser (`thinkact.chat_format.parsing`), as `thinkact chat` does.
 
 Request (the input example logged with every version):
 
@@ -48,9 +48,9 @@ from mlflow.models import ModelSignature
 from mlflow.types.schema import AnyType, Array, ColSpec, DataType, Object, Property, Schema
 
 import thinkact
+from thinkact.chat_format.parsing import action_text, parse
 from thinkact.contract import Example, Target
 from thinkact.generation import generate_completions, prompt_text
-from thinkact.rewards.parsing import action_text, parse
 from thinkact.tool_schemas import openai_tools
 from thinkact.world.catalog import TOOLS_BY_NAME
 
@@ -302,7 +302,7 @@ def with_response_parser(folder: str | Path) -> Iterator[Path]:
     # imported here: TRL (and the chat template read from its package) is needed to log, not to serve
     from transformers import AutoTokenizer
 
-    from thinkact.chat_template import add_response_parsing
+    from thinkact.chat_format.template import add_response_parsing
 
     with tempfile.TemporaryDirectory(prefix="thinkact-log-") as tmp:
         copy = Path(tmp) / folder.name

@@ -23,7 +23,7 @@ from typing import Any
 
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from thinkact.chat_template import add_response_parsing
+from thinkact.chat_format.template import add_response_parsing
 from thinkact import distributed
 from thinkact.io import atomic_dir, atomic_write_json, atomic_write_text
 

@@ -30,10 +30,10 @@ from datasets import Dataset
 from transformers import PrinterCallback
 from trl import GRPOConfig, GRPOTrainer
 
-from thinkact.agent.episode import EpisodeSpec
+from thinkact.env.spec import EpisodeSpec
 from thinkact.config import Params
 from thinkact import distributed
-from thinkact.chat_template import PROMPT_KEY
+from thinkact.chat_format.template import PROMPT_KEY
 from thinkact.contract import Example, read_jsonl
 from thinkact.errors import ConfigError
 from thinkact.generation import prompt_text
@@ -42,7 +42,7 @@ from thinkact.models import load_base, load_model, set_cpu_threads
 from thinkact.rewards import build
 from thinkact.training.callbacks import CompletionSamples, TrackingCallback
 from thinkact.training.checkpoints import fingerprint, resume_point, save_final
-from thinkact.training.episodes import EpisodeRollouts, check_episode_rewards, episode_rows
+from thinkact.training.episode_rollouts import EpisodeRollouts, check_episode_rewards, episode_rows
 from thinkact.training.trl_config import device_defaults, lora_config, trl_config
 
 STAGE = "grpo"

@@ -22,7 +22,7 @@ from trl import SFTConfig, SFTTrainer
 from trl.trainer import utils as trl_utils
 
 from thinkact import distributed
-from thinkact.chat_template import PROMPT_KEY, json_arguments, render_target, target_message
+from thinkact.chat_format.template import PROMPT_KEY, json_arguments, render_target, target_message
 from thinkact.config import Params
 from thinkact.contract import Example
 from thinkact.generation import prompt_text

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from thinkact.config import ValidateParams
 from thinkact.io import atomic_dir, atomic_write_json
-from thinkact.validation.episodes import episode_table
+from thinkact.validation.episode_checks import episode_table
 from thinkact.validation.report import DOCS_DIR, REPORT_FILE, Report
 from thinkact.validation.rows import frame, read_rows_overlapped
 from thinkact.validation.suite import import_gx, run_suite

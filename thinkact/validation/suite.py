@@ -9,7 +9,7 @@ lives, so the report (report.py) can quote GX's own results. Groups:
     hygiene   ids unique, no id or prompt shared between train and an evaluation split
     shape     rows per split and the share of each turn type per split within params.validate bounds
 
-More tables (a `Table`: the episode files, thinkact.validation.episodes) run in the same GX context, each as its
+More tables (a `Table`: the episode files, thinkact.validation.episode_checks) run in the same GX context, each as its
 own suite and checkpoint, so their results are in the same outcomes, report and data docs.
 The data docs, when asked for, are made to read offline once GX has written them (offline_docs.py).
 GX is imported only here, and only when the suite runs (it takes about 4 s).

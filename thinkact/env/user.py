@@ -2,7 +2,7 @@
 
 A clarifying question gets the values the user held back, in one fixed sentence per value (slot labels from
 `thinkact.world.phrasings.LABELS`, values rendered as in generated user messages); anything else gets the
-fixed `NOTHING_TO_ADD`. `thinkact.agent.environment` decides which reply applies; the data generator can
+fixed `NOTHING_TO_ADD`. `thinkact.env.tool_env` decides which reply applies; the data generator can
 use the same functions to write gold conversations.
 
     clarification_reply({"order_id": "ORD-12345"})   # "The order number is ORD-12345."

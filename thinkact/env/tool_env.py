@@ -1,12 +1,12 @@
 """One agent episode over the simulated tools: tool calls are checked, run, recorded and bounded.
 
-`ToolEnvironment` plays one `EpisodeSpec` (thinkact.agent.episode). Every tool call goes through `call` (or
+`ToolEnvironment` plays one `EpisodeSpec` (thinkact.env.spec). Every tool call goes through `call` (or
 `call_raw` for a raw call object): it is checked against the offered tool's JSON Schema
 (thinkact.tool_schemas), then run by the deterministic simulators (thinkact.world.simulators). Whatever the
 model sends, the result is a JSON string, never an exception: the simulator's result, formatted as the tool
 messages of the generated data, or `{"error": "...", "kind": K}` with K one of `ERROR_KINDS`. The assistant's
 text messages go to `respond`: while the spec holds values the user left out and has not given yet, any text
-(instead of a call) is a clarifying question and the simulated user gives them all (thinkact.agent.user);
+(instead of a call) is a clarifying question and the simulated user gives them all (thinkact.env.user);
 otherwise text is the final answer, the user has nothing to add and the episode ends. Calls past
 `max_tool_calls`, or texts past `max_turns`, end the episode as failed. Results depend only on the calls and
 texts, in order (the simulators seed on the call itself).
@@ -35,11 +35,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from thinkact.agent.episode import EpisodeSpec
-from thinkact.agent.user import LIMIT_REPLY, NOTHING_TO_ADD, clarification_reply
 from thinkact.contract import strict_json_loads
-from thinkact.world.simulators import SIMULATORS, simulate
+from thinkact.env.spec import EpisodeSpec
+from thinkact.env.user import LIMIT_REPLY, NOTHING_TO_ADD, clarification_reply
 from thinkact.tool_schemas import arguments_error, tool_infos
+from thinkact.world.simulators import SIMULATORS, simulate
 
 ERROR_KINDS = ("unknown_tool", "invalid_arguments", "malformed_call", "tool_error", "limit")
 TURN_KINDS = ("clarify", "answer", "limit", "ended")

@@ -1,5 +1,5 @@
 """GRPO on agent episodes (`grpo.mode: episodes`): TRL's GRPOTrainer with a `rollout_func` that plays whole
-episodes, tools running, through the one rollout loop (thinkact.agent.rollout.play_episodes).
+episodes, tools running, through the one rollout loop (thinkact.env.rollout.play_episodes).
 
 Why a `rollout_func` and not `environment_factory`: TRL renders an environment's tools from its methods'
 signatures (not the data's JSON Schemas with enums, patterns and distractors) and its tool loop cannot answer a
@@ -8,7 +8,7 @@ episode's own tools — byte-identical to what SFT trains on and evaluation play
 through `ToolEnvironment` (schema-checked; a bad call comes back as an error result, never an exception) and lets
 the simulated user answer questions. TRL gets the token streams with `env_mask` (tool results and user replies are
 0, so they never carry loss: TRL multiplies its loss mask by it) and forwards `episode_result` to the episode
-rewards (thinkact.rewards.episode). `tools/call_frequency` (calls per episode) and `tools/failure_frequency`
+rewards (thinkact.rewards.episode_rewards). `tools/call_frequency` (calls per episode) and `tools/failure_frequency`
 (invalid calls per call) are logged under TRL's own names.
 
     rows = episode_rows(specs, tokenizer)                      # the GRPO data set: prompt, episode, id
@@ -21,9 +21,9 @@ from typing import Any
 
 import torch
 
-from thinkact.agent.episode import EpisodeSpec
-from thinkact.agent.rollout import opening_messages, play_episodes, render, trl_output
-from thinkact.config import EpisodesParams
+from thinkact.env.rollout import opening_messages, play_episodes, render, trl_output
+from thinkact.env.settings import EpisodesParams
+from thinkact.env.spec import EpisodeSpec
 from thinkact.errors import ConfigError
 from thinkact.rewards import EPISODE_NAMES
 
@@ -61,10 +61,9 @@ class EpisodeRollouts:
         seed = args.seed + 1_000_003 * self.calls + trainer.accelerator.process_index
         self.calls += 1
         rollouts = play_episodes(
-            model, trainer.processing_class, [self.specs[p] for p in prompts], temperature=args.temperature,
-            top_p=args.top_p, top_k=args.top_k or 0, max_new_tokens=settings.max_new_tokens,
-            max_turns=settings.max_turns, max_tool_calls=settings.max_tool_calls, batch_size=len(prompts),
-            seed=seed, max_completion_tokens=args.max_completion_length)
+            model, trainer.processing_class, [self.specs[p] for p in prompts], settings, temperature=args.temperature,
+            top_p=args.top_p, top_k=args.top_k or 0, batch_size=len(prompts), seed=seed,
+            max_completion_tokens=args.max_completion_length)
         calls = sum(len(r.calls) for r in rollouts)
         failed = sum(c.error is not None for r in rollouts for c in r.calls)
         counts = trainer.accelerator.gather(torch.tensor([calls, failed, len(rollouts)], device=trainer.accelerator.device))

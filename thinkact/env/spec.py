@@ -1,14 +1,14 @@
 """The episode spec: everything an agent episode needs, as one frozen, JSON-round-trippable record.
 
 The data generator writes one spec per episode (a JSON object, e.g. the `episode` column of a GRPO data set);
-`thinkact.agent.environment.ToolEnvironment` plays it. A spec is checked when it is made: its shape against
+`thinkact.env.tool_env.ToolEnvironment` plays it. A spec is checked when it is made: its shape against
 `EPISODE_SCHEMA` (jsonschema), its tools' parameter schemas, and its gold calls against those schemas (with the
 checks of `thinkact.tool_schemas`). A bad spec raises `DataError` naming the field. The built-in episodes
-(`data/episodes/<split>.jsonl`, thinkact.data.episodes) add where an episode comes from (`split`, `domain`),
+(`data/episodes/<split>.jsonl`, thinkact.data.episode_gen) add where an episode comes from (`split`, `domain`),
 what it exercises (`kind`, one of `EPISODE_KINDS`), the system prompt, and the gold texts (`question`, `answer`);
 these fields are optional, so a hand-made spec needs only the first six.
 
-    from thinkact.agent.episode import EpisodeSpec
+    from thinkact.env.spec import EpisodeSpec
     from thinkact.contract import ToolCall
     from thinkact.world.catalog import TOOLS_BY_NAME
     spec = EpisodeSpec(id="ep-1", user="Can you check on my order?",
@@ -57,7 +57,7 @@ _VALIDATOR = Draft202012Validator(EPISODE_SCHEMA)
 EPISODE_KINDS = DataParams.EPISODE_KINDS  # single, chain, parallel, clarify, no_tool
 EPISODES_DIR = "episodes"  # a data folder's episode files: <data>/episodes/<split>.jsonl
 OPTIONAL = ("split", "domain", "kind", "system", "question", "answer")  # written only when set
-HINT = "see EpisodeSpec in thinkact/agent/episode.py and docs/data.md"
+HINT = "see EpisodeSpec in thinkact/env/spec.py and docs/data.md"
 
 
 def shape_error(d: Any, path: str = "<episode>", line: int | None = None) -> DataError | None:

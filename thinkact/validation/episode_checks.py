@@ -1,6 +1,6 @@
 """Episode files in the data gate: <data>/episodes/<split>.jsonl, checked in the same GX run (docs/data.md).
 
-    from thinkact.validation.episodes import episode_table
+    from thinkact.validation.episode_checks import episode_table
     found = episode_table("data")        # None when the folder has no episodes/
     found.table, found.counts            # a suite.Table for run_suite(extra=...), episodes per split
 
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thinkact.agent.environment import ToolEnvironment
-from thinkact.agent.episode import EPISODES_DIR, EpisodeSpec, opening_key, shape_error
+from thinkact.env.spec import EPISODES_DIR, EpisodeSpec, opening_key, shape_error
+from thinkact.env.tool_env import ToolEnvironment
 from thinkact.contract import SPLITS, TRAIN_SPLIT, json_object
 from thinkact.world.slots import render_value
 from thinkact.errors import DataError

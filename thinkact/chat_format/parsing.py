@@ -1,7 +1,8 @@
 """Parse a model completion: `<think>…</think>` then `<tool_call>{json}</tool_call>` blocks or an answer.
 
-JSON only (never eval), with size limits; never raises. Results are cached per text because every reward
-parses the same completions.
+The format is the one the chat template writes (thinkact.chat_format.template.render_target). JSON only (never
+eval), with size limits; never raises. Results are cached per text because every reward parses the same
+completions.
 
     parse('<think>\\nneed the order\\n</think>\\n\\n<tool_call>\\n{"name": "f", "arguments": {}}\\n</tool_call>')
 """

@@ -1,12 +1,12 @@
-"""Episode rewards: score a whole played agent episode (thinkact.agent.rollout), not one assistant turn.
+"""Episode rewards: score a whole played agent episode (thinkact.env.rollout), not one assistant turn.
 
 Same contract as the per-turn rewards (TRL's `fn(completions, **columns) -> list[float | None]`, never raises,
 scores in [0, 1] or None, picklable, registered in thinkact.rewards.registry and reported as evaluation metrics
-of the same name). They read two columns and ignore the completion text:
+of the same name). They read two columns, through thinkact.env.columns, and ignore the completion text:
 
-- `episode`: the EpisodeSpec as JSON (`spec.to_json()`, or its dict): `gold_calls` and `facts`;
+- `episode`: the EpisodeSpec as JSON (`spec.to_json()`, or its dict): `gold_calls` and `facts` (`gold_of`);
 - `episode_result`: `EpisodeRollout.result()` (a dict or its JSON): `calls` [{name, arguments, error}],
-  `final_answer`, `done`, `failed`, `assistant_turns`, `max_turns`, `max_tool_calls`.
+  `final_answer`, `done`, `failed`, `assistant_turns`, `max_turns`, `max_tool_calls` (`played_of`).
 
 Without an `episode_result` column (a per-turn batch), or where a row's spec or result is unreadable, every score
 is None (not applicable). Gold calls are matched to the valid calls made (error None) one to one, in any order,
@@ -18,32 +18,17 @@ when its normalised text (compare.normalize_string) is a substring of the normal
 """
 from __future__ import annotations
 
-import functools
-import json
-from typing import Any, NamedTuple
+from typing import Any
 
-from thinkact.world.catalog import TOOLS_BY_NAME
+from thinkact.env.columns import Gold, Played, gold_of, played_of
 from thinkact.rewards.compare import max_matching, normalize_string, pair_score
+from thinkact.world.catalog import TOOLS_BY_NAME
 
 CHANGING_VERBS = frozenset({
     "add", "apply", "approve", "book", "buy", "cancel", "change", "close", "create", "delete", "edit", "file",
     "make", "modify", "order", "pause", "pay", "place", "post", "purchase", "refund", "register", "remove",
     "request", "reserve", "reset", "resume", "schedule", "send", "set", "submit", "subscribe", "transfer",
     "unsubscribe", "update"})
-MAX_COLUMN_CHARS = 1_000_000  # a spec or result longer than this is unreadable (None)
-
-
-class Gold(NamedTuple):
-    calls: tuple[tuple[str, dict, dict | None], ...]
-    facts: tuple[str, ...]
-
-
-class Played(NamedTuple):
-    calls: tuple[tuple[str | None, Any, bool], ...]   # (name, arguments, valid)
-    final_answer: str | None
-    ended: bool                                         # done and not failed
-    turns: int
-    max_messages: int
 
 
 def state_changing(name: str | None) -> bool:
@@ -54,45 +39,6 @@ def state_changing(name: str | None) -> bool:
     if isinstance(marker, bool):
         return marker
     return name.rsplit(".", 1)[-1].split("_", 1)[0].lower() in CHANGING_VERBS
-
-
-def _load(value: Any) -> Any:
-    if isinstance(value, (str, bytes)):
-        return json.loads(value) if len(value) <= MAX_COLUMN_CHARS else None
-    return value
-
-
-@functools.lru_cache(maxsize=16384)
-def _gold_of(text: str | bytes) -> Gold | None:
-    d = _load(text)
-    calls = tuple((c["name"], c.get("arguments") or {}, c.get("accepted")) for c in d.get("gold_calls") or ())
-    if not all(isinstance(n, str) and isinstance(a, dict) for n, a, _ in calls):
-        return None
-    return Gold(calls, tuple(str(f) for f in d.get("facts") or ()))
-
-
-def gold_of(spec: Any) -> Gold | None:
-    """Gold calls and facts of an `episode` value (JSON or dict); None when unreadable."""
-    try:
-        return _gold_of(spec if isinstance(spec, (str, bytes)) else json.dumps(spec, sort_keys=True))
-    except Exception:  # noqa: BLE001 - a reward never raises: an unreadable spec is "not applicable"
-        return None
-
-
-def played_of(result: Any) -> Played | None:
-    """The parts of an `episode_result` value (JSON or dict) the rewards read; None when unreadable."""
-    try:
-        d = _load(result)
-        calls = tuple((c.get("name") if isinstance(c.get("name"), str) else None, c.get("arguments"),
-                       c.get("error") is None) if isinstance(c, dict) else (None, c, False)
-                      for c in d.get("calls") or ())
-        final = d.get("final_answer")
-        limit = int(d.get("max_turns") or 0) + int(d.get("max_tool_calls") or 0)
-        turns = int(d.get("assistant_turns") or 0)
-        return Played(calls, final if isinstance(final, str) else None,
-                      d.get("done") is True and d.get("failed") is not True, max(turns, 0), limit)
-    except Exception:  # noqa: BLE001 - garbage in a result column is "not applicable", never a crash
-        return None
 
 
 def matched(calls: tuple[tuple[str | None, Any, bool], ...], gold: Gold) -> tuple[int, list[int]]:

@@ -1,15 +1,19 @@
 """Evaluate models on agent episodes: success (pass^1, greedy) and pass^k (k samples, all succeed), with intervals.
 
-Every model plays every split's episodes with `thinkact.agent.rollout.play_episodes`, once greedily and, when
-`k` > 0, `k` times sampled at `temperature`. Each episode is scored by the episode rewards themselves
-(thinkact.rewards.episode: rewards are metrics), plus `pass_k` (1 when all k samples succeed), `sampled_success`
-(share of the k samples that succeed), `calls_per_episode`, `turns_per_episode` (assistant messages) and
-`invalid_call_rate` (share of an episode's calls the environment rejected; None without calls). Every metric gets
-a bootstrap interval over episodes, and each model a paired delta against the one before it (same episodes);
-throughput (episodes per second, greedy and sampled) is reported beside them.
+Every model plays every split's episodes with `thinkact.env.rollout.play_episodes`, once greedily and, when
+`k` > 0, `k` times sampled at `temperature`. The settings are params' own: the `episodes` section bounds each
+episode (thinkact.env.settings.EpisodesParams), `evaluate.episodes` gives k and the temperature (a caller may
+override those two; k = 0 plays greedy only), `evaluate.batch_size` the batch, `evaluate.bootstrap` the intervals,
+`model.seed` the sampling seed; `settings_record` is how metrics.json and run.json record them. Each episode is
+scored by the episode rewards themselves (thinkact.rewards.episode_rewards: rewards are metrics), plus `pass_k`
+(1 when all k samples succeed), `sampled_success` (share of the k samples that succeed), `calls_per_episode`,
+`turns_per_episode` (assistant messages) and `invalid_call_rate` (share of an episode's calls the environment
+rejected; None without calls). Every metric gets a bootstrap interval over episodes, and each model a paired delta
+against the one before it (same episodes); throughput (episodes per second, greedy and sampled) is reported beside
+them.
 
-    ev = evaluate_episodes({"sft": (model, tokenizer), "grpo": lambda: load(...)}, {"test_env": specs},
-                           EpisodeSettings(k=4, temperature=0.8), out_dir="outputs/evaluate")
+    ev = evaluate_episodes({"sft": (model, tokenizer), "grpo": lambda: load(...)}, {"test_env": specs}, params,
+                           k=4, temperature=0.8, out_dir="outputs/evaluate")
     ev.metrics_json()["grpo"]["test_env"]["episode_success_ci"]; render_episode_markdown(ev)
 
 `evaluate_episodes` is `play_model` per model (one loaded model on every split) then `summarize_episodes`; the
@@ -20,19 +24,20 @@ episode: id, model, split, messages, success, scores, result, samples_success), 
 """
 from __future__ import annotations
 
+import copy
 import gc
 import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from thinkact import distributed
-from thinkact.agent.episode import EpisodeSpec
-from thinkact.agent.rollout import EpisodeRollout, play_episodes
-from thinkact.config import BootstrapParams as Bootstrap
+from thinkact.config import Params
+from thinkact.env.rollout import EpisodeRollout, play_episodes
+from thinkact.env.spec import EpisodeSpec
 from thinkact.evaluation.report import jsonl
 from thinkact.evaluation.stats import Estimate, bootstrap_ci, paired_delta
 from thinkact.evaluation.summary import default_pairs, flatten
@@ -46,22 +51,19 @@ TRANSCRIPTS_DIR = Path("predictions") / "episodes"
 ModelSource = tuple[Any, Any] | Callable[[], tuple[Any, Any]]
 
 
-@dataclass(frozen=True)
-class EpisodeSettings:
-    """How episodes are played and summarised. k = 0: greedy only (no pass^k)."""
+def sampling(params: Params, k: int | None = None, temperature: float | None = None) -> tuple[int, float]:
+    """(k, temperature) of the pass^k samples: `evaluate.episodes`' unless given; k = 0: greedy only."""
+    ev = params.evaluate.episodes
+    return (ev.k if k is None else k), (ev.temperature if temperature is None else temperature)
 
-    k: int = 4
-    temperature: float = 0.8
-    max_new_tokens: int = 144
-    max_turns: int = 4
-    max_tool_calls: int = 6
-    batch_size: int = 16
-    seed: int = 0
-    bootstrap: Bootstrap = field(default_factory=Bootstrap)
 
-    def play_kwargs(self) -> dict[str, Any]:
-        return {"max_new_tokens": self.max_new_tokens, "max_turns": self.max_turns,
-                "max_tool_calls": self.max_tool_calls, "batch_size": self.batch_size, "seed": self.seed}
+def settings_record(params: Params, k: int | None = None, temperature: float | None = None) -> dict[str, Any]:
+    """How episodes are played and summarised, as metrics.json (`settings`) and run.json record it."""
+    k, temperature = sampling(params, k, temperature)
+    ep, ev = params.episodes, params.evaluate
+    return {"k": k, "temperature": temperature, "max_new_tokens": ep.max_new_tokens, "max_turns": ep.max_turns,
+            "max_tool_calls": ep.max_tool_calls, "batch_size": ev.batch_size, "seed": params.model.seed,
+            "bootstrap": asdict(ev.bootstrap)}
 
 
 @dataclass
@@ -71,7 +73,7 @@ class EpisodeEvaluation:
     models: list[str]
     splits: list[str]
     metrics: list[str]
-    settings: EpisodeSettings
+    settings: dict[str, Any]                                          # settings_record: how they were played
     specs: dict[str, list[EpisodeSpec]]
     rows: dict[str, dict[str, list[dict[str, float | None]]]]         # model -> split -> metrics per episode
     transcripts: dict[str, dict[str, list[dict[str, Any]]]]            # model -> split -> greedy transcript rows
@@ -84,7 +86,7 @@ class EpisodeEvaluation:
         out: dict[str, Any] = {m: {s: {**flatten(self.summary[m][s]), **self.throughput[m][s]} for s in self.splits}
                                for m in self.models}
         out["deltas"] = {pair: {s: flatten(d[s]) for s in self.splits} for pair, d in self.deltas.items()}
-        out["settings"] = asdict(self.settings)
+        out["settings"] = copy.deepcopy(self.settings)
         return out
 
     def mlflow_metrics(self, prefix: str = "episodes") -> dict[str, float]:
@@ -114,15 +116,21 @@ def score_rollouts(rollouts: Sequence[EpisodeRollout]) -> list[dict[str, float |
     return rows
 
 
-def _sampled(model: Any, tokenizer: Any, specs: list[EpisodeSpec], s: EpisodeSettings,
-             label: str | None = None) -> tuple[list, float]:
+def _play(model: Any, tokenizer: Any, specs: list[EpisodeSpec], params: Params, k: int, temperature: float,
+          label: str) -> list[EpisodeRollout]:
+    """`k` rollouts of every spec (greedy when `temperature` is 0) under params' episode settings and batch size."""
+    return play_episodes(model, tokenizer, specs, params.episodes, num_samples=k, temperature=temperature,
+                         batch_size=params.evaluate.batch_size, seed=params.model.seed, progress=label)
+
+
+def _sampled(model: Any, tokenizer: Any, specs: list[EpisodeSpec], params: Params, k: int, temperature: float,
+             label: str) -> tuple[list, float]:
     """(per spec: the k samples' successes, seconds); `label`: progress lines (thinkact.progress)."""
     t0 = time.perf_counter()
-    rollouts = play_episodes(model, tokenizer, specs, num_samples=s.k, temperature=s.temperature, **s.play_kwargs(),
-                             progress=label)
+    rollouts = _play(model, tokenizer, specs, params, k, temperature, label)
     seconds = time.perf_counter() - t0
     success = [row["episode_success"] for row in score_rollouts(rollouts)]
-    return [success[i * s.k:(i + 1) * s.k] for i in range(len(specs))], seconds
+    return [success[i * k:(i + 1) * k] for i in range(len(specs))], seconds
 
 
 def _transcript(label: str, split: str, r: EpisodeRollout, row: dict[str, Any], samples: list | None) -> dict:
@@ -130,31 +138,30 @@ def _transcript(label: str, split: str, r: EpisodeRollout, row: dict[str, Any], 
             "success": row["episode_success"], "scores": row, "result": r.result(), "samples_success": samples}
 
 
-def _play_split(model: Any, tokenizer: Any, label: str, split: str, specs: list[EpisodeSpec],
-                s: EpisodeSettings) -> tuple[list[dict], list[dict], dict[str, float]]:
+def _play_split(model: Any, tokenizer: Any, label: str, split: str, specs: list[EpisodeSpec], params: Params,
+                k: int, temperature: float) -> tuple[list[dict], list[dict], dict[str, float]]:
     """(metric rows, transcript rows, throughput) of one model on one split."""
     t0 = time.perf_counter()
     # with several processes (launch.num_processes) each plays a slice; every process gets all, in order
-    greedy = distributed.shard_map(specs, lambda part: play_episodes(
-        model, tokenizer, part, num_samples=1, temperature=0.0, **s.play_kwargs(),
-        progress=f"[episodes] {label} / {split} greedy"))
+    greedy = distributed.shard_map(specs, lambda part: _play(
+        model, tokenizer, part, params, 1, 0.0, f"[episodes] {label} / {split} greedy"))
     greedy_s = time.perf_counter() - t0
     rows = score_rollouts(greedy)
-    if s.k > 0 and specs:
+    if k > 0 and specs:
         t1 = time.perf_counter()
         samples = distributed.shard_map(specs, lambda part: _sampled(
-            model, tokenizer, part, s, f"[episodes] {label} / {split} pass^{s.k} samples")[0])
+            model, tokenizer, part, params, k, temperature, f"[episodes] {label} / {split} pass^{k} samples")[0])
         sampled_s = time.perf_counter() - t1
     else:
         samples, sampled_s = [None] * len(specs), 0.0
-    for row, k_succ in zip(rows, samples if s.k > 0 else ()):
+    for row, k_succ in zip(rows, samples if k > 0 else ()):
         ok = None if None in k_succ else [float(v) for v in k_succ]
         row["pass_k"] = None if ok is None else float(all(ok))
         row["sampled_success"] = None if ok is None else sum(ok) / len(ok)
     speed = {"greedy_episodes_per_second": round(len(specs) / greedy_s, 3) if greedy_s > 0 else 0.0,
              "seconds": round(greedy_s + sampled_s, 2)}
-    if s.k > 0:
-        speed["sampled_episodes_per_second"] = round(len(specs) * s.k / sampled_s, 3) if sampled_s > 0 else 0.0
+    if k > 0:
+        speed["sampled_episodes_per_second"] = round(len(specs) * k / sampled_s, 3) if sampled_s > 0 else 0.0
     transcripts = [_transcript(label, split, r, row, k_succ) for r, row, k_succ in zip(greedy, rows, samples)]
     succeeded = sum(row["episode_success"] or 0 for row in rows)
     print(f"[episodes] {label} / {split}: {len(specs)} episodes, {succeeded:.0f} succeeded (greedy), "
@@ -162,7 +169,7 @@ def _play_split(model: Any, tokenizer: Any, label: str, split: str, specs: list[
     return rows, transcripts, speed
 
 
-def check_models(models: Sequence[str], pairs: Sequence[tuple[str, str]], s: EpisodeSettings) -> None:
+def check_models(models: Sequence[str], pairs: Sequence[tuple[str, str]], k: int, temperature: float) -> None:
     """ValueError for a model label unfit for metric names, a delta naming an unknown model, or a bad k."""
     for m in models:
         if m in RESERVED or "-" in m or "/" in m:
@@ -170,34 +177,37 @@ def check_models(models: Sequence[str], pairs: Sequence[tuple[str, str]], s: Epi
     for a, b in pairs:
         if a not in models or b not in models:
             raise ValueError(f"delta {a}-{b}: unknown model; models: {', '.join(models)}")
-    if s.k < 0 or (s.k > 0 and s.temperature <= 0):
-        raise ValueError(f"k must be >= 0 and pass^k needs a temperature > 0 (k={s.k}, temperature={s.temperature})")
+    if k < 0 or (k > 0 and temperature <= 0):
+        raise ValueError(f"k must be >= 0 and pass^k needs a temperature > 0 (k={k}, temperature={temperature})")
 
 
 Played = dict[str, tuple[list[dict], list[dict], dict[str, float]]]  # split -> (metric rows, transcripts, speed)
 
 
-def play_model(model: Any, tokenizer: Any, label: str, splits: Mapping[str, Sequence[EpisodeSpec]],
-               settings: EpisodeSettings = EpisodeSettings()) -> Played:
-    """Play every split with one loaded model (greedy, then the k samples): what `summarize_episodes` takes."""
-    return {split: _play_split(model, tokenizer, label, split, list(specs), settings)
+def play_model(model: Any, tokenizer: Any, label: str, splits: Mapping[str, Sequence[EpisodeSpec]], params: Params,
+               *, k: int | None = None, temperature: float | None = None) -> Played:
+    """Play every split with one loaded model (greedy, then the k samples): what `summarize_episodes` takes.
+    `k`/`temperature` override `evaluate.episodes`' (k = 0: greedy only)."""
+    k, temperature = sampling(params, k, temperature)
+    return {split: _play_split(model, tokenizer, label, split, list(specs), params, k, temperature)
             for split, specs in splits.items()}
 
 
-def summarize_episodes(played: Mapping[str, Played], splits: Mapping[str, Sequence[EpisodeSpec]],
-                       settings: EpisodeSettings = EpisodeSettings(), *,
+def summarize_episodes(played: Mapping[str, Played], splits: Mapping[str, Sequence[EpisodeSpec]], params: Params,
+                       *, k: int | None = None, temperature: float | None = None,
                        pairs: Sequence[tuple[str, str]] | None = None) -> EpisodeEvaluation:
-    """Intervals and paired deltas over what `play_model` returned for each model (in the order given)."""
-    names, split_names, s = list(played), list(splits), settings
+    """Intervals and paired deltas over what `play_model` returned for each model (in the order given), played
+    with the same `params` and `k`/`temperature`."""
+    names, split_names, s = list(played), list(splits), settings_record(params, k, temperature)
     pairs = list(default_pairs(names) if pairs is None else pairs)
-    check_models(names, pairs, s)
+    check_models(names, pairs, s["k"], s["temperature"])
     specs = {k: list(v) for k, v in splits.items()}
     rows = {m: {sp: played[m][sp][0] for sp in split_names} for m in names}
     transcripts = {m: {sp: played[m][sp][1] for sp in split_names} for m in names}
     speed = {m: {sp: played[m][sp][2] for sp in split_names} for m in names}
-    sampled = ["pass_k", "sampled_success"] if s.k > 0 else []
+    sampled = ["pass_k", "sampled_success"] if s["k"] > 0 else []
     metrics = [EPISODE_NAMES[0], *sampled, *EPISODE_NAMES[1:], *DERIVED[2:]]  # success and pass^k first
-    boot = s.bootstrap.kwargs()
+    boot = params.evaluate.bootstrap.kwargs()
     summary = {m: {sp: {k: bootstrap_ci([r[k] for r in rows[m][sp]], **boot) for k in metrics}
                    for sp in split_names} for m in names}
     deltas = {f"{a}-{b}": {sp: {k: paired_delta([r[k] for r in rows[a][sp]], [r[k] for r in rows[b][sp]], **boot)
@@ -205,21 +215,24 @@ def summarize_episodes(played: Mapping[str, Played], splits: Mapping[str, Sequen
     return EpisodeEvaluation(names, split_names, metrics, s, specs, rows, transcripts, summary, deltas, speed)
 
 
-def evaluate_episodes(models: Mapping[str, ModelSource], splits: Mapping[str, Sequence[EpisodeSpec]],
-                      settings: EpisodeSettings = EpisodeSettings(), *, pairs: Sequence[tuple[str, str]] | None = None,
+def evaluate_episodes(models: Mapping[str, ModelSource], splits: Mapping[str, Sequence[EpisodeSpec]], params: Params,
+                      *, k: int | None = None, temperature: float | None = None,
+                      pairs: Sequence[tuple[str, str]] | None = None,
                       out_dir: str | Path | None = None) -> EpisodeEvaluation:
     """Play and score every split with every model. `models` maps a label to (model, tokenizer) or to a callable
-    returning them (loaded when its turn comes, released after). `pairs`: (a, b) for the deltas a − b (default:
-    each model against the one before it). With `out_dir`, writes the transcripts (see the module docstring)."""
+    returning them (loaded when its turn comes, released after). `k`/`temperature` override `evaluate.episodes`'
+    (k = 0: greedy only). `pairs`: (a, b) for the deltas a − b (default: each model against the one before it).
+    With `out_dir`, writes the transcripts (see the module docstring)."""
     names = list(models)
-    check_models(names, list(default_pairs(names) if pairs is None else pairs), settings)
+    k, temperature = sampling(params, k, temperature)
+    check_models(names, list(default_pairs(names) if pairs is None else pairs), k, temperature)
     played: dict[str, Played] = {}
     for label, source in models.items():
         model, tokenizer = source() if callable(source) else source
-        played[label] = play_model(model, tokenizer, label, splits, settings)
+        played[label] = play_model(model, tokenizer, label, splits, params, k=k, temperature=temperature)
         del model, tokenizer
         gc.collect()
-    ev = summarize_episodes(played, splits, settings, pairs=pairs)
+    ev = summarize_episodes(played, splits, params, k=k, temperature=temperature, pairs=pairs)
     if out_dir is not None:
         write_transcripts(ev, out_dir)
     return ev
@@ -302,12 +315,12 @@ def _example(ev: EpisodeEvaluation, split: str, succeeded: bool) -> list[str]:
 def render_episode_markdown(ev: EpisodeEvaluation, title: str = "Agent episodes", level: int = 2) -> str:
     """A report section: per split a table (models x metrics, mean ± CI), the paired deltas, and one succeeded
     and one failed greedy transcript (from the last model that has one)."""
-    s, h = ev.settings, "#" * level
+    s, boot, h = ev.settings, ev.settings["bootstrap"], "#" * level
     lines = [f"{h} {title}", "",
-             f"Greedy play (success = pass^1) and, with k = {s.k}, {s.k} samples per episode at temperature "
-             f"{s.temperature} (pass^k: all k succeed). Bounds: {s.max_turns} text turns, {s.max_tool_calls} tool "
-             f"calls, {s.max_new_tokens} new tokens a turn. Cells: mean ± the larger side of the "
-             f"{s.bootstrap.confidence:.0%} {s.bootstrap.method} bootstrap CI over episodes; scores in %, "
+             f"Greedy play (success = pass^1) and, with k = {s['k']}, {s['k']} samples per episode at temperature "
+             f"{s['temperature']} (pass^k: all k succeed). Bounds: {s['max_turns']} text turns, "
+             f"{s['max_tool_calls']} tool calls, {s['max_new_tokens']} new tokens a turn. Cells: mean ± the larger "
+             f"side of the {boot['confidence']:.0%} {boot['method']} bootstrap CI over episodes; scores in %, "
              "calls and turns per episode as counts.", ""]
     for split in ev.splits:
         lines += [f"{h}# {split} ({len(ev.specs[split])} episodes)", "",

@@ -12,10 +12,10 @@ swapping in their own; training, generation and evaluation therefore see the ver
 Messages go in structured (`reasoning_content`, `tool_calls`), never as pre-rendered text; for a Hugging Face
 dataset use `json_arguments(messages)` and keep `tools` as a JSON string (TRL json.loads it).
 
-Completions are parsed by the project's one parser, `thinkact.rewards.parsing.parse`:
+Completions are parsed by the project's one parser, `thinkact.chat_format.parsing.parse`:
 
-    from thinkact.chat_template import apply_template, render_target
-    from thinkact.rewards.parsing import parse
+    from thinkact.chat_format.template import apply_template, render_target
+    from thinkact.chat_format.parsing import parse
     apply_template(tokenizer)
     text = render_target({"tool_calls": [{"name": "f", "arguments": {"x": 1}}]}, reasoning=None)
     parse(text).calls   # [("f", {"x": 1})]

@@ -3,7 +3,7 @@
 Each episode starts from the prompt the chat template renders for its opening messages (the spec's optional
 `system`, then `user`) with the spec's tools and `add_generation_prompt=True`, exactly as SFT and per-turn
 evaluation render prompts. Then, while any episode is active: one assistant turn is generated for every active
-episode (in batches, left-padded, stopping at `<|im_end|>` or eos) and parsed with `thinkact.rewards.parsing`;
+episode (in batches, left-padded, stopping at `<|im_end|>` or eos) and parsed with `thinkact.chat_format.parsing`;
 a turn holding `<tool_call>` blocks runs each block through `ToolEnvironment.call_raw` (a block that is not a
 valid call becomes an error result, recorded and counted), any other turn is text for `ToolEnvironment.respond`.
 Unless the episode is over, the tokens the template renders after the assistant turn (its `<|im_end|>` when the
@@ -13,13 +13,14 @@ the difference between two renderings of the structured transcript (the template
 `prompt_ids + completion_ids` decode to the template's rendering of `messages` whenever the model's turns are
 canonical (what `render_target` writes).
 
-An episode ends when the environment is done (a final answer, or a bound of `max_turns` texts /
-`max_tool_calls` calls passed: failed), or when the completion would exceed its token budget
+The bounds of an episode and its tokens per turn are the `episodes` settings (thinkact.env.settings.EpisodesParams,
+params.yaml's `episodes:`). An episode ends when the environment is done (a final answer, or a bound of
+`max_turns` texts / `max_tool_calls` calls passed: failed), or when the completion would exceed its token budget
 `max_completion_tokens` (default `max_new_tokens * (max_turns + max_tool_calls)`: every assistant message the
 bounds allow at full length; then `truncated`, not done, not a success). The completion always ends with the
 last generated token: nothing is appended after the final turn.
 
-    rollouts = play_episodes(model, tokenizer, specs, num_samples=4, temperature=0.8, seed=step)
+    rollouts = play_episodes(model, tokenizer, specs, params.episodes, num_samples=4, temperature=0.8, seed=step)
     r = rollouts[0]                 # the 4 samples of specs[i] are rollouts[4 * i: 4 * i + 4]
     r.prompt_ids, r.completion_ids, r.env_mask, r.messages, r.result()
     trl_output(rollouts)            # GRPO's rollout_func return value: ids, env_mask, logprobs None, episode_result
@@ -34,10 +35,11 @@ from typing import Any
 
 import torch
 
-from thinkact.agent.environment import CallRecord, ToolEnvironment, TurnRecord
-from thinkact.agent.episode import EpisodeSpec
+from thinkact.chat_format.parsing import END_MARKERS, action_text, parse
+from thinkact.env.settings import EpisodesParams
+from thinkact.env.spec import EpisodeSpec
+from thinkact.env.tool_env import CallRecord, ToolEnvironment, TurnRecord
 from thinkact.progress import Progress
-from thinkact.rewards.parsing import END_MARKERS, action_text, parse
 
 END_OF_TURN = "<|im_end|>"
 CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
@@ -85,7 +87,7 @@ class EpisodeRollout:
     max_tool_calls: int = 6
 
     def result(self) -> dict[str, Any]:
-        """A JSON-able summary, the `episode_result` column of the episode rewards (thinkact.rewards.episode)."""
+        """A JSON-able summary: the `episode_result` column the episode rewards read (thinkact.env.columns)."""
         return {"id": self.spec.id, "sample": self.sample,
                 "calls": [{"name": c.name, "arguments": _jsonable(c.arguments), "error": c.error} for c in self.calls],
                 "turns": [t.kind for t in self.turns], "final_answer": self.final_answer, "done": self.done,
@@ -188,7 +190,7 @@ class _Episode:
         cut = base.rindex(END_OF_TURN) + len(END_OF_TURN)
         if not full.startswith(base[:cut]):
             raise RuntimeError("the chat template is not prefix-preserving; episode rollouts need one that is "
-                               "(thinkact.chat_template.apply_template)")
+                               "(thinkact.chat_format.template.apply_template)")
         return ("" if ended else END_OF_TURN) + full[cut:]
 
 
@@ -234,17 +236,19 @@ def _seeded(model: Any, seed: int, sampled: bool):
         yield
 
 
-def play_episodes(model: Any, tokenizer: Any, specs: Sequence[EpisodeSpec], *, num_samples: int = 1,
-                  temperature: float = 0.0, max_new_tokens: int = 144, max_turns: int = 4, max_tool_calls: int = 6,
+def play_episodes(model: Any, tokenizer: Any, specs: Sequence[EpisodeSpec],
+                  settings: EpisodesParams = EpisodesParams(), *, num_samples: int = 1, temperature: float = 0.0,
                   batch_size: int = 16, seed: int = 0, max_completion_tokens: int | None = None,
                   top_p: float = 1.0, top_k: int = 0, progress: str | None = None) -> list[EpisodeRollout]:
     """Play `num_samples` episodes of every spec; the samples of specs[i] are at [i * num_samples, (i+1) * num_samples).
 
+    `settings` bound every episode (`max_turns`, `max_tool_calls`) and every assistant turn (`max_new_tokens`).
     Greedy when `temperature` is 0, else sampled at `temperature` (with `top_p`/`top_k`; 0 = off), deterministic
-    for a `seed`. `max_new_tokens` bounds one assistant turn; `max_completion_tokens` (default `max_new_tokens *
-    (max_turns + max_tool_calls)`) bounds the whole completion, inserted tokens included. The model is put in
-    eval mode while playing and given back in the mode it had. `progress`: a label for time-based progress lines of
-    finished episodes (thinkact.progress), none when None."""
+    for a `seed`. `max_completion_tokens` (default `max_new_tokens * (max_turns + max_tool_calls)`) bounds the
+    whole completion, inserted tokens included. The model is put in eval mode while playing and given back in the
+    mode it had. `progress`: a label for time-based progress lines of finished episodes (thinkact.progress), none
+    when None."""
+    max_new_tokens, max_turns, max_tool_calls = settings.max_new_tokens, settings.max_turns, settings.max_tool_calls
     if num_samples < 1 or batch_size < 1 or max_new_tokens < 1:
         raise ValueError("num_samples, batch_size and max_new_tokens must be >= 1")
     budget = max_completion_tokens or max_new_tokens * (max_turns + max_tool_calls)

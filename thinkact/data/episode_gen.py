@@ -1,6 +1,6 @@
 """Seeded, deterministic agent episodes of the built-in data set: data/episodes/<split>.jsonl (issue #13).
 
-    from thinkact.data.episodes import generate_episodes, gold_conversation, gold_examples
+    from thinkact.data.episode_gen import generate_episodes, gold_conversation, gold_examples
     for split, specs in generate_episodes(params.data):      # EpisodeSpecs, in contract split order
         ...
     messages = gold_conversation(spec)   # the gold conversation; tool results from ToolEnvironment itself
@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinkact.agent.environment import ToolEnvironment
-from thinkact.agent.episode import EpisodeSpec, opening_key
+from thinkact.env.spec import EpisodeSpec, opening_key
+from thinkact.env.tool_env import ToolEnvironment
 from thinkact.config import DataParams
 from thinkact.contract import SPLITS, Example, Target, ToolCall
 from thinkact.world import phrasings as P
@@ -92,7 +92,7 @@ class EpisodeBuilder:
         pairs = [(TOOLS_BY_NAME[a], TOOLS_BY_NAME[b]) for a, b in CHAINS
                  if TOOLS_BY_NAME[a].domain in domains and TOOLS_BY_NAME[b].domain in domains]
         if not pairs:
-            raise ConfigError("data.episode_mix.chain", f"no tool chain (CHAINS in thinkact/data/episodes.py) lies "
+            raise ConfigError("data.episode_mix.chain", f"no tool chain (CHAINS in thinkact/data/episode_gen.py) lies "
                               f"within the domains of {self.split} ({', '.join(domains)}); set it to 0 or hold out "
                               "other domains")
         first, second = self.rng.choice(pairs)
