@@ -95,7 +95,7 @@ def main() -> None:
     import torch
 
     from thinkact.config import load_params
-    from thinkact.models import set_cpu_threads
+    from thinkact.models.base import set_cpu_threads
 
     params = load_params()
     sft = (ROOT / params.paths.stage_dir("sft") / "model").resolve()

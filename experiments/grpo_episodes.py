@@ -31,7 +31,8 @@ from tasks.grpo import run as run_grpo  # noqa: E402
 from thinkact.config import load_params, params_from_raw  # noqa: E402
 from thinkact.env.spec import episode_path, read_episodes  # noqa: E402
 from thinkact.evaluation.episode_eval import evaluate_episodes  # noqa: E402
-from thinkact.models import load_model, set_cpu_threads  # noqa: E402
+from thinkact.models.loading import load_model# noqa: E402
+from thinkact.models.base import set_cpu_threads
 
 REWARDS = ["episode_success", "episode_call_recall", "episode_answer_facts", "episode_valid_calls"]
 WEIGHTS = [1.0, 0.5, 0.5, 0.2]

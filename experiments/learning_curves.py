@@ -121,8 +121,8 @@ def main() -> None:
     data = Path(params.paths.data)
     train = read_jsonl(data / "train.jsonl")
     splits = {s: [e for e in read_jsonl(data / f"{s}.jsonl") if e.target.is_call][: args.n] for s in ("test_id", "test_env")}
-    from thinkact.models import read_meta
-    from thinkact.models import load_base
+    from thinkact.models.loading import read_meta
+    from thinkact.models.base import load_base
 
     _, tokenizer = load_base(params, train)  # builds builtin:tiny (and its copy warm-up) before the clock starts
     warmup = read_meta(tokenizer.name_or_path).get("copy_warmup")  # the folder it was built into; None otherwise

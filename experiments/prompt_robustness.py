@@ -51,8 +51,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from thinkact.generation import generate_completions, prompt_text
-    from thinkact.models import load_model
-    from thinkact.models import set_cpu_threads
+    from thinkact.models.loading import load_model
+    from thinkact.models.base import set_cpu_threads
 
     set_cpu_threads(1)  # as the evaluate stage generates
     model, tokenizer = load_model(str(args.model), ROOT / ".cache" / "models")

@@ -17,7 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from thinkact.config import PARAMS_FILE, ScheduleParams, load_params
+from thinkact.project import PARAMS_FILE
+from thinkact.config import ScheduleParams, load_params
 from thinkact.errors import ConfigError, ThinkactError
 
 ROOT = Path(__file__).resolve().parent.parent

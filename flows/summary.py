@@ -159,7 +159,8 @@ def _signed(x: float | None) -> str:
 def _params(root: Path):  # noqa: ANN202
     """The params of the run being summarised: $THINKACT_PARAMS (the flow sets it to its profile's), else
     params.yaml in `root`."""
-    from thinkact.config import PARAMS_FILE, load_params
+    from thinkact.project import PARAMS_FILE
+    from thinkact.config import load_params
 
     return load_params(os.environ.get("THINKACT_PARAMS") or root / PARAMS_FILE)
 

@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from thinkact.config import load_params, params_path
+from thinkact.config import load_params
+from thinkact.project import params_path
 from thinkact.errors import ThinkactError
 from thinkact.quiet import quiet
 

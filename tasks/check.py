@@ -26,7 +26,8 @@ import tempfile
 from pathlib import Path
 
 from tasks import stage_main
-from thinkact.config import Params, params_path
+from thinkact.config import Params
+from thinkact.project import params_path
 from thinkact.errors import ConfigError, ThinkactError
 
 STAGE = "check"

@@ -25,7 +25,7 @@ from tasks import stage_main
 from thinkact.config import Params
 from thinkact.errors import ThinkactError
 from thinkact.io import atomic_write_json, atomic_write_text, held_lock
-from thinkact.promotion import promote
+from thinkact.promotion.champion import promote
 from thinkact.promotion.champion import EVAL_MD5_TAG, PREDICTIONS_ARTIFACT, PREDICTIONS_TAG, eval_md5
 from thinkact.tracking import stage_run
 from thinkact.tracking.model_registry import CHALLENGER, CHAMPION, LOCK_TAG, Registry

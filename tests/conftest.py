@@ -13,7 +13,8 @@ for _key, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DAT
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 
-from thinkact.config import PROJECT_ROOT, load_params  # noqa: E402
+from thinkact.project import PROJECT_ROOT  # noqa: E402
+from thinkact.config import load_params
 
 
 def pytest_collection_modifyitems(config, items):
@@ -94,7 +95,7 @@ def save_untrained(params, *stages: str) -> None:
     """The quick base model, untrained, saved where the given stages (sft, grpo) write theirs: a starting point for
     GRPO or models to evaluate, without training them."""
     from thinkact.contract import read_jsonl
-    from thinkact.models import load_base
+    from thinkact.models.base import load_base
 
     model, tokenizer = load_base(params, read_jsonl(Path(params.paths.data) / "train.jsonl"))
     for stage in stages:

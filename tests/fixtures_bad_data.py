@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thinkact.config import CountRange, ShareRange, ValidateParams
+from thinkact.validation.params import CountRange, ShareRange, ValidateParams
 from thinkact.contract import SPLITS, TURN_TYPES
 
 PER_TURN = 2  # examples of each turn type in each split

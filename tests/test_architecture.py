@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from thinkact.config import PROJECT_ROOT
+from thinkact.project import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "thinkact"
 

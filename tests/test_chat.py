@@ -190,7 +190,7 @@ def caller(tmp_path_factory):
     from thinkact.chat_format.template import render_target
     from thinkact.contract import Example, Target
     from thinkact.generation import prompt_text
-    from thinkact.models import load_model
+    from thinkact.models.loading import load_model
 
     root = tmp_path_factory.mktemp("caller")
     threads = torch.get_num_threads()

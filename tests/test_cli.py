@@ -106,7 +106,7 @@ def test_plain_help_names_no_python_type():
               "    r = CliRunner().invoke(app, [*p, '--help'], env={'COLUMNS': '120'})\n"
               "    assert r.exit_code == 0, r.output\n"
               "    print('=== ' + ' '.join(p)); print(r.stdout)\n")
-    from thinkact.config import PROJECT_ROOT
+    from thinkact.project import PROJECT_ROOT
 
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT,
                          env={**__import__("os").environ, "TYPER_USE_RICH": "0"})

@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from conftest import make_project
-from thinkact.config import PROJECT_ROOT, load_params
+from thinkact.project import PROJECT_ROOT
+from thinkact.config import load_params
 from thinkact.errors import ConfigError
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]

@@ -11,7 +11,8 @@ import torch
 
 from conftest import QUICK
 from thinkact.chat_format.template import render_target
-from thinkact.config import BootstrapParams, EpisodeEvalParams, EvaluateParams, Params
+from thinkact.evaluation.params import BootstrapParams, EpisodeEvalParams, EvaluateParams
+from thinkact.config import Params
 from thinkact.contract import ToolCall
 from thinkact.env.rollout import play_episodes
 from thinkact.env.settings import EpisodesParams
@@ -19,7 +20,7 @@ from thinkact.env.spec import EpisodeSpec
 from thinkact.world.catalog import TOOLS_BY_NAME
 from thinkact.world.simulators import simulate
 from thinkact.evaluation.episode_eval import evaluate_episodes, render_episode_markdown, transcript_lines
-from thinkact.models import load_model
+from thinkact.models.loading import load_model
 from thinkact.rewards import EPISODE_NAMES
 
 TOOLS = tuple(TOOLS_BY_NAME[n].schema() for n in ("get_order_status", "cancel_order"))

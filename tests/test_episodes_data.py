@@ -16,9 +16,10 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from thinkact.env.spec import EpisodeSpec
 from thinkact.env.tool_env import ToolEnvironment
-from thinkact.env.spec import EPISODES_DIR
+from thinkact.env.spec import EPISODE_KINDS, EPISODES_DIR
 from thinkact.env.user import clarification_reply
-from thinkact.config import PROJECT_ROOT, DataParams
+from thinkact.project import PROJECT_ROOT
+from thinkact.data.params import DataParams
 from thinkact.contract import EVAL_SPLITS, SPLITS, Example
 from thinkact.world.catalog import TOOLS, TOOLS_BY_NAME
 from thinkact.data.episode_gen import CHAINS, generate_episodes, gold_conversation, gold_examples
@@ -114,8 +115,8 @@ def test_sizes_and_every_kind_in_every_split_by_the_mix(episodes, params):
     for split, specs in episodes.items():
         assert len(specs) == params.data.episode_sizes[split]
         counts = Counter(s.kind for s in specs)
-        assert set(counts) == set(DataParams.EPISODE_KINDS), split
-        assert counts == turn_counts(len(specs), params.data.episode_mix, DataParams.EPISODE_KINDS)
+        assert set(counts) == set(EPISODE_KINDS), split
+        assert counts == turn_counts(len(specs), params.data.episode_mix, EPISODE_KINDS)
         assert all(s.split == split and s.system for s in specs)
         assert len({s.id for s in specs}) == len(specs)
 

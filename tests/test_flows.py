@@ -17,7 +17,7 @@ import yaml
 from conftest import write_params
 from servers import mlflow_server
 from flows.pipeline import StageFailed, UnknownStage, is_transient, pipeline, run_stage, select_stages, stage_order
-from thinkact.config import PROJECT_ROOT
+from thinkact.project import PROJECT_ROOT
 from thinkact.errors import ConfigError
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]

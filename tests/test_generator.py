@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from thinkact.config import PROJECT_ROOT
+from thinkact.project import PROJECT_ROOT
 from thinkact.contract import EVAL_SPLITS, SPLITS, TURN_TYPES
 from thinkact.world.catalog import DOMAINS, TOOLS
 from thinkact.data.generator import slots_of

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from thinkact.config import PROJECT_ROOT
+from thinkact.project import PROJECT_ROOT
 
 SCRIPT = PROJECT_ROOT / "scripts" / "gpu-check.sh"
 _spec = importlib.util.spec_from_file_location("gpu_check", PROJECT_ROOT / "scripts" / "gpu_check.py")

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import make_project, write_params
-from thinkact.config import PROJECT_ROOT, load_params
+from thinkact.project import PROJECT_ROOT
+from thinkact.config import load_params
 from thinkact.errors import ConfigError, ThinkactError
 
 # Two steps of 2 prompts x 2 completions, short completions; beta > 0 so TRL also computes and logs `kl`.

@@ -35,7 +35,7 @@ def test_episode_prompt_is_the_prompt_sft_and_evaluation_render(episode_project)
     from thinkact.env.settings import EpisodesParams
     from thinkact.env.spec import episode_path, read_episodes
     from thinkact.generation import prompt_text
-    from thinkact.models import load_model
+    from thinkact.models.loading import load_model
     from thinkact.training.episode_rollouts import episode_rows
 
     folder = episode_project.paths.stage_dir("sft") / "model"

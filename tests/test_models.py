@@ -12,16 +12,8 @@ import torch
 
 from thinkact.models import tiny
 from thinkact.chat_format.template import CHAT_TEMPLATE, render_target, target_message
-from thinkact.errors import ThinkactError
-from thinkact.models import (
-    SMOLLM2,
-    TINY,
-    load_model,
-    load_tokenizer,
-    model_folder,
-    read_meta,
-    resolve_device,
-)
+from thinkact.errors import ConfigError, ThinkactError
+from thinkact.models.loading import SMOLLM2, TINY, load_model, load_tokenizer, model_folder, read_meta, resolve_device
 from thinkact.chat_format.parsing import parse
 
 CORPUS = ["The user asks for the weather in Paris. 42 degrees, 7 days.",
@@ -127,7 +119,7 @@ def test_short_pretokens_shorten_prompts_and_keep_values_copyable(builtin_exampl
     import json
 
     from thinkact.generation import prompt_text
-    from thinkact.models import tiny_corpus
+    from thinkact.models.base import tiny_corpus
 
     corpus = tiny_corpus(builtin_examples["train"][:600])
     words, short = (tiny.train_tokenizer(corpus, 2048, pretokens=p) for p in ("words", recipe))
@@ -198,12 +190,12 @@ def test_tiny_tokenizer_alone_skips_the_copy_warmup(tmp_path):
 @pytest.mark.parametrize("field, value", [("warmup_steps", -1), ("warmup_steps", 2.5),
                                           ("warmup_learning_rate", "1e-3"), ("warmup_learning_rate", 0)])
 def test_bad_copy_warmup_settings_are_refused(field, value):
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(ConfigError, match=field):
         tiny.TinySize.of({field: value})
 
 
 def test_unknown_pretokens_recipe_is_refused():
-    with pytest.raises(ValueError, match="pretokens"):
+    with pytest.raises(ConfigError, match="pretokens"):
         tiny.TinySize.of({"pretokens": "letters"})
 
 
@@ -234,7 +226,7 @@ def test_hub_id_loads_from_the_local_hub_cache(cache, tmp_path):
     (repo / "refs").mkdir(parents=True)
     (repo / "refs" / "main").write_text("abc123")
     shutil.copytree(model_folder(TINY, cache), repo / "snapshots" / "abc123")
-    code = ("from thinkact.models import load_model, resolve_device\n"
+    code = ("from thinkact.models.loading import load_model, resolve_device\n"
             "m, t = load_model('some-org/tiny', 'unused', device=resolve_device('cpu'))\n"
             "print(type(m).__name__, t.eos_token)")
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}

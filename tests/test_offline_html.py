@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures_bad_data import good_dataset
-from thinkact.config import PROJECT_ROOT, load_params
+from thinkact.project import PROJECT_ROOT
+from thinkact.config import load_params
 from thinkact.contract import Example
 from thinkact.evaluation import Bootstrap, evaluate_completions, write_evaluation
 from thinkact.evaluation.plots import loss_curve_png, reward_curves_png

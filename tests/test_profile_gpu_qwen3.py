@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from thinkact import profiles
-from thinkact.config import PROJECT_ROOT
+from thinkact.project import PROJECT_ROOT
 from thinkact.errors import ConfigError
 
 NAME = "gpu-qwen3"
@@ -95,7 +95,7 @@ def test_on_a_cuda_device_the_trainer_mappings_are_all_trl_gets(params, monkeypa
     output_dir, disable_tqdm, completion_only_loss) and nothing else, so no CPU-only switch such as use_cpu."""
     from trl import GRPOConfig, SFTConfig
 
-    from thinkact.models import DeviceInfo
+    from thinkact.models.loading import DeviceInfo
     from thinkact.training import trl_config
 
     monkeypatch.setattr(trl_config, "resolve_device", lambda prefer=None: DeviceInfo("cuda", torch.bfloat16))

@@ -13,7 +13,8 @@ import yaml
 
 from thinkact import profiles
 from thinkact.chat_format.template import chat_template
-from thinkact.config import PROJECT_ROOT, load_params, params_path
+from thinkact.project import PROJECT_ROOT, params_path
+from thinkact.config import load_params
 from thinkact.errors import ConfigError
 
 SHIPPED = ["default", "gpu-qwen3", "quick", "smollm2"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from thinkact.config import BootstrapParams
+from thinkact.evaluation.params import BootstrapParams
 from thinkact.promotion.gate import RULE_BOOTSTRAP, RULE_FIRST, RULE_MANUAL, RULE_THRESHOLDS, forced, gate
 
 BOOT = BootstrapParams(n_resamples=500, confidence=0.95, seed=0, method="BCa")

@@ -45,7 +45,7 @@ def _log(folder, role="grpo", tags=None):
 
 def test_round_trip_alias_resolve_and_generate(store, tiny_folder, builtin_examples):
     from thinkact.generation import generate_completions
-    from thinkact.models import load_model, resolve_device
+    from thinkact.models.loading import load_model, resolve_device
     from thinkact.tracking.model_registry import resolve_model
 
     registry, v = _log(tiny_folder, tags={"thinkact.eval_md5": "abc"})

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from conftest import write_params
-from thinkact.config import PROJECT_ROOT, load_params
+from thinkact.project import PROJECT_ROOT
+from thinkact.config import load_params
 from thinkact.contract import Example, read_jsonl, write_jsonl
 from thinkact.errors import DataError, ThinkactError
 
@@ -68,7 +69,7 @@ FAULTS = {
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_corrupt_model_folder_is_one_error_naming_folder_and_file(fault, tiny_folder, tmp_path):
-    from thinkact.models import load_model, load_tokenizer, resolve_device
+    from thinkact.models.loading import load_model, load_tokenizer, resolve_device
 
     folder = tmp_path / "model"
     shutil.copytree(tiny_folder, folder)

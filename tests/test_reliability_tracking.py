@@ -19,7 +19,7 @@ import yaml
 from conftest import write_params
 from servers import BIN, free_port, mlflow_server, prefect_server, server_process
 from flows.pipeline import StageFailed, is_transient, run_stage
-from thinkact.config import PROJECT_ROOT
+from thinkact.project import PROJECT_ROOT
 from thinkact.tracking import PARENT_ENV, stage_run
 from thinkact.tracking import runs as runs_module
 

@@ -17,7 +17,7 @@ from thinkact.env.settings import EpisodesParams
 from thinkact.env.spec import EpisodeSpec
 from thinkact.world.catalog import TOOLS_BY_NAME
 from thinkact.world.simulators import simulate
-from thinkact.models import load_model
+from thinkact.models.loading import load_model
 from thinkact.rewards import build
 
 OFFERED = ("get_order_status", "track_shipment", "cancel_order")

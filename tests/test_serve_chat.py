@@ -21,7 +21,7 @@ import torch
 from conftest import QUICK
 from servers import BIN, free_port, server_process
 from thinkact.chat_format.template import render_target
-from thinkact.config import PROJECT_ROOT
+from thinkact.project import PROJECT_ROOT
 from thinkact.contract import Example, Target
 from thinkact.generation import generate_completions, prompt_text
 from thinkact.world.catalog import TOOLS_BY_NAME
@@ -42,7 +42,7 @@ def turn_of(request):
 @pytest.fixture(scope="module")
 def taught(tmp_path_factory):
     """A tiny model folder (saved without a response parser) that answers REQUEST with CALL, and its tokenizer."""
-    from thinkact.models import load_model
+    from thinkact.models.loading import load_model
 
     root = tmp_path_factory.mktemp("taught")
     model, tok = load_model("builtin:tiny", root / "cache", tiny_size=QUICK["model"]["tiny"])

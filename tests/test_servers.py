@@ -21,7 +21,7 @@ from conftest import write_params
 from servers import prefect_server
 from flows.pipeline import stage_order
 from test_flows import GIT, TOY_STAGES, flow_run_artifact, stage_project
-from thinkact.config import PROJECT_ROOT
+from thinkact.project import PROJECT_ROOT
 
 BIN = Path(sys.executable).parent
 

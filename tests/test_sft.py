@@ -12,7 +12,8 @@ import time
 import pytest
 
 from conftest import write_params
-from thinkact.config import PROJECT_ROOT, load_params
+from thinkact.project import PROJECT_ROOT
+from thinkact.config import load_params
 from thinkact.contract import read_jsonl
 from thinkact.errors import ConfigError, ThinkactError
 from thinkact.training.sft import sft_rows
@@ -140,7 +141,7 @@ def test_cpu_lm_head_over_labelled_positions_gives_the_same_loss(quick_project):
     from trl.trainer import utils as trl_utils
 
     from thinkact.contract import read_jsonl
-    from thinkact.models import load_base
+    from thinkact.models.base import load_base
     from thinkact.training.sft import check_params, labelled_positions_only, sft_rows
 
     from pathlib import Path
@@ -170,7 +171,7 @@ def test_examples_longer_than_max_length_are_counted(builtin_examples):
     """What TRL would silently cut: prompt + target turn over sft.trainer.max_length tokens."""
     from thinkact.models import tiny
     from thinkact.generation import prompt_text
-    from thinkact.models import tiny_corpus
+    from thinkact.models.base import tiny_corpus
     from thinkact.training.sft import too_long
 
     examples = builtin_examples["train"][:40]

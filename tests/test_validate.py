@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.fixtures_bad_data import DEFECTS, TEST_PARAMS, TEST_PARAMS_YAML, good_dataset, write_dataset
-from thinkact.config import PROJECT_ROOT
+from thinkact.project import PROJECT_ROOT
 from thinkact.contract import Example
 from thinkact.errors import DataError
 from thinkact.validation import DOCS_DIR, REPORT_FILE, validate, validate_to_dir

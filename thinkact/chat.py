@@ -34,7 +34,7 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.panel import Panel
@@ -42,7 +42,6 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from thinkact.chat_format.parsing import action_text, parse
-from thinkact.config import Params
 from thinkact.contract import Example, Target
 from thinkact.env.rollout import call_bodies
 from thinkact.env.spec import EpisodeSpec
@@ -52,6 +51,9 @@ from thinkact.evaluation.predict import load_for_eval, resolve_spec
 from thinkact.generation import generate_completions
 from thinkact.tool_schemas import openai_tools
 from thinkact.tracking.model_registry import MARKER, PREFIX, parse_uri
+
+if TYPE_CHECKING:  # the root of params (thinkact.config) composes the layers' sections: a type only here
+    from thinkact.config import Params
 
 
 def load_tools(path: str | Path | None) -> list[dict[str, Any]]:

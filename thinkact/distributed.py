@@ -17,11 +17,36 @@ import os
 import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Optional, TypeVar
 
 from thinkact.errors import ConfigError
+from thinkact.project import PROJECT_ROOT
+
+@dataclass(frozen=True)
+class LaunchParams:
+    """The `launch:` section of params.yaml: how many processes run the sft, grpo and evaluate stages: 1 is a plain
+    python process; more re-run the stage under `accelerate launch` (DDP, or the accelerate config `config_file`
+    names: FSDP, DeepSpeed ZeRO); `timeout_s` bounds how long a process waits for the others."""
+
+    num_processes: int = 1
+    config_file: Optional[str] = None
+    timeout_s: int = 1800
+
+    def __post_init__(self):
+        if self.num_processes < 1:
+            raise ConfigError("launch.num_processes", "must be >= 1 (1: one plain process)")
+        if self.config_file is not None and (not self.config_file.strip() or "\0" in self.config_file):
+            raise ConfigError("launch.config_file", f"must be a file path or null, not {self.config_file!r}")
+        if self.config_file is not None and not (Path(self.config_file).is_file()
+                                                 or (PROJECT_ROOT / self.config_file).is_file()):
+            raise ConfigError("launch.config_file", f"{self.config_file} does not exist (an accelerate config file: "
+                                                    "e.g. configs/accelerate/zero2.yaml, or null for DDP)")
+        if not 10 <= self.timeout_s <= 86400:
+            raise ConfigError("launch.timeout_s", "must be in [10, 86400] seconds")
+
 
 LAUNCHED_ENV = "THINKACT_LAUNCHED"   # set for the processes `accelerate launch` starts for a stage
 T = TypeVar("T")

@@ -23,16 +23,15 @@ A profile `<name>` is, on disk:
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
-import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from thinkact.config import PARAMS_FILE, PROFILE_NAME, PROFILES_DIR, PROJECT_ROOT, Params
+from thinkact.project import PARAMS_FILE, PROFILE_NAME, PROFILES_DIR, PROJECT_ROOT
+from thinkact.config import Params, params_from_raw
 from thinkact.errors import ConfigError
 from thinkact.io import atomic_write_text
 
@@ -102,35 +101,20 @@ def read_overlay(name: str, root: Path = PROJECT_ROOT) -> dict[str, Any]:
         return {}
     if not isinstance(raw, dict):
         raise ConfigError("<root>", "a profile is a mapping of params.yaml keys", str(path))
-    _check_keys(raw, Params, "", path)
+    _check_reserved(raw, path)
     if "data" in raw and "data" not in (raw.get("paths") or {}):
         raise ConfigError("data", "a profile that changes the data set needs a data folder of its own: set "
                                   "paths.data too (then `THINKACT_PROFILE=NAME thinkact data generate`)", str(path))
     return raw
 
 
-def _open_mapping(hint: Any) -> bool:
-    """A field typed dict[...] (possibly Optional): a free-form mapping whose keys params.yaml does not fix."""
-    args = [a for a in typing.get_args(hint) if a is not type(None)] if typing.get_origin(hint) is typing.Union \
-        else [hint]
-    return any(typing.get_origin(a) is dict or a is dict for a in args)
-
-
-def _check_keys(raw: dict[str, Any], cls: type, prefix: str, path: Path) -> None:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    for key, value in raw.items():
-        where = f"{prefix}{key}"
-        if where in RESERVED:
-            raise ConfigError(where, f"a profile cannot set it: {RESERVED[where]}", str(path))
-        if key not in names:
-            raise ConfigError(where, f"not a key of {PARAMS_FILE}; known keys here: {', '.join(sorted(names))}",
-                              str(path))
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-            _check_keys(value, hint, f"{where}.", path)
-        elif isinstance(value, dict) and not _open_mapping(hint):
-            raise ConfigError(where, "is not a mapping in params.yaml", str(path))
+def _check_reserved(raw: dict[str, Any], path: Path) -> None:
+    """A profile may not set RESERVED keys; every other key is checked when the merged params load (an unknown
+    key's error names params.yaml + this profile file)."""
+    for key in RESERVED:
+        head, _, leaf = key.partition(".")
+        if head in raw and (not leaf or isinstance(raw[head], dict) and leaf in raw[head]):
+            raise ConfigError(key, f"a profile cannot set it: {RESERVED[key]}", str(path))
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -162,8 +146,6 @@ def profile_raw(name: str, root: Path = PROJECT_ROOT) -> dict[str, Any]:
 
 def load_profile(name: str | None = None, root: Path = PROJECT_ROOT) -> Params:
     """The profile's params, checked (an error names the key and, for a key the overlay sets, the profile file)."""
-    from thinkact.config import params_from_raw
-
     name = name or active()
     raw = profile_raw(name, root)
     return params_from_raw(raw, _sources(name))

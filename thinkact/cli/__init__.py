@@ -123,8 +123,8 @@ def data_stats(
     from thinkact.config import load_params
     from thinkact.contract import read_jsonl
     from thinkact.data.stats import token_stats
-    from thinkact.models import TINY, load_tokenizer
-    from thinkact.models import tiny_corpus
+    from thinkact.models.loading import TINY, load_tokenizer
+    from thinkact.models.base import tiny_corpus
 
     params = load_params()
     spec = model or params.model.base

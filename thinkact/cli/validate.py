@@ -12,7 +12,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from thinkact.config import load_params, params_path, ValidateParams
+from thinkact.config import load_params
+from thinkact.project import params_path
+from thinkact.validation.params import ValidateParams
 from thinkact.errors import ThinkactError
 from thinkact.validation import validate, validate_to_dir
 

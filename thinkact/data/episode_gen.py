@@ -24,9 +24,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinkact.env.spec import EpisodeSpec, opening_key
+from thinkact.env.spec import EPISODE_KINDS, EpisodeSpec, opening_key
 from thinkact.env.tool_env import ToolEnvironment
-from thinkact.config import DataParams
+from thinkact.data.params import DataParams
 from thinkact.contract import SPLITS, Example, Target, ToolCall
 from thinkact.world import phrasings as P
 from thinkact.world.catalog import TOOLS, TOOLS_BY_NAME, ToolDef, domain_tools
@@ -160,7 +160,7 @@ def generate_episodes(params: DataParams) -> Iterator[tuple[str, list[EpisodeSpe
         if not n:
             continue
         builder = EpisodeBuilder(split, params, seen)
-        counts = turn_counts(n, params.episode_mix, DataParams.EPISODE_KINDS)
+        counts = turn_counts(n, params.episode_mix, EPISODE_KINDS)
         order = [k for k, c in counts.items() for _ in range(c)]
         builder.rng.shuffle(order)
         yield split, [builder.episode(i, k) for i, k in enumerate(order)]

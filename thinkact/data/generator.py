@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from thinkact.config import DataParams
+from thinkact.data.params import DataParams
 from thinkact.contract import SPLITS, TURN_TYPES, Example, Target, ToolCall
 from thinkact.world import phrasings as P
 from thinkact.world.catalog import DOMAINS, TOOLS, ToolDef, domain_tools

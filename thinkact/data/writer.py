@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from thinkact.env.spec import EPISODES_DIR
-from thinkact.config import DataParams
+from thinkact.data.params import DataParams
 from thinkact.data.episode_gen import generate_episodes
 from thinkact.data.generator import generate
 from thinkact.io import atomic_dir

@@ -27,10 +27,13 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from thinkact.config import DataParams
 from thinkact.contract import EXAMPLE_SCHEMA, ToolCall, iter_json_lines
 from thinkact.errors import DataError
 from thinkact.tool_schemas import arguments_error, schema_error, tool_infos, unknown_tool_error
+
+# What an episode exercises (docs/data.md): one call then the answer; a call whose result feeds a second call;
+# parallel calls; a clarifying question first; no tool at all. data.episode_mix shares them out.
+EPISODE_KINDS = ("single", "chain", "parallel", "clarify", "no_tool")
 
 EPISODE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -46,7 +49,7 @@ EPISODE_SCHEMA: dict[str, Any] = {
         "held": {"type": "object"},
         "split": {"type": "string", "minLength": 1},
         "domain": {"type": "string", "minLength": 1},
-        "kind": {"enum": list(DataParams.EPISODE_KINDS)},
+        "kind": {"enum": list(EPISODE_KINDS)},
         "system": {"type": "string"},
         "question": {"type": "string", "minLength": 1},
         "answer": {"type": "string"},
@@ -54,7 +57,6 @@ EPISODE_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 _VALIDATOR = Draft202012Validator(EPISODE_SCHEMA)
-EPISODE_KINDS = DataParams.EPISODE_KINDS  # single, chain, parallel, clarify, no_tool
 EPISODES_DIR = "episodes"  # a data folder's episode files: <data>/episodes/<split>.jsonl
 OPTIONAL = ("split", "domain", "kind", "system", "question", "answer")  # written only when set
 HINT = "see EpisodeSpec in thinkact/env/spec.py and docs/data.md"

@@ -32,10 +32,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from thinkact import distributed
-from thinkact.config import Params
 from thinkact.env.rollout import EpisodeRollout, play_episodes
 from thinkact.env.spec import EpisodeSpec
 from thinkact.evaluation.report import jsonl
@@ -43,6 +42,9 @@ from thinkact.evaluation.stats import Estimate, bootstrap_ci, paired_delta
 from thinkact.evaluation.summary import default_pairs, flatten
 from thinkact.io import atomic_dir, atomic_write_text
 from thinkact.rewards import EPISODE_NAMES, build
+
+if TYPE_CHECKING:  # the root of params (thinkact.config) composes the layers' sections: a type only here
+    from thinkact.config import Params
 
 DERIVED = ("pass_k", "sampled_success", "calls_per_episode", "turns_per_episode", "invalid_call_rate")
 UNBOUNDED = frozenset({"calls_per_episode", "turns_per_episode"})  # counts, not scores in [0, 1]

@@ -16,18 +16,22 @@ import gc
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from thinkact import distributed
-from thinkact.config import EvaluateParams, Params
+from thinkact.evaluation.params import EvaluateParams
 from thinkact.contract import Example, read_jsonl
 from thinkact.errors import ThinkactError
 from thinkact.generation import generate_completions, prompt_text
-from thinkact.models import load_base, load_model, load_tokenizer, set_cpu_threads
+from thinkact.models.base import load_base, set_cpu_threads
+from thinkact.models.loading import load_model, load_tokenizer
 from thinkact.models.loading import card_prompt
 from thinkact.tracking.model_registry import resolve_model
+
+if TYPE_CHECKING:  # the root of params (thinkact.config) composes the layers' sections: a type only here
+    from thinkact.config import Params
 
 REGISTRY_PREFIX = "models:/"
 STAGE_MODELS = ("sft", "grpo")  # pipeline models saved by their stage in <paths.outputs>/<stage>/model

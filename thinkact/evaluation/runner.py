@@ -25,9 +25,8 @@ import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from thinkact.config import Params
 from thinkact.contract import Example, read_jsonl
 from thinkact.env.spec import EpisodeSpec, episode_path, read_episodes
 from thinkact.errors import DataError, ThinkactError
@@ -43,7 +42,10 @@ from thinkact.evaluation.report import (METRICS_FILE, PLOTS_DIR, PREDICTIONS_DIR
 from thinkact.evaluation.summary import RESERVED, default_pairs, evaluate_completions, Evaluation
 from thinkact.importers.bfcl import ALIASES as BFCL_ALIASES, import_bfcl
 from thinkact.io import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text, output_file
-from thinkact.models import set_cpu_threads
+from thinkact.models.base import set_cpu_threads
+
+if TYPE_CHECKING:  # the root of params (thinkact.config) composes the layers' sections: a type only here
+    from thinkact.config import Params
 
 RUN_FILE = "run.json"                # what was evaluated: models, splits, data md5s, timings
 REWARD_CURVES_PNG = "grpo_rewards.png"

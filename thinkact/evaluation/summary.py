@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinkact.config import BootstrapParams as Bootstrap  # how intervals are computed, recorded in metrics.json
+from thinkact.evaluation.params import BootstrapParams as Bootstrap  # how intervals are computed, recorded in metrics.json
 from thinkact.contract import Example
 from thinkact.evaluation.metrics import metric_names, predicted_action, score_examples
 from thinkact.evaluation.stats import Estimate, bootstrap_ci, paired_delta

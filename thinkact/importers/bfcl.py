@@ -26,7 +26,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from thinkact.contract import Example, iter_json_lines
-from thinkact.errors import DataError, ThinkactError
+from thinkact.errors import ConfigError, DataError, ThinkactError
 
 NO_TOOL_CONTENT = "None of the available tools can help with this request, so I will not call any of them."
 ALIASES = {"simple": "simple_python"}  # BFCL v1-v3 name of simple_python
@@ -86,6 +86,26 @@ def canonical_category(category: str) -> str | None:
     files = _files()
     category = category if category in files else ALIASES.get(category, category)
     return category if category in files else None
+
+
+def check_categories(categories: tuple[str, ...], key: str) -> None:
+    """params' BFCL categories (`evaluate.bfcl.categories`): each a single-turn category the installed bfcl-eval
+    ships (or its alias: simple), each once; ConfigError names the key. Nothing is looked up for an empty list."""
+    if not categories:
+        return
+    try:
+        known = bfcl_categories()
+    except ThinkactError as e:  # bfcl-eval not installed
+        raise ConfigError(key, str(e)) from None
+    seen: dict[str, int] = {}
+    for i, name in enumerate(categories):
+        category = canonical_category(name)
+        if category is None:
+            raise ConfigError(f"{key}[{i}]", f"unknown BFCL category {name!r}; known: {', '.join(known)}")
+        if category in seen:
+            raise ConfigError(f"{key}[{i}]", f"{name!r} is {categories[seen[category]]!r} ({key}[{seen[category]}]) "
+                                             "again: both would be the split bfcl_" + category)
+        seen[category] = i
 
 
 def bfcl_file(category: str) -> Path:

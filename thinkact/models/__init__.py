@@ -1,20 +1,13 @@
 """Models: a spec (builtin:tiny, builtin:smollm2-135m, a Hugging Face id in the local cache, a local folder) ->
 (model, tokenizer) with the project chat template, offline; and the base model of a run from params.yaml.
 
-    from thinkact.models import load_model, load_base, load_tokenizer, resolve_device
-"""
-from thinkact.models.base import load_base, set_cpu_threads, tiny_corpus, tiny_size
-from thinkact.models.loading import (
-    BUILTINS,
-    SMOLLM2,
-    TINY,
-    DeviceInfo,
-    load_model,
-    load_tokenizer,
-    model_folder,
-    read_meta,
-    resolve_device,
-)
+- `loading`: `load_model`, `load_tokenizer`, `resolve_device`, `model_folder`, `read_meta`, the built-in names
+- `base`:    the run's base model from params (`load_base`, `tiny_corpus`, `tiny_size`, `set_cpu_threads`)
+- `tiny`, `smollm2`: the built-in models
+- `params`:  the `model:` section of params.yaml and builtin:tiny's shape (`ModelParams`, `TinySize`), torch-free
 
-__all__ = ["BUILTINS", "SMOLLM2", "TINY", "DeviceInfo", "load_base", "load_model", "load_tokenizer", "model_folder",
-           "read_meta", "resolve_device", "set_cpu_threads", "tiny_corpus", "tiny_size"]
+The face imports nothing (importing torch costs seconds; params.yaml is checked without it):
+
+    from thinkact.models.loading import load_model, resolve_device
+    from thinkact.models.base import load_base
+"""

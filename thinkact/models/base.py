@@ -2,23 +2,24 @@
 builtin:tiny the tokenizer corpus (the train split rendered with the chat template) and its size (`model.tiny`).
 Shared by the sft stage (where training starts) and evaluation (the `base` row).
 
-    from thinkact.models import load_base
+    from thinkact.models.base import load_base
     model, tokenizer = load_base(params, train_examples)
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers.utils.chat_template_utils import render_jinja_template
 
 from thinkact.chat_format.template import CHAT_TEMPLATE, json_arguments, target_message
-from thinkact.config import Params
 from thinkact.contract import Example
-from thinkact.errors import ConfigError
 from thinkact.models.loading import TINY, load_model
-from thinkact.models.tiny import TinySize
+from thinkact.models.params import TinySize
+
+if TYPE_CHECKING:  # the root of params (thinkact.config) stands above the layers: a type only
+    from thinkact.config import Params
 
 
 def tiny_corpus(examples: Sequence[Example]) -> list[str]:
@@ -36,10 +37,7 @@ def tiny_size(params: Params) -> Any:
     """params.model.tiny as a checked thinkact.models.tiny.TinySize when the base is builtin:tiny, else None."""
     if params.model.base != TINY:
         return None
-    try:
-        return TinySize.of(params.model.tiny)
-    except (TypeError, ValueError) as e:
-        raise ConfigError("model.tiny", f"{e}; known: {', '.join(TinySize.__dataclass_fields__)}") from None
+    return TinySize.of(params.model.tiny)  # checked when params loaded; ConfigError names the field
 
 
 def load_base(params: Params, train: Sequence[Example]) -> tuple[Any, Any]:

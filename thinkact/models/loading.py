@@ -10,7 +10,7 @@ A folder (a saved model, a built-in's cache folder, a Hub id's cached snapshot) 
 (`check_model_folder`): a broken config.json, a missing, empty, truncated or random weights file, or missing or
 broken tokenizer files are one ThinkactError naming the folder and the file, never a library traceback.
 
-    from thinkact.models import load_model, resolve_device
+    from thinkact.models.loading import load_model, resolve_device
     model, tokenizer = load_model("builtin:tiny", cache_dir=Path(".cache/models"), corpus=texts, seed=0)
 """
 from __future__ import annotations

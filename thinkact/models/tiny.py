@@ -19,7 +19,6 @@ import hashlib
 import json
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from transformers.utils.chat_template_utils import render_jinja_template
 from thinkact.chat_format.template import CHAT_TEMPLATE, apply_template, render_target
 from thinkact.io import META_FILE, atomic_dir, atomic_write_json
 from thinkact.progress import Progress
-from thinkact.param_checks import tiny_problem
+from thinkact.models.params import PRETOKEN_RECIPES, TinySize  # noqa: F401  (TinySize: the shape built here)
 
 SPEC = "builtin:tiny"
 
@@ -65,37 +64,7 @@ _COMPACT = (r'\n?\{"type": "function", "function": \{"name":| "(?:description|pa
 _COPY = (r'\n?\{"type": "function", "function": \{"name":| "[\p{L}\p{N}_.-]+",(?= "(?:description|parameters|arguments)":)|'
          r' "(?:description|parameters)": [^\n]*|\n?system\n[^\n]*|'
          r'\p{Lu}+-?(?=\p{N})|\p{N}{1,3}|[^\p{L}\p{N}]*[\p{L}_]+":|[\p{L}_]+|[^\p{L}\p{N}]+')
-PRETOKENS = {"words": _WORDS, "compact": _COMPACT, "copy": _COPY}
-
-
-@dataclass(frozen=True)
-class TinySize:
-    """Shape of the tiny model; the defaults give ~4.3M parameters (embeddings tied)."""
-
-    vocab_size: int = 4096  # tokenizer size including the 9 template tokens
-    hidden_size: int = 256
-    intermediate_size: int = 768
-    num_layers: int = 4
-    num_heads: int = 4
-    num_kv_heads: int = 2
-    max_positions: int = 4096
-    pretokens: str = "words"  # pre-tokenizer recipe, a key of PRETOKENS
-    warmup_steps: int = 0  # copy warm-up (`copy_warmup`): at most this many steps; 0: the weights stay random
-    warmup_learning_rate: float = 1e-3
-
-    def __post_init__(self):
-        # The rules (types, ranges, heads dividing hidden_size, ...) are thinkact.param_checks', which
-        # thinkact.config also runs on params.yaml `model.tiny` before anything loads.
-        problem = tiny_problem(dataclasses.asdict(self))
-        if problem:
-            raise ValueError(f"{problem[0]}: {problem[1]}")
-
-    @classmethod
-    def of(cls, value: Any) -> TinySize:
-        """TinySize from None (defaults), a TinySize, or a mapping of its fields (e.g. from params.yaml)."""
-        if value is None:
-            return cls()
-        return value if isinstance(value, cls) else cls(**dict(value))
+PRETOKENS = dict(zip(PRETOKEN_RECIPES, (_WORDS, _COMPACT, _COPY)))  # one regex per recipe, in that order
 
 
 def default_corpus() -> list[str]:

@@ -13,12 +13,14 @@ change in a metric's code cannot make two versions incomparable):
   tag matches and every example is there;
 - otherwise generated again from the registered model (`predict_model`, greedy, `evaluate` settings).
 
-    from thinkact.promotion import promote, promote_challenger, promote_version
+    from thinkact.promotion.champion import promote, promote_challenger, promote_version
     decision = promote(registry, challenger_version, params, local=predictions)   # the register stage
     decision = promote_challenger(params)                  # thinkact promote
     decision = promote_version(params, "3", who="alice", why="rollback")   # thinkact promote --version 3
 """
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import getpass
 import hashlib
@@ -27,7 +29,6 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from thinkact.config import Params
 from thinkact.contract import Example
 from thinkact.errors import ThinkactError
 from thinkact.evaluation.metrics import score_examples
@@ -38,6 +39,9 @@ from thinkact.io import file_md5
 from thinkact.promotion.gate import RULE_NONE, Decision, Scores, forced, gate
 from thinkact.tracking import stage_run
 from thinkact.tracking.model_registry import CHALLENGER, CHAMPION, REGISTER_RUN_TAG, Registry
+
+if TYPE_CHECKING:  # the root of params (thinkact.config) composes the layers' sections: a type only here
+    from thinkact.config import Params
 
 EVAL_MD5_TAG = "thinkact.eval_md5"
 PREDICTIONS_TAG = "thinkact.predictions"   # its predictions folder: `runs:/<register run>/...` or a path in its run

@@ -13,7 +13,7 @@ Rules (issue #7, params.yaml `register`):
 
 Scores are keyed by example, e.g. "test_id/ex-00012" -> {"tool_call": 0.5, "format": 1.0, "answer": None}.
 
-    from thinkact.promotion import gate
+    from thinkact.promotion.gate import gate
     decision = gate(challenger_scores, champion_scores, metric="tool_call", bootstrap=params.evaluate.bootstrap,
                     min_improvement=0.0, thresholds={"format": 0.5}, challenger="7", champion="4")
     decision.promote, decision.to_json(), decision.to_markdown()
@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from thinkact.config import BootstrapParams
+from thinkact.evaluation.params import BootstrapParams
 from thinkact.evaluation.stats import paired_delta
 
 Scores = Mapping[str, Mapping[str, float | None]]  # example key -> {metric: score or None}

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thinkact.errors import ConfigError
-from thinkact.rewards.episode_rewards import (episode_answer_facts, episode_call_precision, episode_call_recall,
-                                             episode_success, episode_turns, episode_valid_calls)
+from thinkact.rewards.episode_rewards import (EPISODE_NAMES, episode_answer_facts, episode_call_precision,
+                                             episode_call_recall, episode_success, episode_turns,
+                                             episode_valid_calls)
 from thinkact.rewards.functions import answer, format, reasoning_consistency, tool_call, tool_call_exact
 
 RewardFn = Callable[..., list[float | None]]
@@ -90,3 +91,47 @@ def build(selected: list[str], options: dict[str, dict[str, Any]] | None = None)
                                   f"unknown option; '{name}' takes: {', '.join(known) or 'none'}")
         out.append(Reward(name, dict(options.get(name, {}))))
     return out
+
+
+# A completion of each kind and the reward columns of two rows: an option with a bad value (answer: {mode: fuzzy})
+# fails when params load, not at GRPO's first step or after evaluation's generation.
+_PROBE_COMPLETIONS = ["<think>\nx\n</think>\n\nok", "ok"]
+_PROBE_COLUMNS = {"target": ['{"content": "ok"}', '{"tool_calls": [{"name": "f", "arguments": {}}]}'],
+                  "turn_type": ["answer", "call"]}
+
+
+def check_selection(selected: tuple[str, ...], options: dict[str, dict[str, Any]], *, episodes: bool,
+                    weights: Any = None, section: str = "grpo") -> None:
+    """The rules of params' reward keys (`<section>.rewards`, `.reward_options`, `.trainer.reward_weights`): at
+    least one reward, each registered and listed once, episode rewards exactly when `episodes`, one weight per
+    reward, every option a real option of its reward with a value the reward accepts. ConfigError names the key."""
+    key = f"{section}.rewards"
+    if not selected:
+        raise ConfigError(key, "list at least one reward (`thinkact rewards list` shows them)")
+    for i, name in enumerate(selected):
+        if name in selected[:i]:
+            raise ConfigError(key, f"{name!r} is listed twice")
+        if name not in _REGISTRY:
+            raise ConfigError(key, f"unknown reward {name!r}; registered: {', '.join(_REGISTRY)}")
+    wrong = [n for n in selected if (n in EPISODE_NAMES) != episodes]
+    if wrong and episodes:
+        raise ConfigError(key, f"grpo.mode: episodes needs episode rewards ({', '.join(EPISODE_NAMES)}); "
+                               f"{', '.join(wrong)} score(s) single turns")
+    if wrong:
+        raise ConfigError(key, f"{wrong[0]!r} scores whole episodes (grpo.mode: episodes); with grpo.mode: turns it "
+                               "would be None on every completion")
+    if weights is not None and len(weights) != len(selected):
+        raise ConfigError(f"{section}.trainer.reward_weights", f"has {len(weights)} weight(s); needs one per reward "
+                                                               f"in {key} ({len(selected)}), in the same order")
+    for name, opts in options.items():
+        where = f"{section}.reward_options.{name}"
+        if name not in _REGISTRY:
+            raise ConfigError(where, f"unknown reward; registered: {', '.join(_REGISTRY)}")
+        takes = options_of(name)
+        for option in opts:
+            if option not in takes:
+                raise ConfigError(f"{where}.{option}", f"unknown option; '{name}' takes: {', '.join(takes) or 'none'}")
+        try:
+            Reward(name, dict(opts))(_PROBE_COMPLETIONS, **_PROBE_COLUMNS)
+        except (ValueError, TypeError) as e:
+            raise ConfigError(where, str(e).splitlines()[0]) from None

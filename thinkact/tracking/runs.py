@@ -52,7 +52,8 @@ import yaml
 
 # mlflow (~1.6 s) is imported inside the functions that use it: with tracking off it is never loaded.
 from thinkact import distributed
-from thinkact.config import PARAMS_FILE, PROFILES_DIR, load_params, params_path
+from thinkact.project import PARAMS_FILE, PROFILES_DIR, params_path
+from thinkact.config import load_params
 from thinkact.io import file_md5 as io_file_md5
 from thinkact.tracking.server import connect, is_http, redact_uri, unreachable
 from thinkact.tracking.store import (ARTIFACTS_DIR, EXPERIMENT, STORE_DIR, STORE_FILE, artifact_repo, portable_store,

@@ -24,8 +24,6 @@ import torch
 from thinkact.env.rollout import opening_messages, play_episodes, render, trl_output
 from thinkact.env.settings import EpisodesParams
 from thinkact.env.spec import EpisodeSpec
-from thinkact.errors import ConfigError
-from thinkact.rewards import EPISODE_NAMES
 
 
 def episode_rows(specs: Sequence[EpisodeSpec], tokenizer: Any) -> list[dict[str, Any]]:
@@ -33,14 +31,6 @@ def episode_rows(specs: Sequence[EpisodeSpec], tokenizer: Any) -> list[dict[str,
     and its id."""
     return [{"prompt": render(tokenizer, spec, opening_messages(spec), True), "episode": spec.to_json(),
              "id": spec.id} for spec in specs]
-
-
-def check_episode_rewards(rewards: Sequence[str]) -> None:
-    """Episode mode scores whole episodes: every reward must be an episode reward (`thinkact rewards list`)."""
-    wrong = [r for r in rewards if r not in EPISODE_NAMES]
-    if wrong:
-        raise ConfigError("grpo.rewards", f"grpo.mode: episodes needs episode rewards ({', '.join(EPISODE_NAMES)}); "
-                                          f"{', '.join(wrong)} score(s) single turns")
 
 
 class EpisodeRollouts:

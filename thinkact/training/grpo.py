@@ -23,7 +23,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from datasets import Dataset
@@ -31,29 +31,25 @@ from transformers import PrinterCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from thinkact.env.spec import EpisodeSpec
-from thinkact.config import Params
 from thinkact import distributed
 from thinkact.chat_format.template import PROMPT_KEY
 from thinkact.contract import Example, read_jsonl
 from thinkact.errors import ConfigError
 from thinkact.generation import prompt_text
 from thinkact.io import atomic_dir, atomic_write_json
-from thinkact.models import load_base, load_model, set_cpu_threads
+from thinkact.models.base import load_base, set_cpu_threads
+from thinkact.models.loading import load_model
 from thinkact.rewards import build
 from thinkact.training.callbacks import CompletionSamples, TrackingCallback
 from thinkact.training.checkpoints import fingerprint, resume_point, save_final
-from thinkact.training.episode_rollouts import EpisodeRollouts, check_episode_rewards, episode_rows
+from thinkact.training.episode_rollouts import EpisodeRollouts, episode_rows
 from thinkact.training.trl_config import device_defaults, lora_config, trl_config
+
+if TYPE_CHECKING:  # the root of params (thinkact.config) composes the layers' sections: a type only here
+    from thinkact.config import Params
 
 STAGE = "grpo"
 SECTION = "grpo.trainer"
-# GRPOConfig fields TRL checks only at the first training step (or not at all): their accepted values in trl 1.16.
-CHOICES = {
-    "loss_type": ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo"),
-    "scale_rewards": ("group", "batch", "none", True, False),
-    "multi_objective_aggregation": ("sum_then_normalize", "normalize_then_sum"),
-    "importance_sampling_level": ("token", "sequence"),
-}
 SAMPLES = "samples"  # <out>/samples: completions with their rewards every grpo.sample_every steps (a DVC out)
 EDGE_SHARE = 0.1  # reward_first / reward_last: mean total reward over the first / last 10 % of steps
 
@@ -65,54 +61,25 @@ def grpo_rows(examples: Sequence[Example], tokenizer: Any) -> list[dict[str, Any
 
 
 def build_rewards(params: Params) -> list[Any]:
-    """The selected rewards with their options; unknown names, options or option values raise ConfigError."""
-    selected = list(params.grpo.rewards)
-    if not selected:
-        raise ConfigError("grpo.rewards", "list at least one reward (`thinkact rewards list` shows them)")
-    twice = sorted({n for n in selected if selected.count(n) > 1})
-    if twice:
-        raise ConfigError("grpo.rewards", f"'{twice[0]}' is listed twice")
-    try:
-        rewards = build(selected, params.grpo.reward_options)
-    except ConfigError as e:
-        key = "grpo.rewards" if e.key == "rewards" else e.key.replace("rewards.options", "grpo.reward_options", 1)
-        raise ConfigError(key, e.problem) from None
-    probe = {"target": ['{"content": "ok"}', '{"tool_calls": [{"name": "f", "arguments": {}}]}'],
-             "turn_type": ["answer", "call"]}
-    for reward in rewards:  # an option with a bad value (answer: {mode: fuzzy}) fails here, not at step 1
-        try:
-            reward(["<think>\nx\n</think>\n\nok", "ok"], **probe)
-        except (ValueError, TypeError) as e:
-            raise ConfigError(f"grpo.reward_options.{reward.name}", str(e).splitlines()[0]) from None
-    return rewards
+    """The selected rewards with their options, checked by their owner (thinkact.rewards.check_selection): a
+    params.yaml that leaves `grpo.rewards` out stops here, before any model loads."""
+    params.grpo.check_rewards()
+    return build(list(params.grpo.rewards or ()), params.grpo.reward_options)
 
 
-def grpo_config(params: Params, checkpoints: Path, n_rewards: int) -> Any:
+def grpo_config(params: Params, checkpoints: Path) -> Any:
     """trl.GRPOConfig from params.grpo.trainer plus what thinkact fixes; every field checked before any model loads."""
     fields = dict(params.grpo.trainer)
-    for key, allowed in CHOICES.items():
-        if key in fields and fields[key] not in allowed:
-            raise ConfigError(f"{SECTION}.{key}", f"{fields[key]!r} is not one of {', '.join(map(str, allowed))}")
-    weights = fields.get("reward_weights")
-    if weights is not None and (not isinstance(weights, (list, tuple)) or len(weights) != n_rewards):
-        raise ConfigError(f"{SECTION}.reward_weights",
-                          f"needs one weight per reward in grpo.rewards ({n_rewards}), in the same order")
-    if fields.get("use_vllm") and not _cuda():
+    if fields.get("use_vllm") and not torch.cuda.is_available():
         raise ConfigError(f"{SECTION}.use_vllm", "vLLM needs a CUDA GPU; set it to false on this machine")
     fields = {**device_defaults(GRPOConfig, fields, params.launch.timeout_s), **fields}
     return trl_config(GRPOConfig, fields, SECTION, output_dir=str(checkpoints), disable_tqdm=True)
 
 
-def _cuda() -> bool:
-    return torch.cuda.is_available()
-
-
 def check_params(params: Params, checkpoints: Path) -> tuple[Any, Any, list[Any]]:
     """(GRPOConfig, LoraConfig or None, rewards) from params; any bad value raises ConfigError before work starts."""
-    if params.grpo.mode == "episodes":
-        check_episode_rewards(params.grpo.rewards)
     rewards = build_rewards(params)
-    return grpo_config(params, checkpoints, len(rewards)), lora_config(params.grpo.lora, STAGE), rewards
+    return grpo_config(params, checkpoints), lora_config(params.grpo.lora, STAGE), rewards
 
 
 @dataclass(frozen=True)

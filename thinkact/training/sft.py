@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datasets import Dataset
 from transformers import PrinterCallback
@@ -23,14 +23,16 @@ from trl.trainer import utils as trl_utils
 
 from thinkact import distributed
 from thinkact.chat_format.template import PROMPT_KEY, json_arguments, render_target, target_message
-from thinkact.config import Params
 from thinkact.contract import Example
 from thinkact.generation import prompt_text
 from thinkact.io import atomic_write_json
-from thinkact.models import load_base, set_cpu_threads, tiny_size
+from thinkact.models.base import load_base, set_cpu_threads, tiny_size
 from thinkact.training.callbacks import TrackingCallback
 from thinkact.training.checkpoints import fingerprint, resume_point, save_final
 from thinkact.training.trl_config import device_defaults, lora_config, trl_config
+
+if TYPE_CHECKING:  # the root of params (thinkact.config) composes the layers' sections: a type only here
+    from thinkact.config import Params
 
 STAGE = "sft"
 

@@ -16,7 +16,7 @@ from peft import LoraConfig
 
 from thinkact.distributed import world_size
 from thinkact.errors import ConfigError
-from thinkact.models import resolve_device
+from thinkact.models.loading import resolve_device
 
 
 def _is_number(text: str) -> bool:
@@ -95,8 +95,22 @@ def trl_config(cls: type, fields: Mapping[str, Any], section: str, **fixed: Any)
         raise ConfigError(f"{section}.{sorted(clash)[0]}", "is set by thinkact (paths come from params.yaml `paths`)")
     try:
         return cls(**fields, **fixed)
-    except (ValueError, TypeError, ArithmeticError) as e:  # TRL's own checks; num_generations 0 divides by zero
-        raise ConfigError(section, str(e).splitlines()[0] or type(e).__name__) from None
+    except (ValueError, TypeError, ArithmeticError) as e:  # TRL's own checks (a generation batch of whole groups, ...)
+        problem = str(e).splitlines()[0] or type(e).__name__
+        raise ConfigError(section, problem + _fields_involved(problem, fields)) from None
+
+
+# What TRL derives the generation batch from when `generation_batch_size` is not set.
+_GENERATION_BATCH = ("per_device_train_batch_size", "gradient_accumulation_steps", "steps_per_generation",
+                     "generation_batch_size", "num_generations")
+
+
+def _fields_involved(problem: str, fields: Mapping[str, Any]) -> str:
+    """The fields set in params that TRL's message is about (named by it, or the generation batch's inputs)."""
+    named = {k for k in fields if k in problem}
+    if "generation_batch_size" in problem or "num_generations" in problem:
+        named |= {k for k in _GENERATION_BATCH if k in fields}
+    return f" (set here: {', '.join(f'{k}: {fields[k]!r}' for k in sorted(named))})" if named else ""
 
 
 def device_defaults(cls: type, fields: Mapping[str, Any], timeout_s: int | None = None) -> dict[str, Any]:

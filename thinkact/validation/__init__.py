@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from thinkact.config import ValidateParams
+from thinkact.validation.params import ValidateParams
 from thinkact.io import atomic_dir, atomic_write_json
 from thinkact.validation.episode_checks import episode_table
 from thinkact.validation.report import DOCS_DIR, REPORT_FILE, Report

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thinkact.config import ValidateParams
+from thinkact.validation.params import ValidateParams
 from thinkact.contract import SPLITS, TURN_TYPES
 from thinkact.validation.offline_docs import make_offline
 

@@ -1,0 +1,141 @@
+"""The `sft:` and `grpo:` sections of params.yaml, with their rules: thinkact's own keys, the rewards (checked by
+thinkact.rewards, which owns their names and options), and the rules thinkact adds to the TRL trainer and PEFT LoRA
+mappings — only what TRL and PEFT do not refuse themselves (TRL takes `learning_rate: -1` or `max_steps: -5`).
+Torch- and TRL-free, so params.yaml is checked before anything heavy loads; that every trainer key is a real
+SFTConfig / GRPOConfig field, of TRL's type and one of its values, and TRL's own cross-field rules (a generation
+batch of whole groups, ...), is checked by constructing TRL's config objects (thinkact.training.trl_config), which
+the `check` stage does first.
+
+    from thinkact.training.params import GrpoParams
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from thinkact.errors import ConfigError
+from thinkact.rewards import check_selection
+from thinkact.typed_yaml import Rule, check_rules, flag, is_number, is_whole, number, shown, text, whole
+
+
+def _steps_or_share(value: Any) -> str | None:
+    """transformers' warmup_steps: a whole number of steps, or a float in [0, 1): a share of the training steps."""
+    if is_whole(value) and value >= 0 or is_number(value) and 0 <= value < 1:
+        return None
+    return f"must be a whole number of steps >= 0, or a share of the steps in [0, 1), not {shown(value)}"
+
+
+def _texts(value: Any) -> str | None:
+    """A string or a list of strings (`report_to`)."""
+    if isinstance(value, str) and value.strip() or (
+            isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)):
+        return None
+    return f"must be a non-empty string or a list of them, not {shown(value)}"
+
+
+def _weights(value: Any) -> str | None:
+    if isinstance(value, list) and all(is_number(w) for w in value):
+        return None
+    return f"must be a list of finite numbers, not {shown(value)}"
+
+
+# Fields of both SFTConfig and GRPOConfig (transformers.TrainingArguments). max_steps >= 1: TRL's -1 ("use
+# num_train_epochs") is refused because a negative count read as "train by epochs" is how `max_steps: -5` trained 36
+# steps unnoticed (to train by epochs, leave max_steps out and set num_train_epochs). logging/save/eval steps are
+# whole steps: thinkact's loss curve, progress lines and checkpoints count in steps.
+TRAINER_RULES: dict[str, Rule] = {
+    "max_steps": whole(1), "num_train_epochs": number(0, open_low=True),
+    "per_device_train_batch_size": whole(1), "per_device_eval_batch_size": whole(1),
+    "gradient_accumulation_steps": whole(1),
+    "learning_rate": number(0),            # 0 is the no-update control of docs/experiments.md
+    "weight_decay": number(0), "max_grad_norm": number(0),
+    "adam_beta1": number(0, 1, open_high=True), "adam_beta2": number(0, 1, open_high=True),
+    "adam_epsilon": number(0, open_low=True), "warmup_steps": _steps_or_share,
+    "logging_steps": whole(1), "save_steps": whole(1), "eval_steps": whole(1, null=True),
+    "save_total_limit": whole(1, null=True), "seed": whole(0), "data_seed": whole(0, null=True),
+    "dataloader_num_workers": whole(0), "report_to": _texts,
+}
+SFT_RULES: dict[str, Rule] = {**TRAINER_RULES, "max_length": whole(1, null=True)}  # null: no truncation
+# GRPOConfig fields whose values TRL checks only at the first training step, or never (a test holds each value
+# against the field's help text in the installed TRL).
+GRPO_CHOICES: dict[str, tuple[Any, ...]] = {
+    "loss_type": ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo"),
+    "scale_rewards": ("group", "batch", "none", True, False),
+    "multi_objective_aggregation": ("sum_then_normalize", "normalize_then_sum"),
+    "importance_sampling_level": ("token", "sequence"),
+}
+GRPO_RULES: dict[str, Rule] = {
+    **TRAINER_RULES,
+    "num_generations": whole(2),           # TRL's own check divides by it first (0, null: a crash, not a message)
+    "num_generations_eval": whole(2, null=True), "temperature": number(0, open_low=True),
+    "top_p": number(0, 1, open_low=True), "top_k": whole(0), "min_p": number(0, 1, null=True),
+    "repetition_penalty": number(0, open_low=True), "max_completion_length": whole(1),
+    "beta": number(0), "epsilon": number(0), "epsilon_high": number(0, null=True),
+    "delta": number(0, open_low=True, null=True), "num_iterations": whole(1),
+    "steps_per_generation": whole(1, null=True), "generation_batch_size": whole(1, null=True),
+    "top_entropy_quantile": number(0, 1), "use_vllm": flag(), "reward_weights": _weights,
+    **{key: text(choices) for key, choices in GRPO_CHOICES.items()},
+}
+LORA_RULES: dict[str, Rule] = {  # peft.LoraConfig's numeric fields; its field names: PEFT, when the stage builds it
+    "r": whole(1), "lora_alpha": number(0, open_low=True), "lora_dropout": number(0, 1, open_high=True)}
+GRPO_MODES = ("turns", "episodes")
+GRPO_INITS = ("sft", "base")
+
+
+def _check_common(section: str, cpu_threads: int, max_examples: int, lora: Any, trainer: Any,
+                  rules: dict[str, Rule]) -> None:
+    if max_examples < 0:
+        raise ConfigError(f"{section}.max_examples", "must be >= 0 (0: the whole train split)")
+    if cpu_threads < 0:
+        raise ConfigError(f"{section}.cpu_threads", "must be >= 0 (0: torch's default)")
+    if lora is not None:
+        check_rules(f"{section}.lora", lora, LORA_RULES, "peft.LoraConfig fields or null")
+    check_rules(f"{section}.trainer", trainer, rules, "TRL config fields")
+
+
+@dataclass(frozen=True)
+class SftParams:
+    """The `sft` stage. `trainer` passes straight into trl.SFTConfig, `lora` into peft.LoraConfig."""
+
+    with_reasoning: bool = False
+    max_examples: int = 0
+    cpu_threads: int = 0         # torch threads when training on a CPU; 0: torch's default (one per core)
+    lora: Optional[dict[str, Any]] = None
+    trainer: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        _check_common("sft", self.cpu_threads, self.max_examples, self.lora, self.trainer, SFT_RULES)
+
+
+@dataclass(frozen=True)
+class GrpoParams:
+    """The `grpo` stage. `rewards` are registry names (thinkact.rewards; left out: the stage refuses to start),
+    `reward_options` their options by name; `trainer` passes straight into trl.GRPOConfig (its `reward_weights`
+    follow the order of `rewards`)."""
+
+    mode: str = "turns"          # turns: one assistant turn per prompt; episodes: whole episodes with tools running
+    rewards: Optional[tuple[str, ...]] = None
+    reward_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    init: str = "sft"            # sft: start from the sft stage's model; base: from model.base (RL without SFT)
+    sample_every: int = 10       # steps between completion samples (JSONL artifact); 0: never
+    max_examples: int = 0        # 0: the whole train split
+    cpu_threads: int = 0         # torch threads when training on a CPU; 0: torch's default (one per core)
+    lora: Optional[dict[str, Any]] = None
+    trainer: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.mode not in GRPO_MODES:
+            raise ConfigError("grpo.mode", f"{self.mode!r} is not one of {', '.join(GRPO_MODES)}")
+        if self.init not in GRPO_INITS:
+            raise ConfigError("grpo.init", f"{self.init!r} is not one of {', '.join(GRPO_INITS)}")
+        if self.sample_every < 0:
+            raise ConfigError("grpo.sample_every", "must be >= 0 (0: no samples)")
+        _check_common("grpo", self.cpu_threads, self.max_examples, self.lora, self.trainer, GRPO_RULES)
+        if self.rewards is not None or self.reward_options:
+            self.check_rewards()
+
+    def check_rewards(self) -> None:
+        """The rewards, their options and weights (thinkact.rewards.check_selection); the stage runs it too, so a
+        params.yaml that leaves `rewards` out stops there."""
+        check_selection(self.rewards or (), self.reward_options, episodes=self.mode == "episodes",
+                        weights=self.trainer.get("reward_weights"))
