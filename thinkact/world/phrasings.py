@@ -1,20 +1,14 @@
-"""Domain-independent phrasings: system prompt, small talk, clarifying questions, gold reasoning.
+"""Domain-independent phrasings: system prompt, small talk, clarifying questions, gold reasoning. How they
+name a slot (`LABELS`, "order number") is declared with the slot (thinkact.world.slots).
 
 Lists keyed by "train" (train and test_id) and "env" (test_env only) never share a sentence.
 Reasoning templates are not part of any prompt, so every split draws from the same set.
 """
 from __future__ import annotations
 
-SYSTEM = "You are a customer-support assistant. Call a tool when one fits; ask if a required detail is missing."
+from thinkact.world.slots import LABELS  # noqa: F401 - re-exported: P.LABELS, thinkact.env.user
 
-# Labels for anchor slots, used by clarifying questions and by history intros.
-LABELS = {
-    "order_id": "order number", "refund_id": "refund number", "customer_id": "customer ID",
-    "email": "email address", "invoice_id": "invoice number", "origin": "departure city", "city": "city",
-    "booking_ref": "booking reference", "title": "event title", "date": "date", "event_id": "event ID",
-    "account_id": "account number", "from_account": "account number", "restaurant_id": "restaurant ID",
-    "confirmation": "confirmation code", "policy_id": "policy number", "claim_id": "claim number",
-}
+SYSTEM = "You are a customer-support assistant. Call a tool when one fits; ask if a required detail is missing."
 
 INTRO = {  # an earlier user turn that gives the anchor value; the assistant acknowledges it
     "train": [("Hi, my {label} is {value}.", "Thanks, I have {value}. What would you like to do?"),
