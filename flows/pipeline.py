@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 from collections import deque
+from dataclasses import asdict
 from pathlib import Path
 
 import yaml
@@ -175,6 +176,7 @@ def _run_pipeline(root: Path, dvc_file: Path, name: str, stages: list[str] | Non
                   retry_delay_seconds: float | None):  # noqa: ANN202
     from prefect.runtime import flow_run
 
+    from thinkact.config import load_params
     from thinkact.tracking import pipeline_run
 
     order = select_stages(stage_order(dvc_file), stages)
@@ -183,7 +185,8 @@ def _run_pipeline(root: Path, dvc_file: Path, name: str, stages: list[str] | Non
                if v is not None}
     outcomes = [StageOutcome(stage) for stage in order]
     try:
-        with pipeline_run(root, tags={"prefect.flow_run_id": str(flow_run.id or "")}) as parent:
+        resolved = asdict(load_params(profiles.params_file(name, root)))  # checked before any run exists
+        with pipeline_run(root, resolved, tags={"prefect.flow_run_id": str(flow_run.id or "")}) as parent:
             env = {**parent.child_env(), "THINKACT_PROFILE": name}
             mlflow = ({"run_id": parent.run_id, "tracking_uri": redact_uri(parent.tracking_uri),
                        "experiment_id": str(getattr(parent, "experiment_id", "") or "")} if parent.run_id else {})

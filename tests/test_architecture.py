@@ -116,3 +116,83 @@ def test_stage_help_has_no_side_effects(tmp_path, stage):
     assert f"Stage `{stage}`" in done.stdout and "usage: python -m tasks." in done.stdout
     assert sorted(tmp_path.rglob("*")) == before
 
+
+
+def room_of(module: str) -> str:
+    """The room a module stands in, as docs/design.md draws the house: a subpackage of thinkact is one room
+    (thinkact.training), a top-level module of thinkact is one (thinkact.config)."""
+    parts = module.split(".")
+    return ".".join(parts[:2])
+
+
+def room_graph() -> dict[str, set[str]]:
+    """Which room imports which (any import: module level, inside a function, or under TYPE_CHECKING)."""
+    rooms: dict[str, set[str]] = {}
+    for module, imported in import_graph().items():
+        rooms.setdefault(room_of(module), set()).update(room_of(m) for m in imported)
+    return {room: targets - {room} for room, targets in rooms.items()}
+
+
+def test_no_import_points_up():
+    """Every room stands above all it imports: a loop between rooms (config imports training's section while
+    training imports config) is an arrow that runs back up, even when no two modules form a circle."""
+    cycle = find_cycle(room_graph())
+    assert cycle is None, "rooms importing each other (an arrow runs back up): " + " -> ".join(cycle)
+
+
+def _choice_lists(path: Path) -> list[tuple[frozenset[str], int]]:
+    """Literal tuples/lists of 3+ distinct strings written in a module (the shape of an allowed-values list)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.Tuple, ast.List)) and len(node.elts) >= 3 and all(
+                isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts):
+            values = frozenset(e.value for e in node.elts)
+            if len(values) == len(node.elts) and all(v.isidentifier() for v in values):
+                found.append((values, node.lineno))
+    return found
+
+
+def test_no_choice_list_is_written_twice():
+    """An allowed-values list (reward modes, loss types, splits, kinds ...) has one owner that others import: the
+    same literal set of names in two modules is a rule written twice, which drifts."""
+    seen: dict[frozenset[str], str] = {}
+    twice = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        where = str(path.relative_to(PROJECT_ROOT))
+        for values, line in _choice_lists(path):
+            if values in seen and not seen[values].startswith(where + ":"):
+                twice.append(f"{sorted(values)} in {seen[values]} and {where}:{line}")
+            seen.setdefault(values, f"{where}:{line}")
+    assert not twice, "choice lists written in two modules:\n" + "\n".join(twice)
+
+
+def test_the_choice_list_finder_finds_a_repeat(tmp_path):
+    (tmp_path / "a.py").write_text('MODES = ("turns", "episodes", "mixed")\n')
+    (tmp_path / "b.py").write_text('def f(x):\n    return x in ["episodes", "mixed", "turns"]\n')
+    assert _choice_lists(tmp_path / "a.py")[0][0] == _choice_lists(tmp_path / "b.py")[0][0]
+
+
+MAX_MODULE_LINES = 400  # the house's budgets (docs/design.md)
+MAX_FUNCTION_LINES = 60
+
+
+def test_modules_and_functions_keep_their_budgets():
+    too_long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        where = str(path.relative_to(PROJECT_ROOT))
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            too_long.append(f"{where}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{where}:{node.lineno} {node.name}(): {length} lines")
+    assert not too_long, "over budget:\n" + "\n".join(too_long)
+
+
+def test_dvc_code_deps_follow_the_import_graph():
+    """dvc.yaml's code deps are derived (scripts/dvc_deps.py); this fails when they and the imports differ."""
+    done = subprocess.run([sys.executable, "scripts/dvc_deps.py", "--check"], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -6,11 +6,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+from dataclasses import asdict
 
 import pytest
 import yaml
 
 from conftest import write_params
+from thinkact.config import load_params
 from thinkact.errors import ConfigError
 from thinkact.tracking import (
     EXPERIMENT,
@@ -61,6 +63,11 @@ def _client():
     return MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
 
 
+def _resolved(project):
+    """What the flow passes: the loaded (so checked) params as a mapping."""
+    return asdict(load_params(project / "params.yaml"))
+
+
 def _runs(client):
     exp = client.get_experiment_by_name(EXPERIMENT)
     return {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
@@ -69,7 +76,7 @@ def _runs(client):
 def test_parent_run_with_stage_children_and_tags(project, monkeypatch):
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True).stdout.strip()
     params_md5 = hashlib.md5((project / "params.yaml").read_bytes()).hexdigest()
-    with pipeline_run(project, tags={"prefect.flow_run_id": "fr-1"}) as parent:
+    with pipeline_run(project, _resolved(project), tags={"prefect.flow_run_id": "fr-1"}) as parent:
         assert isinstance(parent, PipelineRun)
         env = parent.child_env()
         assert env == {PARENT_ENV: parent.run_id, "MLFLOW_TRACKING_URI": tracking_uri(project)}
@@ -106,14 +113,14 @@ def test_stage_run_outside_a_pipeline_stands_alone(project):
 
 
 def test_failed_pipeline_marks_the_parent_failed(project):
-    with pytest.raises(RuntimeError), pipeline_run(project):
+    with pytest.raises(RuntimeError), pipeline_run(project, _resolved(project)):
         raise RuntimeError("stage failed")
     assert _runs(_client())["pipeline"].info.status == "FAILED"
 
 
 def test_bad_params_fail_before_any_run(project):
     (project / "params.yaml").write_text((project / "params.yaml").read_text().replace("max_examples", "max_exampels", 1))
-    with pytest.raises(ConfigError, match="max_exampels"), pipeline_run(project):
+    with pytest.raises(ConfigError, match="max_exampels"), pipeline_run(project, _resolved(project)):
         pass
     assert _client().get_experiment_by_name(EXPERIMENT) is None
 
@@ -123,7 +130,7 @@ def test_tracking_off_and_default_store(project, monkeypatch):
     monkeypatch.delenv("THINKACT_PARAMS")
     assert tracking_uri(project) == f"sqlite:///{project / 'mlflow' / 'mlflow.db'}"
     monkeypatch.setenv("THINKACT_TRACKING", "0")
-    with pipeline_run(project) as parent:
+    with pipeline_run(project, _resolved(project)) as parent:
         assert isinstance(parent, NullPipelineRun) and parent.child_env() == {}
         parent.log_text("x", "x.md")
     assert not (project / "mlflow").exists()

@@ -66,10 +66,12 @@ _MESSAGE_CALL = {
         },
     },
 }
+ROLES = ("system", "user", "assistant", "tool")  # who speaks in a conversation
+REQUIRED_FIELDS = ("id", "domain", "split", "tools", "messages", "target")  # of every example
 EXAMPLE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
-    "required": ["id", "domain", "split", "tools", "messages", "target"],
+    "required": list(REQUIRED_FIELDS),
     "properties": {
         "id": {"type": "string", "minLength": 1, "maxLength": 256},
         "domain": {"type": "string", "minLength": 1},
@@ -100,7 +102,7 @@ EXAMPLE_SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "required": ["role"],
                 "properties": {
-                    "role": {"enum": ["system", "user", "assistant", "tool"]},
+                    "role": {"enum": list(ROLES)},
                     "content": {"type": ["string", "null"]},
                     "tool_calls": {"type": "array", "items": _MESSAGE_CALL},
                     "name": {"type": "string"},

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from thinkact.errors import ConfigError
 
@@ -15,6 +16,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PARAMS_FILE = "params.yaml"
 PROFILES_DIR = "profiles"  # profiles/<name>.yaml overlays; profiles/<name>/params.yaml merged (thinkact.profiles)
 PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # profiles/<name>.yaml: safe in paths, tags and dvc.yaml
+# The loaded params (thinkact.config.Params) as the layers below the root name them: the root composes those layers'
+# sections, so they take it by this name instead of importing it (arrows point down).
+RunParams = Any
 
 
 def params_path() -> Path:

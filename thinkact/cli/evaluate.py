@@ -22,6 +22,7 @@ from thinkact.contract import SPLITS, Example, read_jsonl
 from thinkact.env.spec import EpisodeSpec, read_episodes
 from thinkact.errors import ThinkactError
 from thinkact.evaluation.episode_eval import settings_record
+from thinkact.evaluation.params import MODEL_NAMES
 from thinkact.evaluation.report import render_headline
 from thinkact.evaluation.runner import (bfcl_split, episode_headline, episode_splits, label_of, log_evaluation,
                                         nonempty, run_evaluation, split_label)
@@ -37,7 +38,7 @@ def parse_models(specs: Sequence[str], default: Sequence[str]) -> dict[str, str]
     for raw in specs or default:
         found = LABEL.match(raw)
         label, spec = (found.group(1), found.group(2)) if found and not raw.startswith("models:") else (None, raw)
-        label = label or (spec if spec in ("base", "sft", "grpo") else label_of(spec))
+        label = label or (spec if spec in MODEL_NAMES else label_of(spec))
         if label in models:
             raise ThinkactError(f"--model: two models are labelled '{label}'; name them with LABEL=SPEC")
         models[label] = spec

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from thinkact import distributed
 from thinkact.env.rollout import EpisodeRollout, play_episodes
@@ -41,10 +41,8 @@ from thinkact.evaluation.report import jsonl
 from thinkact.evaluation.stats import Estimate, bootstrap_ci, paired_delta
 from thinkact.evaluation.summary import default_pairs, flatten
 from thinkact.io import atomic_dir, atomic_write_text
+from thinkact.project import RunParams
 from thinkact.rewards import EPISODE_NAMES, build
-
-if TYPE_CHECKING:  # the root of params (thinkact.config) composes the layers' sections: a type only here
-    from thinkact.config import Params
 
 DERIVED = ("pass_k", "sampled_success", "calls_per_episode", "turns_per_episode", "invalid_call_rate")
 UNBOUNDED = frozenset({"calls_per_episode", "turns_per_episode"})  # counts, not scores in [0, 1]
@@ -53,13 +51,13 @@ TRANSCRIPTS_DIR = Path("predictions") / "episodes"
 ModelSource = tuple[Any, Any] | Callable[[], tuple[Any, Any]]
 
 
-def sampling(params: Params, k: int | None = None, temperature: float | None = None) -> tuple[int, float]:
+def sampling(params: RunParams, k: int | None = None, temperature: float | None = None) -> tuple[int, float]:
     """(k, temperature) of the pass^k samples: `evaluate.episodes`' unless given; k = 0: greedy only."""
     ev = params.evaluate.episodes
     return (ev.k if k is None else k), (ev.temperature if temperature is None else temperature)
 
 
-def settings_record(params: Params, k: int | None = None, temperature: float | None = None) -> dict[str, Any]:
+def settings_record(params: RunParams, k: int | None = None, temperature: float | None = None) -> dict[str, Any]:
     """How episodes are played and summarised, as metrics.json (`settings`) and run.json record it."""
     k, temperature = sampling(params, k, temperature)
     ep, ev = params.episodes, params.evaluate
@@ -118,14 +116,14 @@ def score_rollouts(rollouts: Sequence[EpisodeRollout]) -> list[dict[str, float |
     return rows
 
 
-def _play(model: Any, tokenizer: Any, specs: list[EpisodeSpec], params: Params, k: int, temperature: float,
+def _play(model: Any, tokenizer: Any, specs: list[EpisodeSpec], params: RunParams, k: int, temperature: float,
           label: str) -> list[EpisodeRollout]:
     """`k` rollouts of every spec (greedy when `temperature` is 0) under params' episode settings and batch size."""
     return play_episodes(model, tokenizer, specs, params.episodes, num_samples=k, temperature=temperature,
                          batch_size=params.evaluate.batch_size, seed=params.model.seed, progress=label)
 
 
-def _sampled(model: Any, tokenizer: Any, specs: list[EpisodeSpec], params: Params, k: int, temperature: float,
+def _sampled(model: Any, tokenizer: Any, specs: list[EpisodeSpec], params: RunParams, k: int, temperature: float,
              label: str) -> tuple[list, float]:
     """(per spec: the k samples' successes, seconds); `label`: progress lines (thinkact.progress)."""
     t0 = time.perf_counter()
@@ -140,7 +138,7 @@ def _transcript(label: str, split: str, r: EpisodeRollout, row: dict[str, Any], 
             "success": row["episode_success"], "scores": row, "result": r.result(), "samples_success": samples}
 
 
-def _play_split(model: Any, tokenizer: Any, label: str, split: str, specs: list[EpisodeSpec], params: Params,
+def _play_split(model: Any, tokenizer: Any, label: str, split: str, specs: list[EpisodeSpec], params: RunParams,
                 k: int, temperature: float) -> tuple[list[dict], list[dict], dict[str, float]]:
     """(metric rows, transcript rows, throughput) of one model on one split."""
     t0 = time.perf_counter()
@@ -186,7 +184,7 @@ def check_models(models: Sequence[str], pairs: Sequence[tuple[str, str]], k: int
 Played = dict[str, tuple[list[dict], list[dict], dict[str, float]]]  # split -> (metric rows, transcripts, speed)
 
 
-def play_model(model: Any, tokenizer: Any, label: str, splits: Mapping[str, Sequence[EpisodeSpec]], params: Params,
+def play_model(model: Any, tokenizer: Any, label: str, splits: Mapping[str, Sequence[EpisodeSpec]], params: RunParams,
                *, k: int | None = None, temperature: float | None = None) -> Played:
     """Play every split with one loaded model (greedy, then the k samples): what `summarize_episodes` takes.
     `k`/`temperature` override `evaluate.episodes`' (k = 0: greedy only)."""
@@ -195,7 +193,7 @@ def play_model(model: Any, tokenizer: Any, label: str, splits: Mapping[str, Sequ
             for split, specs in splits.items()}
 
 
-def summarize_episodes(played: Mapping[str, Played], splits: Mapping[str, Sequence[EpisodeSpec]], params: Params,
+def summarize_episodes(played: Mapping[str, Played], splits: Mapping[str, Sequence[EpisodeSpec]], params: RunParams,
                        *, k: int | None = None, temperature: float | None = None,
                        pairs: Sequence[tuple[str, str]] | None = None) -> EpisodeEvaluation:
     """Intervals and paired deltas over what `play_model` returned for each model (in the order given), played
@@ -217,7 +215,7 @@ def summarize_episodes(played: Mapping[str, Played], splits: Mapping[str, Sequen
     return EpisodeEvaluation(names, split_names, metrics, s, specs, rows, transcripts, summary, deltas, speed)
 
 
-def evaluate_episodes(models: Mapping[str, ModelSource], splits: Mapping[str, Sequence[EpisodeSpec]], params: Params,
+def evaluate_episodes(models: Mapping[str, ModelSource], splits: Mapping[str, Sequence[EpisodeSpec]], params: RunParams,
                       *, k: int | None = None, temperature: float | None = None,
                       pairs: Sequence[tuple[str, str]] | None = None,
                       out_dir: str | Path | None = None) -> EpisodeEvaluation:

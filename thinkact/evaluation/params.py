@@ -10,6 +10,7 @@ from typing import Any
 
 from thinkact.contract import EVAL_SPLITS
 from thinkact.errors import ConfigError
+from thinkact.evaluation.stats import METHODS
 from thinkact.importers.bfcl import check_categories
 from thinkact.typed_yaml import no_repeats
 
@@ -42,8 +43,8 @@ class BootstrapParams:
             raise ConfigError("evaluate.bootstrap.n_resamples", "must be >= 100")
         if not 0.5 <= self.confidence < 1:
             raise ConfigError("evaluate.bootstrap.confidence", "must be in [0.5, 1)")
-        if self.method not in ("BCa", "percentile", "basic"):
-            raise ConfigError("evaluate.bootstrap.method", "use BCa, percentile or basic")
+        if self.method not in METHODS:
+            raise ConfigError("evaluate.bootstrap.method", f"use {', '.join(METHODS)}")
 
     def kwargs(self) -> dict[str, Any]:
         """The keyword arguments of thinkact.evaluation.stats (bootstrap_ci, paired_delta)."""

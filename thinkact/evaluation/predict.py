@@ -16,7 +16,7 @@ import gc
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
@@ -28,16 +28,14 @@ from thinkact.generation import generate_completions, prompt_text
 from thinkact.models.base import load_base, set_cpu_threads
 from thinkact.models.loading import load_model, load_tokenizer
 from thinkact.models.loading import card_prompt
+from thinkact.project import RunParams
 from thinkact.tracking.model_registry import resolve_model
-
-if TYPE_CHECKING:  # the root of params (thinkact.config) composes the layers' sections: a type only here
-    from thinkact.config import Params
 
 REGISTRY_PREFIX = "models:/"
 STAGE_MODELS = ("sft", "grpo")  # pipeline models saved by their stage in <paths.outputs>/<stage>/model
 
 
-def resolve_spec(spec: str, params: Params) -> str:
+def resolve_spec(spec: str, params: RunParams) -> str:
     """A pipeline name (sft, grpo) or registry URI turned into what thinkact.models loads; others unchanged."""
     if spec in STAGE_MODELS:
         return str(params.paths.stage_model(spec))
@@ -46,7 +44,7 @@ def resolve_spec(spec: str, params: Params) -> str:
     return spec
 
 
-def load_for_eval(spec: str, params: Params, train: Sequence[Example] | None = None) -> tuple[Any, Any]:
+def load_for_eval(spec: str, params: RunParams, train: Sequence[Example] | None = None) -> tuple[Any, Any]:
     """(model, tokenizer) in eval mode. `base` is params.model.base (its tiny tokenizer is built from `train`)."""
     if spec == "base":
         if train is None:
@@ -95,7 +93,7 @@ def predict_vllm(folder: str, tokenizer: Any, examples: Mapping[str, Sequence[Ex
     return out
 
 
-def predict_model(spec: str, params: Params, examples: Mapping[str, Sequence[Example]],
+def predict_model(spec: str, params: RunParams, examples: Mapping[str, Sequence[Example]],
                   train: Sequence[Example] | None = None) -> tuple[dict[str, list[str]], float]:
     """Load `spec`, generate on every split; returns (split -> completions, seconds spent generating)."""
     settings = params.evaluate

@@ -25,7 +25,7 @@ import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from thinkact.contract import Example, read_jsonl
 from thinkact.env.spec import EpisodeSpec, episode_path, read_episodes
@@ -43,9 +43,7 @@ from thinkact.evaluation.summary import RESERVED, default_pairs, evaluate_comple
 from thinkact.importers.bfcl import ALIASES as BFCL_ALIASES, import_bfcl
 from thinkact.io import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text, output_file
 from thinkact.models.base import set_cpu_threads
-
-if TYPE_CHECKING:  # the root of params (thinkact.config) composes the layers' sections: a type only here
-    from thinkact.config import Params
+from thinkact.project import RunParams
 
 RUN_FILE = "run.json"                # what was evaluated: models, splits, data md5s, timings
 REWARD_CURVES_PNG = "grpo_rewards.png"
@@ -72,7 +70,7 @@ def label_of(spec: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]+", "_", label).strip("_").lower() or "model"
 
 
-def eval_splits(params: Params, splits: Sequence[str], key: str = "evaluate.splits") -> dict[str, list[Example]]:
+def eval_splits(params: RunParams, splits: Sequence[str], key: str = "evaluate.splits") -> dict[str, list[Example]]:
     """split -> the examples evaluated: the first `evaluate.max_examples` of <paths.data>/<split>.jsonl (all when 0).
     The evaluate stage and the promotion gate read them here, so both see the very same examples."""
     limit = params.evaluate.max_examples or None
@@ -98,7 +96,7 @@ def bfcl_split(category: str) -> str:
     return BFCL_PREFIX + split_label(BFCL_ALIASES.get(category, category))
 
 
-def bfcl_splits(params: Params, categories: Sequence[str] | None = None,
+def bfcl_splits(params: RunParams, categories: Sequence[str] | None = None,
                 limit: int | None = None) -> dict[str, list[Example]]:
     """bfcl_<category> -> the examples evaluated: the first `limit` (default `evaluate.bfcl.max_examples`; 0: all)
     of each category (default `evaluate.bfcl.categories`; none: {}), read from the installed bfcl-eval package.
@@ -109,7 +107,7 @@ def bfcl_splits(params: Params, categories: Sequence[str] | None = None,
     return {bfcl_split(c): import_bfcl(c)[:limit or None] for c in categories}
 
 
-def check_models(models: Mapping[str, str], params: Params) -> None:
+def check_models(models: Mapping[str, str], params: RunParams) -> None:
     """Fail before anything loads when a pipeline model (sft, grpo) has not been trained."""
     for spec in models.values():
         if spec in STAGE_MODELS:
@@ -123,7 +121,7 @@ def nonempty(path: str | Path, specs: list[EpisodeSpec]) -> list[EpisodeSpec]:
     return specs
 
 
-def episode_splits(params: Params, splits: Sequence[str], limit: int | None = None,
+def episode_splits(params: RunParams, splits: Sequence[str], limit: int | None = None,
                    key: str = "evaluate.episodes.splits") -> dict[str, list[EpisodeSpec]]:
     """split -> the episodes played: the first `limit` (default `evaluate.episodes.max_examples`; 0: all) of
     <paths.data>/episodes/<split>.jsonl."""
@@ -156,7 +154,7 @@ def _check_labels(models: Mapping[str, str], episodes: Mapping[str, Any] | None,
             raise ThinkactError(f"episode evaluation: {e}") from None
 
 
-def _generate(label: str, spec: str, params: Params, examples: Mapping[str, Sequence[Example]],
+def _generate(label: str, spec: str, params: RunParams, examples: Mapping[str, Sequence[Example]],
               episodes: Mapping[str, Sequence[EpisodeSpec]] | None, k: int, temperature: float
               ) -> tuple[dict[str, list[str]], float, Played | None, float]:
     """One model, loaded once: (completions per split, their seconds, episodes played, their seconds)."""
@@ -183,7 +181,7 @@ def _generate(label: str, spec: str, params: Params, examples: Mapping[str, Sequ
     return completions, seconds, played, episode_s
 
 
-def run_evaluation(params: Params, models: Mapping[str, str], examples: Mapping[str, Sequence[Example]],
+def run_evaluation(params: RunParams, models: Mapping[str, str], examples: Mapping[str, Sequence[Example]],
                    out_dir: str | Path, *, title: str = "Evaluation",
                    reward_history: list[dict[str, float]] | None = None,
                    loss_history: list[dict[str, float]] | None = None,

@@ -18,10 +18,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from thinkact.contract import MAX_DEPTH, Example, iter_json_lines, loads_strict, too_deep
+from thinkact.contract import MAX_DEPTH, ROLES, Example, iter_json_lines, loads_strict, too_deep
 from thinkact.errors import DataError
 
-ROLES = ("system", "user", "assistant", "tool")
 _JSON_NAME = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 _HINT = "see the OpenAI chat format: messages with role, content, tool_calls"
 

@@ -8,7 +8,7 @@ Shared by the sft stage (where training starts) and evaluation (the `base` row).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from transformers.utils.chat_template_utils import render_jinja_template
@@ -17,9 +17,7 @@ from thinkact.chat_format.template import CHAT_TEMPLATE, json_arguments, target_
 from thinkact.contract import Example
 from thinkact.models.loading import TINY, load_model
 from thinkact.models.params import TinySize
-
-if TYPE_CHECKING:  # the root of params (thinkact.config) stands above the layers: a type only
-    from thinkact.config import Params
+from thinkact.project import RunParams
 
 
 def tiny_corpus(examples: Sequence[Example]) -> list[str]:
@@ -33,14 +31,14 @@ def tiny_corpus(examples: Sequence[Example]) -> list[str]:
     return texts
 
 
-def tiny_size(params: Params) -> Any:
+def tiny_size(params: RunParams) -> Any:
     """params.model.tiny as a checked thinkact.models.tiny.TinySize when the base is builtin:tiny, else None."""
     if params.model.base != TINY:
         return None
     return TinySize.of(params.model.tiny)  # checked when params loaded; ConfigError names the field
 
 
-def load_base(params: Params, train: Sequence[Example]) -> tuple[Any, Any]:
+def load_base(params: RunParams, train: Sequence[Example]) -> tuple[Any, Any]:
     """(model, tokenizer) of params.model.base on the auto-detected device."""
     size = tiny_size(params)
     corpus = tiny_corpus(train) if size is not None else None

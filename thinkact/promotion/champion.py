@@ -20,7 +20,6 @@ change in a metric's code cannot make two versions incomparable):
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 import getpass
 import hashlib
@@ -36,12 +35,10 @@ from thinkact.evaluation.predict import predict_model
 from thinkact.evaluation.score import read_predictions
 from thinkact.evaluation.runner import eval_splits
 from thinkact.io import file_md5
+from thinkact.project import RunParams
 from thinkact.promotion.gate import RULE_NONE, Decision, Scores, forced, gate
 from thinkact.tracking import stage_run
 from thinkact.tracking.model_registry import CHALLENGER, CHAMPION, REGISTER_RUN_TAG, Registry
-
-if TYPE_CHECKING:  # the root of params (thinkact.config) composes the layers' sections: a type only here
-    from thinkact.config import Params
 
 EVAL_MD5_TAG = "thinkact.eval_md5"
 PREDICTIONS_TAG = "thinkact.predictions"   # its predictions folder: `runs:/<register run>/...` or a path in its run
@@ -50,12 +47,12 @@ BASELINES = ("base", "sft")                # what a first champion must beat (pa
 PROMOTE_TAG = "thinkact.gate.promote"      # the decision's outcome on the version, written after the alias move
 
 
-def eval_examples(params: Params) -> dict[str, list[Example]]:
+def eval_examples(params: RunParams) -> dict[str, list[Example]]:
     """split -> the examples the gate compares on (register.splits, as the evaluate stage selects them)."""
     return eval_splits(params, params.register.splits, key="register.splits")
 
 
-def eval_md5(params: Params) -> str:
+def eval_md5(params: RunParams) -> str:
     """md5 of the gate's evaluation data and decoding: each split's file bytes and name, the per-split example
     limit and the completion length (stored completions made with another limit are not comparable)."""
     h = hashlib.md5()
@@ -73,7 +70,7 @@ def read_completions(folder: Path, splits: Sequence[str]) -> dict[str, dict[str,
 
 
 def score(examples: Mapping[str, Sequence[Example]], completions: Mapping[str, Mapping[str, str] | Sequence[str]],
-          params: Params) -> Scores:
+          params: RunParams) -> Scores:
     """{"split/id": {metric: score}} with today's metrics; completions per split by id or in example order."""
     out: dict[str, dict[str, float | None]] = {}
     for split, exs in examples.items():
@@ -84,7 +81,7 @@ def score(examples: Mapping[str, Sequence[Example]], completions: Mapping[str, M
     return out
 
 
-def version_scores(registry, version, examples: Mapping[str, Sequence[Example]], md5: str, params: Params,
+def version_scores(registry, version, examples: Mapping[str, Sequence[Example]], md5: str, params: RunParams,
                    local: Path | None = None) -> tuple[Scores, str]:
     """A version's scores on `examples` and where its completions came from (see the module docstring)."""
     splits = list(examples)
@@ -101,7 +98,7 @@ def version_scores(registry, version, examples: Mapping[str, Sequence[Example]],
     return score(examples, texts, params), "generated again (its evaluation used other data)"
 
 
-def decide(registry, challenger, params: Params, *, local: Path | None = None) -> Decision:
+def decide(registry, challenger, params: RunParams, *, local: Path | None = None) -> Decision:
     """Gate `challenger` against the current champion on the evaluation data of params.yaml."""
     reg = params.register
     champion = registry.alias(CHAMPION)
@@ -126,7 +123,7 @@ def decide(registry, challenger, params: Params, *, local: Path | None = None) -
 
 
 def baseline_scores(registry, challenger, role: str, examples: Mapping[str, Sequence[Example]], md5: str,
-                    params: Params, local: Path | None) -> tuple[Scores, str]:
+                    params: RunParams, local: Path | None) -> tuple[Scores, str]:
     """A baseline's scores (`base` or `sft`) on the gate's examples and where its completions came from: the
     evaluate stage's predictions beside the challenger's (`local`), else, for sft, the version registered with the
     challenger in the same run, else generated again from the pipeline's own model (`predict_model(role)`)."""
@@ -159,7 +156,7 @@ def apply(registry, decision: Decision, version: str) -> None:
     registry.set_tags(version, outcome)
 
 
-def promote(registry, challenger, params: Params, *, local: Path | None = None) -> Decision:
+def promote(registry, challenger, params: RunParams, *, local: Path | None = None) -> Decision:
     """Gate `challenger` against the current champion and apply the decision (tags; @champion moves on a pass).
     `local`: the evaluate stage's predictions folder of the challenger, when the caller has it."""
     decision = decide(registry, challenger, params, local=local)
@@ -170,7 +167,7 @@ def promote(registry, challenger, params: Params, *, local: Path | None = None) 
     return decision
 
 
-def promote_challenger(params: Params) -> Decision:
+def promote_challenger(params: RunParams) -> Decision:
     """`thinkact promote`: run the gate again for the current @challenger and apply it."""
     registry = Registry(params.register.model_name)
     decision = promote(registry, registry.require_alias(CHALLENGER), params)
@@ -178,7 +175,7 @@ def promote_challenger(params: Params) -> Decision:
     return decision
 
 
-def promote_version(params: Params, version: str, *, who: str | None = None, why: str = "") -> Decision:
+def promote_version(params: RunParams, version: str, *, who: str | None = None, why: str = "") -> Decision:
     """`thinkact promote --version N`: make N the champion by hand (rollback or force), recorded as tags."""
     registry = Registry(params.register.model_name)
     target = registry.get(version)

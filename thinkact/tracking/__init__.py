@@ -22,7 +22,6 @@ from thinkact.tracking.runs import (
     context_tags,
     flatten,
     pipeline_run,
-    resolved_params,
     stage_run,
     tracking_uri,
 )
@@ -31,4 +30,4 @@ from thinkact.tracking.store import artifact_anchor
 
 __all__ = ["DATA_DVC_MD5_TAG", "EXPERIMENT", "PARENT_ENV", "PIPELINE_FILES", "TRAIN_MD5_TAG", "NullPipelineRun",
            "NullRun", "PipelineRun", "StageRun", "artifact_anchor", "context_tags", "flatten", "pipeline_run",
-           "redact_text", "redact_uri", "resolved_params", "stage_run", "tracking_uri", "TrackingUnavailable"]
+           "redact_text", "redact_uri", "stage_run", "tracking_uri", "TrackingUnavailable"]

@@ -6,7 +6,7 @@
         run.log_artifact("outputs/validate/report.json")
         run.log_artifacts("outputs/validate/data_docs", "data_docs")
 
-    with pipeline_run(root) as parent:           # the flow: one parent run per pipeline run
+    with pipeline_run(root, asdict(params)) as parent:   # the flow: one parent run per pipeline run
         env = {**os.environ, **parent.child_env()}  # stage processes started with this env become its children
 
 Where runs go, decided once per call:
@@ -53,7 +53,6 @@ import yaml
 # mlflow (~1.6 s) is imported inside the functions that use it: with tracking off it is never loaded.
 from thinkact import distributed
 from thinkact.project import PARAMS_FILE, PROFILES_DIR, params_path
-from thinkact.config import load_params
 from thinkact.io import file_md5 as io_file_md5
 from thinkact.tracking.server import connect, is_http, redact_uri, unreachable
 from thinkact.tracking.store import (ARTIFACTS_DIR, EXPERIMENT, STORE_DIR, STORE_FILE, artifact_repo, portable_store,
@@ -452,21 +451,17 @@ class NullPipelineRun(NullRun):
     def log_text(self, text: str, artifact_file: str) -> None: ...
 
 
-def resolved_params(root: Path | None = None) -> dict[str, Any]:
-    """Every params.yaml section as loaded and checked by thinkact.config (defaults filled in)."""
-    return asdict(load_params(_params_file(root)))
-
-
 @contextlib.contextmanager
-def pipeline_run(root: Path | None = None, tags: Mapping[str, Any] | None = None) -> Iterator[NullRun]:
-    """The parent run of a pipeline run in project `root`: context tags, every resolved params section logged
-    once, params.yaml as an artifact. Yields a PipelineRun (a NullPipelineRun when tracking is off).
-    A bad params.yaml raises ConfigError before any run is created."""
+def pipeline_run(root: Path | None, params: Mapping[str, Any],
+                 tags: Mapping[str, Any] | None = None) -> Iterator[NullRun]:
+    """The parent run of a pipeline run in project `root`: context tags, every resolved params section (`params`:
+    the loaded Params as a mapping, `dataclasses.asdict(load_params(...))` — loaded, so checked, by the caller
+    before any run exists) logged once, params.yaml as an artifact. Yields a PipelineRun (a NullPipelineRun when
+    tracking is off)."""
     uri = tracking_uri(root)
     if uri is None:
         yield NullPipelineRun()
         return
-    params = resolved_params(root)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     if uri.startswith("sqlite:///"):
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)

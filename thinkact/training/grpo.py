@@ -23,7 +23,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from datasets import Dataset
@@ -39,14 +39,12 @@ from thinkact.generation import prompt_text
 from thinkact.io import atomic_dir, atomic_write_json
 from thinkact.models.base import load_base, set_cpu_threads
 from thinkact.models.loading import load_model
+from thinkact.project import RunParams
 from thinkact.rewards import build
 from thinkact.training.callbacks import CompletionSamples, TrackingCallback
 from thinkact.training.checkpoints import fingerprint, resume_point, save_final
 from thinkact.training.episode_rollouts import EpisodeRollouts, episode_rows
 from thinkact.training.trl_config import device_defaults, lora_config, trl_config
-
-if TYPE_CHECKING:  # the root of params (thinkact.config) composes the layers' sections: a type only here
-    from thinkact.config import Params
 
 STAGE = "grpo"
 SECTION = "grpo.trainer"
@@ -60,14 +58,14 @@ def grpo_rows(examples: Sequence[Example], tokenizer: Any) -> list[dict[str, Any
              "turn_type": ex.turn_type or "", "id": ex.id} for ex in examples]
 
 
-def build_rewards(params: Params) -> list[Any]:
+def build_rewards(params: RunParams) -> list[Any]:
     """The selected rewards with their options, checked by their owner (thinkact.rewards.check_selection): a
     params.yaml that leaves `grpo.rewards` out stops here, before any model loads."""
     params.grpo.check_rewards()
     return build(list(params.grpo.rewards or ()), params.grpo.reward_options)
 
 
-def grpo_config(params: Params, checkpoints: Path) -> Any:
+def grpo_config(params: RunParams, checkpoints: Path) -> Any:
     """trl.GRPOConfig from params.grpo.trainer plus what thinkact fixes; every field checked before any model loads."""
     fields = dict(params.grpo.trainer)
     if fields.get("use_vllm") and not torch.cuda.is_available():
@@ -76,7 +74,7 @@ def grpo_config(params: Params, checkpoints: Path) -> Any:
     return trl_config(GRPOConfig, fields, SECTION, output_dir=str(checkpoints), disable_tqdm=True)
 
 
-def check_params(params: Params, checkpoints: Path) -> tuple[Any, Any, list[Any]]:
+def check_params(params: RunParams, checkpoints: Path) -> tuple[Any, Any, list[Any]]:
     """(GRPOConfig, LoraConfig or None, rewards) from params; any bad value raises ConfigError before work starts."""
     rewards = build_rewards(params)
     return grpo_config(params, checkpoints), lora_config(params.grpo.lora, STAGE), rewards
@@ -128,7 +126,7 @@ def publish_samples(staged: Path, final: Path) -> None:
             os.replace(path, tmp / path.name)
 
 
-def train_grpo(params: Params, train: Sequence[Example] | Sequence[EpisodeSpec], out_dir: Path, run: Any,
+def train_grpo(params: RunParams, train: Sequence[Example] | Sequence[EpisodeSpec], out_dir: Path, run: Any,
                data_md5: str | None = None) -> GrpoResult:
     """GRPO from the SFT model (`grpo.init: sft`) or the base model (`grpo.init: base`) on `train` (per-turn
     examples, or episodes with `grpo.mode: episodes`); writes out_dir/model (atomically), rewards.json and samples/."""

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from datasets import Dataset
 from transformers import PrinterCallback
@@ -27,12 +27,10 @@ from thinkact.contract import Example
 from thinkact.generation import prompt_text
 from thinkact.io import atomic_write_json
 from thinkact.models.base import load_base, set_cpu_threads, tiny_size
+from thinkact.project import RunParams
 from thinkact.training.callbacks import TrackingCallback
 from thinkact.training.checkpoints import fingerprint, resume_point, save_final
 from thinkact.training.trl_config import device_defaults, lora_config, trl_config
-
-if TYPE_CHECKING:  # the root of params (thinkact.config) composes the layers' sections: a type only here
-    from thinkact.config import Params
 
 STAGE = "sft"
 
@@ -45,14 +43,14 @@ def sft_rows(examples: Sequence[Example], with_reasoning: bool) -> list[dict[str
              "tools": json.dumps(ex.tools, ensure_ascii=False)} for ex in examples]
 
 
-def sft_config(params: Params, checkpoints: Path) -> Any:
+def sft_config(params: RunParams, checkpoints: Path) -> Any:
     """trl.SFTConfig from params.sft.trainer (checked before any model loads) plus what thinkact fixes."""
     fields = {**device_defaults(SFTConfig, params.sft.trainer, params.launch.timeout_s), **params.sft.trainer}
     return trl_config(SFTConfig, fields, "sft.trainer", output_dir=str(checkpoints),
                       completion_only_loss=True, disable_tqdm=True)
 
 
-def check_params(params: Params, checkpoints: Path) -> tuple[Any, Any]:
+def check_params(params: RunParams, checkpoints: Path) -> tuple[Any, Any]:
     """(SFTConfig, LoraConfig or None) from params; any bad field raises ConfigError before work starts."""
 
     tiny_size(params)  # a bad model.tiny field fails here too, before the data is read
@@ -116,7 +114,7 @@ class SftResult:
         return asdict(self)
 
 
-def train_sft(params: Params, train: Sequence[Example], out_dir: Path, run: Any, data_md5: str | None = None,
+def train_sft(params: RunParams, train: Sequence[Example], out_dir: Path, run: Any, data_md5: str | None = None,
               callbacks: Sequence[Any] = ()) -> SftResult:
     """Train the SFT model on `train` and write it to out_dir/model (atomically); metrics go to `run`.
     Extra `callbacks` (e.g. the learning-curve probe in experiments/) join the trainer's."""

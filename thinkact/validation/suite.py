@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from thinkact.validation.params import ValidateParams
-from thinkact.contract import SPLITS, TURN_TYPES
+from thinkact.contract import REQUIRED_FIELDS, SPLITS, TURN_TYPES
 from thinkact.validation.offline_docs import make_offline
 
 SUITE_NAME = "thinkact_data"
 INDEX_COLUMNS = ["where", "id"]  # name each offending row in GX results and data docs
-REQUIRED = ("id", "domain", "split", "tools", "messages", "target")
+REQUIRED = REQUIRED_FIELDS  # every example has them (thinkact.contract)
 
 
 @dataclass(frozen=True)
