@@ -19,15 +19,11 @@ texts, in order (the simulators seed on the call itself).
     env.respond("Order ORD-12345 has shipped.")  # "I have nothing to add."; env.done is now True
     env.calls, env.turns, env.failed         # the records, for rewards and evaluation
 
-Later integration (not built here). TRL 1.16 `environment_factory`: TRL makes one instance per rollout with
-`factory()`, calls `reset(**row)` with the data set row (here: an `episode` column with `spec.to_json()`),
-exposes every public function of the class except `reset`/`get_reward` as a tool, called as `f(**arguments)`,
-and calls an optional `get_reward()`. So the adapter wraps (does not subclass) a `ToolEnvironment`: one method
-per catalog tool, whose signature and docstring give TRL the schema, forwarding to `self.env.call(name, kwargs)`,
-plus `reset(**row)` and `get_reward()` reading `env.calls`/`env.turns`/`env.final_answer`. `reset` returns the
-opening user message when the row has no `prompt` (TRL then appends it to an empty user message), else None.
-A `rollout_func` drives it directly: per assistant message, `env.call_raw(c)` for each tool call (a tool message
-each), or `env.respond(text)` for a text (a user message), until `env.done`.
+Who drives it: `thinkact.env.rollout.play_episodes`, the one rollout loop — per assistant message, `call_raw(c)` for
+each tool call (a tool message each) or `respond(text)` for a text (a user message), until `done` — used by episode
+evaluation and, through TRL's `rollout_func`, by GRPO (`thinkact.training.episode_rollouts`). TRL's own
+`environment_factory` is not used: it renders tools from method signatures, not the data's JSON Schemas, and its
+tool loop cannot answer a clarifying question with a user turn.
 """
 from __future__ import annotations
 
