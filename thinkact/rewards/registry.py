@@ -1,5 +1,7 @@
 """The one registry of reward functions (verl-style): an explicit table of the built-ins (BUILTIN), to which
-`register` adds a project's own; a name is registered once, duplicates are refused.
+`register` adds one for the rest of the process and `registered` for one `with` block (tests); a name is registered
+once, duplicates are refused. The stages run in processes of their own and see BUILTIN: a project's reward goes
+there (docs/how-to-add-a-reward.md).
 
 A reward has TRL's signature `fn(completions, **columns) -> list[float | None]` (None = not applicable).
 Its registered name is the function's `__name__`, which is what TRL logs (`rewards/<name>/mean`) and what
@@ -12,7 +14,8 @@ Options (keyword-only parameters with defaults) are set from params.yaml through
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +41,24 @@ def register(fn: RewardFn) -> RewardFn:
         raise ValueError(f"reward '{name}' is already registered ({_REGISTRY[name].__module__})")
     _REGISTRY[name] = fn
     return fn
+
+
+@contextmanager
+def registered(*fns: RewardFn) -> Iterator[tuple[RewardFn, ...]]:
+    """Register `fns` for one `with` block only (a test, a notebook) and remove them afterwards, even if the block
+    fails. A name already registered (or given twice) is refused before any is added. Only this process sees them:
+    the stages (their own processes) see the rewards in BUILTIN (docs/how-to-add-a-reward.md)."""
+    new = [fn.__name__ for fn in fns]
+    taken = [name for i, name in enumerate(new) if name in _REGISTRY or name in new[:i]]
+    if taken:
+        raise ValueError(f"reward(s) {', '.join(taken)} already registered")
+    for fn in fns:
+        _REGISTRY[fn.__name__] = fn
+    try:
+        yield fns
+    finally:
+        for fn in fns:
+            _REGISTRY.pop(fn.__name__, None)
 
 
 def names() -> list[str]:
