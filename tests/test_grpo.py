@@ -132,7 +132,7 @@ def _config(tmp_path, trainer):
     from thinkact.training.grpo import grpo_config
 
     params = load_params(write_params(tmp_path, {"grpo": {"trainer": trainer}}))
-    return params, grpo_config(params, tmp_path / "checkpoints", len(params.grpo.rewards))
+    return params, grpo_config(params, tmp_path / "checkpoints")
 
 
 def test_trainer_fields_reach_grpo_config_unchanged(tmp_path):
