@@ -7,6 +7,7 @@ thinkact.rewards.episode_rewards) read `episode` and `episode_result` (through t
     thinkact rewards list
 """
 from thinkact.rewards.episode_rewards import EPISODE_NAMES
-from thinkact.rewards.registry import Reward, build, check_selection, describe, get, names, options_of, register
+from thinkact.rewards.registry import (Reward, build, check_selection, describe, get, names, options_of, register,
+                                       registered)
 
-__all__ = ["EPISODE_NAMES", "Reward", "build", "check_selection", "describe", "get", "names", "options_of", "register"]
+__all__ = ["EPISODE_NAMES", "Reward", "build", "check_selection", "describe", "get", "names", "options_of", "register", "registered"]
