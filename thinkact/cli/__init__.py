@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -313,8 +313,6 @@ def chat(
     thinkact chat --model grpo --tools tools.json --simulate --message "Where is order ORD-12345?"
     thinkact chat --model models:/thinkact-agent/3 --message "hi" --json
     """
-    import json
-
     from thinkact import chat as chat_mod
     from thinkact.config import load_params
 
@@ -335,7 +333,19 @@ def chat(
         chat_mod.interactive(loaded, tokenizer, tool_list, out, system=system, simulate_calls=calls, label=label,
                              **generation)
         return
-    if simulate:
+    _answer_once(loaded, tokenizer, message, tool_list, calls if simulate else None, system=system,
+                 json_out=json_out, info=info, out=out, generation=generation)
+
+
+def _answer_once(loaded: Any, tokenizer: Any, message: str, tool_list: list, calls: int | None, *,
+                 system: str | None, json_out: bool, info: dict, out: Console, generation: dict) -> None:
+    """`thinkact chat --message`: one reply shown (or printed as JSON with `info`, the model that answered); with
+    `calls` (--simulate: at most that many tool calls) the simulators answer its tool calls, every turn shown."""
+    import json
+
+    from thinkact import chat as chat_mod
+
+    if calls is not None:
         turns = chat_mod.simulated_one_shot(loaded, tokenizer, message, tool_list, calls, system=system,
                                             console=None if json_out else out, **generation)
         if json_out:

@@ -46,7 +46,8 @@ from typing import Any
 # mlflow and transformers are imported inside the functions that use them (start-up time of `thinkact`).
 from thinkact.errors import ThinkactError
 from thinkact.io import atomic_dir, atomic_write_json
-from thinkact.tracking.runs import EXPERIMENT, TRAIN_MD5_TAG, context_tags, tracking_uri
+from thinkact.tracking.context import TRAIN_MD5_TAG, context_tags
+from thinkact.tracking.runs import EXPERIMENT, tracking_uri
 from thinkact.tracking.store import artifact_anchor, artifact_repo, portable_store, resolve_location, store_cwd
 from thinkact.tracking.server import connect, redact_uri
 

@@ -18,13 +18,11 @@ one, artifact locations are relative to the project (thinkact/tracking/store.py)
 
 Runs live in one experiment per project, "thinkact". A stage run is named like the stage; with
 THINKACT_PARENT_RUN_ID set (the flow sets it for the stage processes it starts) it becomes a child of that
-run (`mlflow.parentRunId`), otherwise it stands alone. Every run is tagged with the git commit and whether the
-user's tree was dirty (`thinkact.git_dirty`: a changed tracked file, the files the pipeline itself rewrites,
-PIPELINE_FILES, excepted; `thinkact.git_dirty_paths` names the first few), DVC's hash of data/ from data.dvc
-(`thinkact.data_dvc_md5`, a `<md5>.dir`) and the md5 of params.yaml; the parent run also logs every resolved
-params section once, and params.yaml itself as an artifact. A stage logs the data files it read as the run's
-MLflow dataset inputs (`log_datasets`: name, path, md5; nothing is parsed).
-A run ends FINISHED, or FAILED when the block raises (the exception propagates).
+run (`mlflow.parentRunId`), otherwise it stands alone. Every run is tagged with its context
+(thinkact/tracking/context.py: the git commit and whether the user's tree was dirty, DVC's hash of data/, the md5
+of params.yaml); the parent run also logs every resolved params section once, and params.yaml itself as an
+artifact. A stage logs the data files it read as the run's MLflow dataset inputs (`log_datasets`: name, path, md5;
+nothing is parsed). A run ends FINISHED, or FAILED when the block raises (the exception propagates).
 
 A server that is down (thinkact/tracking/server.py): before a run opens, the server is probed (a few seconds) and
 an unreachable one is one TrackingUnavailable line naming it (credentials redacted) and what to do. When it goes
@@ -38,22 +36,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
 # mlflow (~1.6 s) is imported inside the functions that use it: with tracking off it is never loaded.
 from thinkact import distributed
-from thinkact.project import PARAMS_FILE, PROFILES_DIR, params_path
-from thinkact.io import file_md5 as io_file_md5
+from thinkact.tracking.context import context_tags, file_md5, params_file_in_use, project_path, project_root
 from thinkact.tracking.server import connect, is_http, redact_uri, unreachable
 from thinkact.tracking.store import (ARTIFACTS_DIR, EXPERIMENT, STORE_DIR, STORE_FILE, artifact_repo, portable_store,
                                      sqlite_file)
@@ -64,44 +57,6 @@ _OFF = {"0", "false", "no", "off"}
 _MAX_PARAM = 6000  # MLflow's limit on a param value
 RETRY_EVERY_S = 30.0  # while the server is away: how often a logging call probes it again
 MAX_QUEUED = 50_000  # logging calls kept while the server is away (beyond: dropped, and counted)
-DATA_DVC_MD5_TAG = "thinkact.data_dvc_md5"  # DVC's hash of data/ (data.dvc's `md5`, "<md5>.dir")
-TRAIN_MD5_TAG = "thinkact.train_md5"        # md5 of the train file a training stage read (as in its model card)
-PROFILE_TAG = "thinkact.profile"           # the profile (thinkact.profiles) whose params the run used
-# Tracked files that the pipeline rewrites itself (DVC rewrites dvc.lock after each stage that ran): a change to
-# them is not a change the user made, so it does not make `thinkact.git_dirty` true. Git-ignored files (outputs/,
-# mlflow/, data/) never count either.
-PIPELINE_FILES = ("dvc.lock",)
-DIRTY_PATHS_SHOWN = 10
-
-
-def _params_file(root: Path | None = None) -> Path:
-    """$THINKACT_PARAMS, else params.yaml in `root` (default: the project root)."""
-    if root is None or os.environ.get("THINKACT_PARAMS"):
-        return params_path().resolve()
-    return (Path(root) / PARAMS_FILE).resolve()
-
-
-def params_profile(params_file: Path) -> str:
-    """The profile a params file belongs to (thinkact.profiles writes `profile: <name>` into a profile's merged
-    params; params.yaml is "default")."""
-    with contextlib.suppress(Exception):
-        with open(params_file, encoding="utf-8") as f:
-            for line in f:  # the key is written first; no need to parse the whole file
-                if line.startswith("profile:"):
-                    return str(yaml.safe_load(line)["profile"])
-    return "default"
-
-
-def _project_root(root: Path | None = None) -> Path:
-    """`root`, else the folder of the params file in use — for a profile's merged params
-    (<project>/profiles/<name>/params.yaml, thinkact.profiles) the project two levels up, so every profile shares
-    the project's MLflow store and registry."""
-    if root is not None:
-        return Path(root).resolve()
-    folder = _params_file().parent
-    if folder.parent.name == PROFILES_DIR and (folder.parent.parent / PARAMS_FILE).is_file():
-        return folder.parent.parent
-    return folder
 
 
 def tracking_uri(root: Path | None = None) -> str | None:
@@ -111,7 +66,7 @@ def tracking_uri(root: Path | None = None) -> str | None:
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return uri
-    return f"sqlite:///{_project_root(root) / STORE_DIR / STORE_FILE}"
+    return f"sqlite:///{project_root(root) / STORE_DIR / STORE_FILE}"
 
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -124,56 +79,6 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
         else:
             out[name] = str(value)[:_MAX_PARAM]
     return out
-
-
-def file_md5(path: Path) -> str | None:
-    """md5 of a file's bytes (read in blocks, thinkact.io.file_md5), or None when it cannot be read."""
-    try:
-        return io_file_md5(path)
-    except OSError:
-        return None
-
-
-def git_tags(root: Path) -> dict[str, str]:
-    """The commit of `root`'s git checkout and whether the user's tree differs from it: a tracked file changed,
-    staged or not, other than PIPELINE_FILES (relative to `root`); untracked and git-ignored files never count.
-    {} outside a git checkout or without git."""
-    tags: dict[str, str] = {}
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
-        if commit.returncode != 0:
-            return tags
-        tags["mlflow.source.git.commit"] = commit.stdout.strip()
-        # ":/" (the whole checkout, as before) less the pipeline's own files, named relative to root
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/",
-                                 *(f":(exclude){name}" for name in PIPELINE_FILES)],
-                                cwd=root, capture_output=True, text=True, timeout=10)
-        if status.returncode == 0:
-            changed = [line[3:] for line in status.stdout.splitlines() if line.strip()]
-            tags["thinkact.git_dirty"] = str(bool(changed)).lower()
-            if changed:
-                more = len(changed) - DIRTY_PATHS_SHOWN
-                tags["thinkact.git_dirty_paths"] = (", ".join(changed[:DIRTY_PATHS_SHOWN])
-                                                    + (f" (+{more} more)" if more > 0 else ""))
-    return tags
-
-
-def context_tags(root: Path | None = None) -> dict[str, str]:
-    """Git commit (+ dirty flag, `git_tags`), DVC's hash of data/ (data.dvc) and params.yaml's md5, when readable."""
-    params_file = _params_file(root)
-    root = _project_root(root)
-    tags = git_tags(root)
-    params_md5 = file_md5(params_file)
-    if params_md5:
-        tags["thinkact.params_md5"] = params_md5
-    tags[PROFILE_TAG] = params_profile(params_file)
-    dvc_file = root / "data.dvc"
-    if dvc_file.is_file():
-        with contextlib.suppress(Exception):
-            outs = (yaml.safe_load(dvc_file.read_text(encoding="utf-8")) or {}).get("outs") or [{}]
-            if outs[0].get("md5"):
-                tags[DATA_DVC_MD5_TAG] = str(outs[0]["md5"])
-    return tags
 
 
 class NullRun:
@@ -334,7 +239,7 @@ class StageRun(NullRun):
             digest = (digests or {}).get(name) or file_md5(Path(path))
             if digest is None:
                 continue  # not readable: nothing to say about it
-            dataset = MetaDataset(LocalArtifactDatasetSource(_project_path(Path(path))), name=name, digest=digest)
+            dataset = MetaDataset(LocalArtifactDatasetSource(project_path(Path(path))), name=name, digest=digest)
             inputs.append(DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag(MLFLOW_DATASET_CONTEXT, context)]))
         if inputs:
             self._send("inputs", lambda: self.client.log_inputs(self.run_id, datasets=inputs))
@@ -342,15 +247,6 @@ class StageRun(NullRun):
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         for key, value in tags.items():
             self._send("tags", lambda key=key, value=value: self.client.set_tag(self.run_id, key, str(value)))
-
-
-def _project_path(path: Path) -> str:
-    """`path` as the project names it: relative to the project root when inside it (as params.yaml's paths are)."""
-    if not path.is_absolute():
-        return path.as_posix()
-    with contextlib.suppress(ValueError):
-        return path.resolve().relative_to(_project_root()).as_posix()
-    return path.as_posix()
 
 
 def _experiment_id(client: Any, uri: str) -> str:
@@ -473,5 +369,5 @@ def pipeline_run(root: Path | None, params: Mapping[str, Any],
                 **(tags or {})}
     with _open_run(client, uri, PIPELINE_RUN, run_tags, PipelineRun) as parent:
         parent.log_params(params)
-        parent.log_artifact(_params_file(root))
+        parent.log_artifact(params_file_in_use(root))
         yield parent

@@ -126,6 +126,27 @@ def publish_samples(staged: Path, final: Path) -> None:
             os.replace(path, tmp / path.name)
 
 
+def _start_model(params: RunParams, examples: list, episodes: bool) -> tuple[Any, Any, Path | None]:
+    """(model, tokenizer, the SFT model's folder) GRPO starts from: the SFT model (`grpo.init: sft`), or the base
+    model (`grpo.init: base`, folder None; builtin:tiny's tokenizer trained on the train file or the examples)."""
+    if params.grpo.init == "base":
+        corpus = read_jsonl(Path(params.paths.data) / "train.jsonl") if episodes else examples  # builtin:tiny's
+        model, tokenizer = load_base(params, corpus)
+        model.train()
+        return model, tokenizer, None
+    start_dir = params.paths.stage_model("sft")
+    model, tokenizer = load_model(str(start_dir), params.paths.models_cache, prompt=params.prompt)
+    return model, tokenizer, start_dir
+
+
+def _drop_samples_after(staged: Path, done: int) -> None:
+    """Staged samples of steps after the last checkpoint (`done`; 0 for a new run) go: those steps are redone."""
+    for path in staged.glob("step-*.jsonl") if staged.is_dir() and distributed.is_main() else ():
+        step = path.stem[len("step-"):]
+        if not step.isdigit() or int(step) > done:  # after the last checkpoint (or a new run): redone from there
+            path.unlink()
+
+
 def train_grpo(params: RunParams, train: Sequence[Example] | Sequence[EpisodeSpec], out_dir: Path, run: Any,
                data_md5: str | None = None) -> GrpoResult:
     """GRPO from the SFT model (`grpo.init: sft`) or the base model (`grpo.init: base`) on `train` (per-turn
@@ -135,14 +156,7 @@ def train_grpo(params: RunParams, train: Sequence[Example] | Sequence[EpisodeSpe
     episodes = params.grpo.mode == "episodes"
     examples = list(train[: params.grpo.max_examples] if params.grpo.max_examples else train)
     set_cpu_threads(params.grpo.cpu_threads)
-    if params.grpo.init == "base":
-        start_dir = None
-        corpus = read_jsonl(Path(params.paths.data) / "train.jsonl") if episodes else examples  # builtin:tiny's
-        model, tokenizer = load_base(params, corpus)
-        model.train()
-    else:
-        start_dir = params.paths.stage_model("sft")
-        model, tokenizer = load_model(str(start_dir), params.paths.models_cache, prompt=params.prompt)
+    model, tokenizer, start_dir = _start_model(params, examples, episodes)
     rows = episode_rows(examples, tokenizer) if episodes else grpo_rows(examples, tokenizer)
     card = (start_dir / "thinkact-card.json").read_text() if start_dir and (start_dir / "thinkact-card.json").is_file() \
         else ""
@@ -151,10 +165,7 @@ def train_grpo(params: RunParams, train: Sequence[Example] | Sequence[EpisodeSpe
     resume = resume_point(checkpoints, key)
     staged = checkpoints / SAMPLES  # samples are staged beside the checkpoints (so a resumed run keeps them) ...
     done = int(Path(resume).name.rsplit("-", 1)[-1]) if resume else 0
-    for path in staged.glob("step-*.jsonl") if staged.is_dir() and distributed.is_main() else ():
-        step = path.stem[len("step-"):]
-        if not step.isdigit() or int(step) > done:  # after the last checkpoint (or a new run): redone from there
-            path.unlink()
+    _drop_samples_after(staged, done)
     names = [r.name for r in rewards]
     tracker = TrackingCallback(run, STAGE, show=("reward", *(f"rewards/{n}/mean" for n in names), "kl", "entropy"))
     samples = CompletionSamples(run, staged, params.grpo.sample_every, list(config.reward_weights or []),

@@ -132,21 +132,25 @@ def build_expectations(params: ValidateParams, shape: bool) -> list[tuple[Check,
               reason="id {value!r} is used more than once"),
         gxe.ExpectColumnValuesToBeUnique, column="id")
     null("hygiene.no_train_leak", "leak_error", "no id or prompt of train appears in an evaluation split")
-    if not shape:
-        return out
-    # shape
-    add(Check("shape.turn_type_present", "every example has a turn_type (needed for the turn-type shares)",
-              reason="turn_type is missing"),
-        gxe.ExpectColumnValuesToNotBeNull, column="turn_type", row_condition=_readable())
+    return out + _shape_expectations(params, gxe) if shape else out
+
+
+def _shape_expectations(params: ValidateParams, gxe: Any) -> list[tuple[Check, Any]]:
+    """The shape checks (`gxe`: great_expectations.expectations): every example has a turn type, each split's row
+    count and turn-type shares within params.rows / params.turn_share."""
+    out = [expectation(Check("shape.turn_type_present", "every example has a turn_type (needed for the turn-type "
+                             "shares)", reason="turn_type is missing"),
+                       gxe.ExpectColumnValuesToNotBeNull, column="turn_type", row_condition=_readable())]
     for split, r in params.rows.items():
-        add(Check(f"shape.rows.{split}", f"{split} has {r.min:,} to {r.max:,} rows"),
-            gxe.ExpectTableRowCountToBeBetween, min_value=r.min, max_value=r.max, row_condition=_in_split(split))
+        out.append(expectation(Check(f"shape.rows.{split}", f"{split} has {r.min:,} to {r.max:,} rows"),
+                               gxe.ExpectTableRowCountToBeBetween, min_value=r.min, max_value=r.max,
+                               row_condition=_in_split(split)))
     for split in params.rows:
         for turn, r in params.turn_share.items():
-            add(Check(f"shape.turn_share.{split}.{turn}",
-                      f"share of {turn} turns in {split} is {r.min:g} to {r.max:g}"),
-                gxe.ExpectColumnMeanToBeBetween, column=f"turn_{turn}", min_value=r.min, max_value=r.max,
-                row_condition=_in_split(split))
+            out.append(expectation(Check(f"shape.turn_share.{split}.{turn}",
+                                         f"share of {turn} turns in {split} is {r.min:g} to {r.max:g}"),
+                                   gxe.ExpectColumnMeanToBeBetween, column=f"turn_{turn}", min_value=r.min,
+                                   max_value=r.max, row_condition=_in_split(split)))
     return out
 
 
