@@ -178,7 +178,8 @@ MAX_FUNCTION_LINES = 60
 
 def test_modules_and_functions_keep_their_budgets():
     too_long = []
-    for path in sorted(PACKAGE.rglob("*.py")):
+    code = [p for folder in ("thinkact", "tasks", "flows", "scripts") for p in (PROJECT_ROOT / folder).rglob("*.py")]
+    for path in sorted(code):
         text = path.read_text(encoding="utf-8")
         where = str(path.relative_to(PROJECT_ROOT))
         if len(text.splitlines()) > MAX_MODULE_LINES:
