@@ -27,6 +27,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from thinkact.chat_format.prompt import PromptParams
+
 TEMPLATE_FILE = "qwen3_training.jinja"
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
@@ -48,11 +50,13 @@ _SYSTEM_NO_TOOLS = ("{%- if messages[0].role == 'system' %}\n        {{- '<|im_s
 
 
 def prompt_settings(prompt: Any = None) -> dict[str, str]:
-    """{"system", "tool_json"} from params' `prompt` section (a PromptParams or a mapping); defaults for None."""
+    """{"system", "tool_json"} from params' `prompt` section (a PromptParams, or a mapping such as a model card's,
+    whose missing keys take PromptParams' defaults); PromptParams' defaults for None."""
+    defaults = PromptParams()
     if prompt is None:
-        return {"system": "", "tool_json": "spaced"}
+        prompt = defaults
     get = prompt.get if isinstance(prompt, dict) else (lambda k, d: getattr(prompt, k, d))
-    return {"system": str(get("system", "") or ""), "tool_json": str(get("tool_json", "spaced") or "spaced")}
+    return {key: str(get(key, getattr(defaults, key)) or getattr(defaults, key)) for key in ("system", "tool_json")}
 
 
 def chat_template(prompt: Any = None) -> str:
