@@ -17,8 +17,33 @@ from thinkact.project import PROJECT_ROOT  # noqa: E402
 from thinkact.config import load_params
 
 
+# scripts/run-tests.sh runs the suite on worker processes (pytest-xdist, `--dist loadfile --no-loadscope-reorder`):
+# a test module is one unit of work, so the tests that share a module-scoped fixture (a server, a trained model, a
+# project its tests run on in order) run on one worker, in file order, and the fixture is made once. The scheduler
+# hands out the units in collection order, each worker taking the next as it runs dry: the longest go first, so
+# that no long module starts last. Listed: the longest modules (a real model through every stage, the pipeline and
+# servers, 2-process launches, dvc repro per data defect), longest first (seconds on the 2-core dev machine,
+# docs/experiments.md "Test suite time"); then the other modules with slow tests, then the rest, in file order.
+# A module renamed or missing here only runs later; nothing is skipped.
+LONGEST_FIRST = ["test_flows.py", "test_validate.py", "test_distributed.py", "test_real_model.py", "test_servers.py",
+                 "test_reliability_tracking.py", "test_models.py", "test_sft.py", "test_grpo.py", "test_profiles.py",
+                 "test_params_fuzz.py", "test_profile_gpu_qwen3.py", "test_gpu_check.py", "test_serve_chat.py",
+                 "test_lineage.py", "test_evaluate_stage.py", "test_episode_stage.py", "test_rollout.py"]
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """GPU tests are skipped where no CUDA device is present (CI never has one)."""
+    """The longest modules first (each module's tests together, in file order); GPU tests are skipped where no CUDA
+    device is present (CI never has one)."""
+    order = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    with_slow = {item.path.name for item in items if item.get_closest_marker("slow")}
+
+    def rank(pair):
+        index, item = pair
+        module = item.path.name
+        return (order.get(module, len(order) + (module not in with_slow)), index)
+
+    items[:] = [item for _, item in sorted(enumerate(items), key=rank)]
     try:
         import torch
 
@@ -30,6 +55,16 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "gpu" in item.keywords:
                 item.add_marker(skip)
+
+
+def pytest_configure(config):
+    """On an xdist worker, torch's intra-op threads are the worker's share of the cores (2 workers on 2 cores: 1
+    each), so that two workers' models do not fight over every core. Subprocesses keep their own settings."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if workers > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
 @pytest.fixture(autouse=True)

@@ -153,7 +153,7 @@ def test_a_process_killed_mid_training_fails_the_stage_and_the_rerun_resumes(tmp
     while not list(checkpoints.glob("checkpoint-*/trainer_state.json")):
         assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()[-3000:]
         time.sleep(0.5)
-    victim = _process_with_rank(1)
+    victim = _process_with_rank(1, proc.pid)
     os.kill(victim, signal.SIGKILL)
     output, _ = proc.communicate(timeout=120)      # no hang: torchrun stops the other process
     assert proc.returncode == 1, output[-3000:]
@@ -167,16 +167,31 @@ def test_a_process_killed_mid_training_fails_the_stage_and_the_rerun_resumes(tmp
     assert result["resumed_from"] and "checkpoint-" in result["resumed_from"] and result["steps"] == 400
 
 
-def _process_with_rank(rank: int) -> int:
-    """The pid of this user's process whose environment says RANK=<rank> and THINKACT_LAUNCHED=1."""
-    for pid in sorted(int(p) for p in os.listdir("/proc") if p.isdigit()):
+def _process_with_rank(rank: int, ancestor: int) -> int:
+    """The pid of the process below `ancestor` whose environment says RANK=<rank> and THINKACT_LAUNCHED=1 (only
+    this test's launch: another test or test run on the machine may have a RANK=1 process of its own)."""
+    parents = {}
+    for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+        try:  # /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after its last ")"
+            parents[pid] = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+
+    def below(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == ancestor:
+                return True
+        return False
+
+    for pid in sorted(p for p in parents if below(p)):
         try:
             env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except OSError:
             continue
         if f"RANK={rank}".encode() in env and b"THINKACT_LAUNCHED=1" in env:
             return pid
-    raise AssertionError(f"no process with RANK={rank}")
+    raise AssertionError(f"no process with RANK={rank} below {ancestor}")
 
 
 @pytest.mark.parametrize("launch, key, words", [

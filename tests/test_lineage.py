@@ -196,8 +196,10 @@ def test_moved_project_loads_its_champion(tmp_path, tiny_folder, monkeypatch):
     """Artifact locations in the embedded store are relative to the project: after the whole project folder moves
     (the old path gone), the champion still loads, and every stored location is the relative one."""
     old, new = tmp_path / "a" / "proj", tmp_path / "b" / "moved"
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")   # a working directory of its own: the checkout may hold a pipeline's store
     _registered_project(old, tiny_folder, monkeypatch)
-    assert (old / "mlflow" / "artifacts").is_dir() and not (Path.cwd() / "mlflow" / "artifacts" / "models").exists()
+    assert (old / "mlflow" / "artifacts").is_dir() and not (Path.cwd() / "mlflow").exists()  # nothing beside cwd
     _move(old, new, monkeypatch)
     _loads_champion_there(new, monkeypatch, "sqlite:///mlflow/mlflow.db")  # the relative URI the docs give mlflow ui
     locations = _locations(new / "mlflow" / "mlflow.db")
