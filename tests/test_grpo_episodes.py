@@ -53,13 +53,11 @@ def test_episode_prompt_is_the_prompt_sft_and_evaluation_render(episode_project)
 
 
 def test_turn_rewards_are_refused_in_episode_mode(tmp_path):
-    params = load_params(write_params(tmp_path, {**TWO_EPISODE_STEPS, "grpo": {
-        **TWO_EPISODE_STEPS["grpo"], "rewards": ["tool_call", "episode_success"],
-        "trainer": {**TWO_EPISODE_STEPS["grpo"]["trainer"], "reward_weights": [1.0, 1.0]}}}))
-    from thinkact.training.grpo import check_params
-
+    """Refused when params load (thinkact.rewards.check_selection), before any stage starts."""
     with pytest.raises(ConfigError, match="grpo.rewards.*episode rewards.*tool_call"):
-        check_params(params, tmp_path / "checkpoints")
+        load_params(write_params(tmp_path, {**TWO_EPISODE_STEPS, "grpo": {
+            **TWO_EPISODE_STEPS["grpo"], "rewards": ["tool_call", "episode_success"],
+            "trainer": {**TWO_EPISODE_STEPS["grpo"]["trainer"], "reward_weights": [1.0, 1.0]}}}))
     with pytest.raises(ConfigError, match="grpo.mode.*'dialogue' is not one of turns, episodes"):
         load_params(write_params(tmp_path, {"grpo": {"mode": "dialogue"}}))
 

@@ -100,6 +100,8 @@ class ScheduleParams:
     def __post_init__(self):
         if self.cron.strip().lower() not in CRON_NICKNAMES:
             try:
+                if len(self.cron.split()) != 5:  # cronsim also reads a 6th (seconds) field; Prefect's schedules do not
+                    raise CronSimError(f"{len(self.cron.split())} fields, not 5")
                 CronSim(self.cron, datetime(2026, 1, 1))
             except CronSimError as e:
                 raise ConfigError("schedule.cron", f"{self.cron!r} is not a cron expression ({e}); 5 fields: minute "

@@ -68,10 +68,14 @@ def build_rewards(params: RunParams) -> list[Any]:
 def grpo_config(params: RunParams, checkpoints: Path) -> Any:
     """trl.GRPOConfig from params.grpo.trainer plus what thinkact fixes; every field checked before any model loads."""
     fields = dict(params.grpo.trainer)
-    if fields.get("use_vllm") and not torch.cuda.is_available():
+    if fields.get("use_vllm") and not _cuda():
         raise ConfigError(f"{SECTION}.use_vllm", "vLLM needs a CUDA GPU; set it to false on this machine")
     fields = {**device_defaults(GRPOConfig, fields, params.launch.timeout_s), **fields}
     return trl_config(GRPOConfig, fields, SECTION, output_dir=str(checkpoints), disable_tqdm=True)
+
+
+def _cuda() -> bool:  # a seam: tests of the GPU recipe on a CPU say "CUDA" here
+    return torch.cuda.is_available()
 
 
 def check_params(params: RunParams, checkpoints: Path) -> tuple[Any, Any, list[Any]]:
