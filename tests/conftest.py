@@ -1,14 +1,23 @@
-"""Shared fixtures. Every test runs offline with telemetry off and never writes into the repo's mlflow/."""
+"""Shared fixtures. Every test runs offline with telemetry off and never writes into the repo's mlflow/ or
+.prefect/ (nor reads them: a checkout where the pipeline has run holds both)."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 for _key, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                      "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "DVC_NO_ANALYTICS": "1",
                      "GX_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                     "TOKENIZERS_PARALLELISM": "false"}.items():
+                     "TOKENIZERS_PARALLELISM": "false",
+                     # the MLflow servers the tests start run no job runner: its huey consumers (MLflow's GenAI
+                     # jobs, which nothing here uses) cost each server ~12 CPU-seconds and 10 s to stop
+                     "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}.items():
     os.environ[_key] = _value
+# Prefect's home (profiles, memo store, its ephemeral database) is one of this test process's own, not the
+# checkout's .prefect/ that scripts/env.sh names; tests that start a Prefect server give it one of its own too.
+_PREFECT_HOME = os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="thinkact-tests-prefect-")
 
 import pytest  # noqa: E402
 import yaml  # noqa: E402
@@ -55,6 +64,10 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "gpu" in item.keywords:
                 item.add_marker(skip)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_PREFECT_HOME, ignore_errors=True)
 
 
 def pytest_configure(config):
