@@ -139,7 +139,8 @@ def test_sharded_evaluation_equals_one_process(two_process_run):
 
 
 def test_a_process_killed_mid_training_fails_the_stage_and_the_rerun_resumes(tmp_path, monkeypatch):
-    params = make_project(tmp_path, monkeypatch, {"sft": {"trainer": {"max_steps": 400, "save_steps": 5,
+    steps = 100  # the kill lands after the first checkpoint (step 5): 95 steps before the run could end (~10 s here)
+    params = make_project(tmp_path, monkeypatch, {"sft": {"trainer": {"max_steps": steps, "save_steps": 5,
                                                                       "logging_steps": 5}}})
     env = {**os.environ, "THINKACT_PARAMS": os.environ["THINKACT_PARAMS"]}
     path = Path(env["THINKACT_PARAMS"])
@@ -152,19 +153,19 @@ def test_a_process_killed_mid_training_fails_the_stage_and_the_rerun_resumes(tmp
     deadline = time.monotonic() + 300
     while not list(checkpoints.glob("checkpoint-*/trainer_state.json")):
         assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()[-3000:]
-        time.sleep(0.5)
+        time.sleep(0.2)
     victim = _process_with_rank(1, proc.pid)
     os.kill(victim, signal.SIGKILL)
     output, _ = proc.communicate(timeout=120)      # no hang: torchrun stops the other process
     assert proc.returncode == 1, output[-3000:]
     assert output.strip().splitlines()[-1].startswith("sft: one of its 2 processes failed (accelerate launch exit")
     assert not (params.paths.stage_dir("sft") / "model").exists()   # nothing half-written
-    raw["sft"]["trainer"]["max_steps"] = 400
+    raw["sft"]["trainer"]["max_steps"] = steps
     rerun = subprocess.run([sys.executable, "-m", "tasks.sft"], cwd=PROJECT_ROOT, env=env, capture_output=True,
                            text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     result = json.loads((params.paths.stage_dir("sft") / "metrics.json").read_text())
-    assert result["resumed_from"] and "checkpoint-" in result["resumed_from"] and result["steps"] == 400
+    assert result["resumed_from"] and "checkpoint-" in result["resumed_from"] and result["steps"] == steps
 
 
 def _process_with_rank(rank: int, ancestor: int) -> int:
