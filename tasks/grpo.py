@@ -6,8 +6,11 @@ whole agent episodes (`<paths.data>/episodes/train.jsonl`), tools running in eve
 Reads `<paths.outputs>/sft/model/`, `<paths.data>/train.jsonl` and params.yaml (`model`, `grpo`); writes
 `<paths.outputs>/grpo/model/` (safetensors, tokenizer with the chat template, model card naming the train file's
 md5 and this stage's MLflow run, which the register stage logs the registered version to), `metrics.json` (DVC
-metrics: steps, time, mean total reward over the first and last 10 % of steps), `rewards.json` (DVC plot: the
-reward per step) and `samples/step-NNNNN.jsonl` (completions with their rewards every `grpo.sample_every` steps);
+metrics: steps, time, mean total reward and share of zero-spread groups over the first and last 10 % of steps, the
+difficulty pre-pass's summary and pass-rate histogram), `rewards.json` (DVC plot: the reward per step),
+`difficulty.jsonl` (with `grpo.difficulty`: each candidate prompt's pass rate, mean reward and spread under the
+starting policy, and whether it is in the band; empty when off) and `samples/step-NNNNN.jsonl` (completions with
+their rewards every `grpo.sample_every` steps);
 logs the train file as the run's dataset input (with its md5), every TRL metric per step, the samples and the model
 card to MLflow. A rerun after a crash resumes from the last checkpoint in `<paths.outputs>/grpo/checkpoints/`; the
 previous model and samples stay until the new ones are complete (`model/` and `samples/` are DVC outs with
@@ -61,6 +64,8 @@ def run(params: Params) -> dict:
         tracked.log_artifact(out / "metrics.json")
         tracked.log_artifact(out / "model" / "thinkact-card.json", "model")
         tracked.log_artifact(out / "rewards.json")
+        if metrics["difficulty"]:  # the pre-pass's records (its histogram went to the run as metrics)
+            tracked.log_artifact(out / "difficulty.jsonl")
     return metrics
 
 

@@ -106,6 +106,14 @@ def test_two_steps_log_reward_metrics_and_samples(grpo_project):
     ({"grpo": {"lora": {"rank": 4}}}, "grpo.lora"),
     ({"grpo": {"sample_every": -1}}, "grpo.sample_every"),
     ({"grpo": {"cpu_threads": -2}}, "grpo.cpu_threads"),
+    ({"grpo": {"difficulty": {"band": [0.5, 1.2]}}}, "grpo.difficulty.band"),   # a pass rate is in [0, 1]
+    ({"grpo": {"difficulty": {"band": [0.8, 0.2]}}}, "grpo.difficulty.band"),   # lo > hi
+    ({"grpo": {"difficulty": {"band": [0.5]}}}, "grpo.difficulty.band"),
+    ({"grpo": {"difficulty": {"pass_at": 1.0}}}, "grpo.difficulty.band"),       # no band
+    ({"grpo": {"difficulty": {"band": [0.6, 0.9]}}}, "grpo.difficulty.band"),   # 2 generations: 0, 0.5 or 1
+    ({"grpo": {"difficulty": {"band": [0, 1], "pass_rewards": ["answr"]}}}, "grpo.difficulty.pass_rewards"),
+    ({"grpo": {"dynamic_sampling": {"max_rounds": 0}}}, "grpo.dynamic_sampling.max_rounds"),
+    ({"grpo": {"dynamic_sampling": {"max_rounds": 2}}, "launch": {"num_processes": 2}}, "grpo.dynamic_sampling"),
 ])
 def test_bad_params_fail_before_any_model_loads(tmp_path, monkeypatch, overrides, key):
     import thinkact.training.grpo

@@ -41,8 +41,10 @@ from thinkact.models.base import load_base, set_cpu_threads
 from thinkact.models.loading import load_model
 from thinkact.project import RunParams
 from thinkact.rewards import build
+from thinkact.training import difficulty
 from thinkact.training.callbacks import CompletionSamples, TrackingCallback
 from thinkact.training.checkpoints import fingerprint, resume_point, save_final
+from thinkact.training.dynamic_sampling import DynamicSamplingTrainer
 from thinkact.training.episode_rollouts import EpisodeRollouts, episode_rows
 from thinkact.training.trl_config import device_defaults, lora_config, trl_config
 
@@ -50,6 +52,7 @@ STAGE = "grpo"
 SECTION = "grpo.trainer"
 SAMPLES = "samples"  # <out>/samples: completions with their rewards every grpo.sample_every steps (a DVC out)
 EDGE_SHARE = 0.1  # reward_first / reward_last: mean total reward over the first / last 10 % of steps
+ZERO_SPREAD = "frac_reward_zero_std"  # TRL's share of a step's groups whose rewards are all equal (no gradient)
 
 
 def grpo_rows(examples: Sequence[Example], tokenizer: Any) -> list[dict[str, Any]]:
@@ -81,7 +84,16 @@ def _cuda() -> bool:  # a seam: tests of the GPU recipe on a CPU say "CUDA" here
 def check_params(params: RunParams, checkpoints: Path) -> tuple[Any, Any, list[Any]]:
     """(GRPOConfig, LoraConfig or None, rewards) from params; any bad value raises ConfigError before work starts."""
     rewards = build_rewards(params)
-    return grpo_config(params, checkpoints), lora_config(params.grpo.lora, STAGE), rewards
+    if params.grpo.dynamic_sampling and params.launch.num_processes > 1:  # thinkact.training.dynamic_sampling
+        raise ConfigError("grpo.dynamic_sampling", f"needs one process (launch.num_processes: 1, not "
+                                                   f"{params.launch.num_processes}): a group can straddle two")
+    config = grpo_config(params, checkpoints)
+    if params.grpo.difficulty:
+        difficulty.check_band(params.grpo.difficulty.band, config.num_generations)
+    if params.grpo.dynamic_sampling and config.multi_objective_aggregation != "sum_then_normalize":
+        raise ConfigError("grpo.dynamic_sampling", "drops groups by their total reward's spread, so it needs "
+                                                   "grpo.trainer.multi_objective_aggregation: sum_then_normalize")
+    return config, lora_config(params.grpo.lora, STAGE), rewards
 
 
 @dataclass(frozen=True)
@@ -94,6 +106,9 @@ class GrpoResult:
     reward_first: float | None   # mean total reward over the first 10 % of steps
     reward_last: float | None    # ... and over the last 10 %
     rewards_last: dict[str, float]
+    zero_spread_first: float | None = None  # share of zero-spread groups (TRL's frac_reward_zero_std), first 10 %
+    zero_spread_last: float | None = None   # ... and last 10 % of steps: near 1, GRPO has nothing left to learn
+    difficulty: dict[str, Any] | None = None  # the grpo.difficulty pre-pass (thinkact.training.difficulty); None: off
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,6 +126,12 @@ def reward_history(log_history: Sequence[dict[str, Any]], names: Sequence[str]) 
                     and math.isfinite(entry[f"rewards/{n}/mean"])})
         rows.append(row)
     return rows
+
+
+def _zero_spread(log_history: Sequence[dict[str, Any]]) -> dict[str, float | None]:
+    rows = [{ZERO_SPREAD: e[ZERO_SPREAD]} for e in log_history if ZERO_SPREAD in e]
+    return {"zero_spread_first": _edge_mean(rows, ZERO_SPREAD, last=False),
+            "zero_spread_last": _edge_mean(rows, ZERO_SPREAD, last=True)}
 
 
 def _edge_mean(rows: Sequence[dict[str, float]], key: str, last: bool) -> float | None:
@@ -151,10 +172,42 @@ def _drop_samples_after(staged: Path, done: int) -> None:
             path.unlink()
 
 
+def _trainer(params: RunParams, model: Any, tokenizer: Any, rows: list[dict[str, Any]], examples: list,
+             config: Any, peft_config: Any, rewards: list[Any], callbacks: list[Any]) -> Any:
+    """TRL's GRPOTrainer, or with `grpo.dynamic_sampling` its subclass that drops zero-spread groups and refills."""
+    extra = {"max_rounds": params.grpo.dynamic_sampling.max_rounds} if params.grpo.dynamic_sampling else {}
+    kind = DynamicSamplingTrainer if extra else GRPOTrainer
+    rollout = EpisodeRollouts(examples, rows, params.episodes) if params.grpo.mode == "episodes" else None
+    trainer = kind(model=model, reward_funcs=rewards, args=config, train_dataset=Dataset.from_list(rows),
+                   processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks, rollout_func=rollout,
+                   **extra)
+    trainer.remove_callback(PrinterCallback)  # TrackingCallback prints one line per logging step instead
+    return trainer
+
+
+def _difficulty(trainer: Any, rows: list[dict[str, Any]], params: RunParams, staged: Path, run: Any
+                ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """With `grpo.difficulty`: the pre-pass (thinkact.training.difficulty) and the trainer's data cut to the band;
+    returns the records (difficulty.jsonl; none when off) and the summary (metrics.json's `difficulty`)."""
+    if params.grpo.difficulty is None:
+        return [], None
+    kept, records, summary = difficulty.select(trainer, rows, params.grpo, staged)
+    trainer.train_dataset = Dataset.from_list(kept)
+    print(f"[{STAGE}] difficulty: {summary['kept']} of {summary['candidates']} prompts in the band "
+          f"{summary['band']} ({summary['seconds']} s); pass rates (rate: prompts): "
+          f"{difficulty.histogram_line(summary['pass_rates'])}", flush=True)
+    run.log_metrics({"difficulty/candidates": summary["candidates"], "difficulty/kept": summary["kept"],
+                     "difficulty/seconds": summary["seconds"], "difficulty/zero_spread_share":
+                     summary["zero_spread_share"], **{f"difficulty/pass_rate_{rate}": n
+                                                     for rate, n in summary["pass_rates"].items()}})
+    return records, summary
+
+
 def train_grpo(params: RunParams, train: Sequence[Example] | Sequence[EpisodeSpec], out_dir: Path, run: Any,
                data_md5: str | None = None) -> GrpoResult:
     """GRPO from the SFT model (`grpo.init: sft`) or the base model (`grpo.init: base`) on `train` (per-turn
-    examples, or episodes with `grpo.mode: episodes`); writes out_dir/model (atomically), rewards.json and samples/."""
+    examples, or episodes with `grpo.mode: episodes`); writes out_dir/model (atomically), rewards.json, samples/ and
+    difficulty.jsonl (the `grpo.difficulty` pre-pass's records; empty when it is off)."""
     checkpoints = out_dir / "checkpoints"
     config, peft_config, rewards = check_params(params, checkpoints)  # bad fields fail here, before the model loads
     episodes = params.grpo.mode == "episodes"
@@ -171,16 +224,13 @@ def train_grpo(params: RunParams, train: Sequence[Example] | Sequence[EpisodeSpe
     done = int(Path(resume).name.rsplit("-", 1)[-1]) if resume else 0
     _drop_samples_after(staged, done)
     names = [r.name for r in rewards]
-    tracker = TrackingCallback(run, STAGE, show=("reward", *(f"rewards/{n}/mean" for n in names), "kl", "entropy"))
+    tracker = TrackingCallback(run, STAGE, show=("reward", ZERO_SPREAD, *(f"rewards/{n}/mean" for n in names), "kl"))
     samples = CompletionSamples(run, staged, params.grpo.sample_every, list(config.reward_weights or []),
                                 {r["prompt"]: {"id": r["id"], "target": r.get("target", r.get("episode"))}
                                  for r in rows})
-    rollout = EpisodeRollouts(examples, rows, params.episodes) if episodes else None
-    trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=config, train_dataset=Dataset.from_list(rows),
-                          processing_class=tokenizer, peft_config=peft_config, callbacks=[tracker, samples],
-                          rollout_func=rollout)
+    trainer = _trainer(params, model, tokenizer, rows, examples, config, peft_config, rewards, [tracker, samples])
     samples.trainer = trainer
-    trainer.remove_callback(PrinterCallback)  # TrackingCallback prints one line per logging step instead
+    records, chosen = _difficulty(trainer, rows, params, checkpoints / difficulty.FILE, run)
     begin = time.monotonic()
     trainer.train(resume_from_checkpoint=resume)
     seconds = time.monotonic() - begin
@@ -191,7 +241,8 @@ def train_grpo(params: RunParams, train: Sequence[Example] | Sequence[EpisodeSpe
                         resumed_from=resume, examples=len(examples),
                         reward_first=_edge_mean(history, "reward", last=False),
                         reward_last=_edge_mean(history, "reward", last=True),
-                        rewards_last={n: v for n in names if (v := _edge_mean(history, n, last=True)) is not None})
+                        rewards_last={n: v for n in names if (v := _edge_mean(history, n, last=True)) is not None},
+                        **_zero_spread(trainer.state.log_history), difficulty=chosen)
     save_final(trainer, tokenizer, out_dir / "model", {
         "stage": STAGE, "mode": params.grpo.mode, "base": params.model.base, "init": params.grpo.init,
         "start": str(start_dir) if start_dir else params.model.base,
@@ -201,6 +252,7 @@ def train_grpo(params: RunParams, train: Sequence[Example] | Sequence[EpisodeSpe
         "params": {"model": asdict(params.model), "grpo": asdict(params.grpo)}, PROMPT_KEY: asdict(params.prompt)})
     if distributed.is_main():  # with several processes: one writer (save_final has waited for it)
         atomic_write_json(out_dir / "rewards.json", history)
+        difficulty.write(out_dir / difficulty.FILE, records)
         publish_samples(staged, out_dir / SAMPLES)  # ... and replace out_dir/samples (a DVC out) only with the model
         shutil.rmtree(checkpoints, ignore_errors=True)  # only a crash needs them
     return result

@@ -79,6 +79,43 @@ GRPO_RULES: dict[str, Rule] = {
 LORA_RULES: dict[str, Rule] = {  # peft.LoraConfig's numeric fields; its field names: PEFT, when the stage builds it
     "r": whole(1), "lora_alpha": number(0, open_low=True), "lora_dropout": number(0, 1, open_high=True)}
 GRPO_MODES = ("turns", "episodes")
+_RATE = number(0, 1)  # a pass rate
+
+
+@dataclass(frozen=True)
+class DifficultyParams:
+    """`grpo.difficulty`: the pre-pass (thinkact.training.difficulty) samples `trainer.num_generations` completions
+    per candidate train prompt from the policy GRPO starts from and keeps the prompts whose pass rate lies in `band`
+    (both ends included). A completion passes when every one of `pass_rewards` that applies to it (not None) is >=
+    `pass_at`; `pass_rewards` null: the rewards of the largest weight in `grpo.trainer.reward_weights` (the task
+    rewards: tool_call and answer by default; all rewards without weights)."""
+
+    band: tuple[float, ...] = ()
+    pass_rewards: Optional[tuple[str, ...]] = None
+    pass_at: float = 1.0
+
+    def __post_init__(self):
+        band = self.band
+        if len(band) != 2 or any(_RATE(v) for v in band) or band[0] > band[1]:
+            raise ConfigError("grpo.difficulty.band", "must be [lo, hi], pass rates with 0 <= lo <= hi <= 1, not "
+                                                      f"{shown(list(band))}")
+        if self.pass_rewards is not None and not self.pass_rewards:
+            raise ConfigError("grpo.difficulty.pass_rewards", "list at least one reward, or null for the rewards of "
+                                                              "the largest weight")
+
+
+@dataclass(frozen=True)
+class DynamicSamplingParams:
+    """`grpo.dynamic_sampling` (DAPO's dynamic sampling, thinkact.training.dynamic_sampling): groups whose rewards are
+    all equal are dropped from a step's batch and refilled from up to `max_rounds` more generation rounds of other
+    train prompts; what is still missing is filled with the dropped groups (no gradient, the batch keeps its size)."""
+
+    max_rounds: int = 2
+
+    def __post_init__(self):
+        if self.max_rounds < 1:
+            raise ConfigError("grpo.dynamic_sampling.max_rounds", f"must be a whole number >= 1, not "
+                                                                  f"{shown(self.max_rounds)}")
 GRPO_INITS = ("sft", "base")
 
 
@@ -122,6 +159,8 @@ class GrpoParams:
     cpu_threads: int = 0         # torch threads when training on a CPU; 0: torch's default (one per core)
     lora: Optional[dict[str, Any]] = None
     trainer: dict[str, Any] = field(default_factory=dict)
+    difficulty: Optional[DifficultyParams] = None   # null: train on every prompt (no pre-pass)
+    dynamic_sampling: Optional[DynamicSamplingParams] = None  # null: every group of a step is trained on
 
     def __post_init__(self):
         if self.mode not in GRPO_MODES:
@@ -139,3 +178,18 @@ class GrpoParams:
         params.yaml that leaves `rewards` out stops there."""
         check_selection(self.rewards or (), self.reward_options, episodes=self.mode == "episodes",
                         weights=self.trainer.get("reward_weights"))
+        passing = self.difficulty.pass_rewards if self.difficulty else None
+        for name in passing or ():
+            if name not in self.rewards:
+                raise ConfigError("grpo.difficulty.pass_rewards", f"{name!r} is not one of grpo.rewards "
+                                                                  f"({', '.join(self.rewards)})")
+
+    def pass_rewards(self) -> tuple[str, ...]:
+        """The rewards that decide a pass in the difficulty pre-pass (DifficultyParams)."""
+        rewards = tuple(self.rewards or ())
+        if not rewards:
+            return ()
+        if self.difficulty and self.difficulty.pass_rewards:
+            return self.difficulty.pass_rewards
+        weights = self.trainer.get("reward_weights") or [1.0] * len(rewards)
+        return tuple(n for n, w in zip(rewards, weights) if w == max(weights))
