@@ -68,6 +68,7 @@ def test_group_records_and_band_keep_exactly_the_prompts_inside(tmp_path):
     assert histogram(records) == {"0.00": 1, "0.25": 1, "0.50": 2, "0.75": 1, "1.00": 1}
 
 
+@pytest.mark.slow
 def test_prepass_filters_to_the_band_and_every_trained_group_has_spread(fixed_policy, tmp_path, monkeypatch, capsys):
     from mlflow.tracking import MlflowClient
 
@@ -96,6 +97,7 @@ def test_prepass_filters_to_the_band_and_every_trained_group_has_spread(fixed_po
     assert "difficulty.jsonl" in [a.path for a in client.list_artifacts(found.info.run_id)]
 
 
+@pytest.mark.slow
 def test_without_difficulty_zero_spread_is_counted_and_shown(fixed_policy, tmp_path, monkeypatch, capsys):
     from tasks.grpo import run
 
@@ -108,6 +110,7 @@ def test_without_difficulty_zero_spread_is_counted_and_shown(fixed_policy, tmp_p
     assert lines and all("frac_reward_zero_std=1 " in ln for ln in lines)
 
 
+@pytest.mark.slow
 def test_dynamic_sampling_drops_zero_spread_groups_and_refills(fixed_policy, tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
 
@@ -152,6 +155,7 @@ def test_merge_keeps_informative_groups_first_and_repads():
     assert zero == 1 and short["advantages"].tolist() == [1.0, -1.0, 0.0, 0.0]
 
 
+@pytest.mark.slow
 def test_band_that_keeps_no_prompt_is_one_error_with_the_histogram(fixed_policy, tmp_path, monkeypatch):
     from tasks.grpo import run
 
@@ -165,6 +169,7 @@ def test_band_that_keeps_no_prompt_is_one_error_with_the_histogram(fixed_policy,
     assert not any((out / name).exists() for name in ("model", "samples", "difficulty.jsonl", "metrics.json"))
 
 
+@pytest.mark.slow
 def test_prepass_plays_episodes_in_episode_mode(tmp_path, monkeypatch):
     """grpo.mode: episodes: the pre-pass plays whole episodes through the trainer's rollout_func, and the episode
     rewards see each episode's result (without it they would be None: no mean reward)."""
