@@ -1,5 +1,6 @@
 """The end-of-run summary of a pipeline run, at most 40 lines: each stage with its time, the headline table in %,
-the promotion decision in one sentence with its numbers, the MLflow run, and what to do next.
+the promotion decision in one sentence (which version and model, grpo or sft, and why) with each paired comparison
+made, the MLflow run, and what to do next.
 
 Pure file reading and Markdown, no Prefect: the flow publishes it as a Prefect Markdown artifact and logs it to
 the parent MLflow run; `python -m flows.pipeline` and scripts/run-pipeline.sh print it. The table comes from
@@ -109,14 +110,23 @@ class Summary:
         d = self.decision_json
         if not d:
             return []
-        version, champion = d.get("challenger"), d.get("champion_version")
+        champion, model = d.get("champion_version"), d.get("model")
+        version = f"version {d.get('challenger')}" + (f" ({model})" if model else "")
         if d.get("promoted"):
-            verdict = f"version {version} is the new @champion"
+            verdict = f"{version} is the new @champion"
         elif champion:
-            verdict = f"version {version} stays @challenger; @champion remains version {champion}"
+            verdict = f"{version} stays @challenger; @champion remains version {champion}"
         else:
-            verdict = f"version {version} stays @challenger; there is no @champion yet"
-        return ["", f"**Decision:** {verdict} — {d.get('reason', '')}"]
+            verdict = f"{version} stays @challenger; there is no @champion yet"
+        out = ["", f"**Decision:** {verdict} — {d.get('reason', '')}"]
+        compared = [c for c in d.get("comparisons") or [] if isinstance(c, dict)]
+        if compared:   # each paired comparison made, e.g. grpo − sft and sft − base (`register/decision.md`)
+            out += ["", f"Compared on `{d.get('metric', '')}` (paired, lower bound must be above "
+                        f"{d.get('min_improvement', 0)}): " + "; ".join(
+                            f"{c.get('model') or 'challenger'} − {c.get('against')} {_num(c.get('delta'))} "
+                            f"[{_num(c.get('low'))}, {_num(c.get('high'))}] {'pass' if c.get('passed') else 'fail'}"
+                            for c in compared)]
+        return out
 
     def _where(self) -> list[str]:
         out = [""]
@@ -150,6 +160,10 @@ class Summary:
 
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.1f}"
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if not isinstance(x, (int, float)) else f"{x:+.3g}"
 
 
 def _signed(x: float | None) -> str:

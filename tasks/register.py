@@ -1,5 +1,6 @@
-"""Stage `register`: the evaluated SFT and GRPO models become versions of one registered MLflow model; the GRPO
-version gets the alias `challenger`, and `champion` moves to it only when the promotion gate passes.
+"""Stage `register`: the evaluated SFT and GRPO models become versions of one registered MLflow model, and
+`champion` moves to the best one the evidence supports: the GRPO version when it passes the promotion gate, else
+the SFT version when it does; the one that passed (else GRPO) holds the alias `challenger`.
 
 Reads `<paths.outputs>/sft/model/`, `<paths.outputs>/grpo/model/`, the evaluate stage's `metrics.json`, `report.md`
 and `predictions/<model>/<split>.jsonl`, the evaluation splits in `<paths.data>` and params.yaml (`register`,
@@ -9,9 +10,11 @@ to the sft / grpo run that trained it (named in the folder's model card; the `re
 known, with the reason as the version's `thinkact.source_run_why`), registers them as versions of
 `register.model_name` tagged with their role, the register run, the training run, the evaluation data md5, the
 train file md5, DVC's hash of data/ and the git commit (the register run names the versions and their runs back),
-runs the gate (thinkact.promotion.promote; with no champion yet the GRPO version must also beat the base
-model and the SFT baseline) against the current `champion`, records the decision as tags on the GRPO version and writes
-`<paths.outputs>/register/decision.json` (DVC metrics) and `decision.md`.
+runs the gate (thinkact.promotion.champion.promote_best) against the current `champion` — with a champion, the
+paired test against it; with none yet, GRPO must beat the base model and the SFT baseline, and SFT, tried when GRPO
+does not pass and the evaluate stage predicted it, must beat the base model (paired, the same bootstrap and
+thresholds) — records each decision as tags on its version and writes `<paths.outputs>/register/decision.json`
+(DVC metrics; `model` names the role that became champion or stays challenger) and `decision.md`.
 
     python -m tasks.register          # what `dvc repro register` runs, from the project root
 """
@@ -25,14 +28,14 @@ from tasks import stage_main
 from thinkact.config import Params
 from thinkact.errors import ThinkactError
 from thinkact.io import atomic_write_json, atomic_write_text, held_lock
-from thinkact.promotion.champion import promote
+from thinkact.promotion.champion import promote_best
 from thinkact.promotion.champion import EVAL_MD5_TAG, PREDICTIONS_ARTIFACT, PREDICTIONS_TAG, eval_md5
 from thinkact.tracking import stage_run
 from thinkact.tracking.model_registry import CHALLENGER, CHAMPION, LOCK_TAG, Registry
 
 STAGE = "register"
-ROLES = ("sft", "grpo")       # registered, in this order; the last one is the challenger
-CHALLENGER_ROLE = "grpo"
+ROLES = ("sft", "grpo")       # registered, in this order
+CHALLENGER_ROLE = "grpo"      # @challenger while the gate runs, and after it unless the SFT version passes
 
 
 def _inputs(params: Params) -> tuple[Path, dict[str, Path]]:
@@ -73,15 +76,15 @@ def run(params: Params) -> dict:
                 tags[PREDICTIONS_TAG] = f"runs:/{tracked.run_id}/{PREDICTIONS_ARTIFACT}/{role}"
             versions[role] = registry.log_model(folder, role=role, run_id=tracked.run_id, tags=tags)
             print(f"[{STAGE}] {role}: {versions[role].uri}", flush=True)
-        challenger = versions[CHALLENGER_ROLE]
-        registry.set_alias(CHALLENGER, challenger.version)
-        decision = promote(registry, challenger, params, local=evaluate / "predictions" / CHALLENGER_ROLE)
+        registry.set_alias(CHALLENGER, versions[CHALLENGER_ROLE].version)
+        decision = promote_best(registry, versions, params, predictions=evaluate / "predictions")
         champion = registry.alias(CHAMPION)
         result = {**decision.to_dict(), "versions": {r: v.version for r, v in versions.items()},
                   "champion_version": None if champion is None else champion.version}
         atomic_write_json(out / "decision.json", result)
         atomic_write_text(out / "decision.md", decision.to_markdown())
-        tracked.set_tags({**{f"thinkact.{r}_version": v.version for r, v in versions.items()},
+        tracked.set_tags({"thinkact.decision_model": decision.model or "",
+                          **{f"thinkact.{r}_version": v.version for r, v in versions.items()},
                           **{f"thinkact.{r}_version_run": v.run_id for r, v in versions.items()}})
         tracked.log_metrics({"promoted": float(decision.promote),
                              **{k: getattr(decision, k) for k in ("delta", "delta_low", "delta_high", "n")
@@ -89,7 +92,7 @@ def run(params: Params) -> dict:
         tracked.log_artifact(out / "decision.json")
         tracked.log_artifact(out / "decision.md")
     print(decision.to_markdown(), flush=True)
-    return {"promoted": decision.promote, "challenger": challenger.version, "champion": result["champion_version"]}
+    return {"promoted": decision.promote, "challenger": decision.challenger, "champion": result["champion_version"]}
 
 
 def main(argv: list[str] | None = None) -> int:

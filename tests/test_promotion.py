@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from thinkact.evaluation.params import BootstrapParams
-from thinkact.promotion.gate import RULE_BOOTSTRAP, RULE_FIRST, RULE_MANUAL, RULE_THRESHOLDS, forced, gate
+from thinkact.promotion.gate import RULE_BOOTSTRAP, RULE_FIRST, RULE_MANUAL, RULE_THRESHOLDS, best, forced, gate
 
 BOOT = BootstrapParams(n_resamples=500, confidence=0.95, seed=0, method="BCa")
 
@@ -94,6 +94,44 @@ def test_first_champion_must_beat_the_base_model_and_the_sft_baseline():
     md, tags = won.to_markdown(), won.tags()
     assert "| sft | 0.8 | 0.6 | 0.2 |" in md and tags["thinkact.gate.vs.base"].endswith("pass")
     assert json.loads(won.to_json())["comparisons"][1]["against"] == "sft"
+
+
+def test_best_of_a_run_names_the_model_and_every_comparison():
+    """The register stage's ladder: GRPO tried first (beat base and SFT), then SFT (beat base); the first that
+    passes is the decision, named by model, with both models' comparisons; none passing keeps GRPO's decision."""
+    base = scores([0.0, 0.1, 0.0, 0.2] * 25)
+    sft = scores([0.6, 0.7, 0.5, 0.6] * 25)
+    tied = scores([0.7, 0.6, 0.5, 0.6] * 25)
+
+    def first(model, chall, version, baselines):
+        return gate(chall, None, metric="tool_call", bootstrap=BOOT, min_improvement=0.0, thresholds={},
+                    challenger=version, baselines=baselines, model=model)
+
+    grpo_d = first("grpo", tied, "4", {"base": base, "sft": sft})
+    sft_d = first("sft", sft, "3", {"base": base})
+    d = best([grpo_d, sft_d])
+    assert d.promote and d.model == "sft" and d.challenger == "3" and d.rule == RULE_FIRST
+    assert d.reason.startswith("sft (version 3) becomes @champion — grpo (version 4) fails: ")
+    assert [(c.model, c.against, c.passed) for c in d.comparisons] == [
+        ("grpo", "base", True), ("grpo", "sft", False), ("sft", "base", True)]
+    tags, md = d.tags(), d.to_markdown()
+    assert tags["thinkact.gate.vs.base"].endswith("pass") and tags["thinkact.gate.grpo.vs.sft"].endswith("fail")
+    assert "**promote** sft (version 3)" in md and "| grpo vs sft | " in md and "| model | sft |" in md
+    assert best([grpo_d]) is grpo_d                                  # one model tried, nothing to add
+
+    neither = best([grpo_d, first("sft", base, "3", {"base": base})], {"x": "is not considered: no predictions"})
+    assert not neither.promote and neither.model == "grpo" and neither.challenger == "4"
+    assert neither.reason.startswith("no model of this run becomes @champion — grpo (version 4) fails")
+    assert neither.extra["not_tried.x"] == "is not considered: no predictions" and "x is not considered" in (
+        neither.reason)
+
+    champion = scores([0.6, 0.7, 0.5, 0.6] * 25)                     # with a champion: each against it, paired
+    vs = [gate(c, champion, metric="tool_call", bootstrap=BOOT, min_improvement=0.0, thresholds={}, challenger=v,
+               champion="1", model=m) for m, c, v in (("grpo", tied, "4"), ("sft", base, "3"))]
+    kept = best(vs)
+    assert not kept.promote and "(@champion stays version 1)" in kept.reason
+    assert [(c.model, c.against, c.passed) for c in kept.comparisons] == [("grpo", "champion", False),
+                                                                          ("sft", "champion", False)]
 
 
 def test_rollback_is_recorded():

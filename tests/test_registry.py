@@ -1,6 +1,7 @@
 """The MLflow registry on a real sqlite store (never the repo's mlflow/): log + register a tiny saved model,
-aliases, resolve_model downloads once and loads, clear errors; the register stage end to end (first champion,
-promotion, rejection, rollback, regenerated scores) with the champion never missing once it exists."""
+aliases, resolve_model downloads once and loads, clear errors; the register stage end to end (the first champion:
+GRPO when it beats SFT and base, else SFT when it beats base, else none; promotion over a champion, rejection,
+rollback, regenerated scores) with the champion never missing once it exists."""
 from __future__ import annotations
 
 import os
@@ -8,6 +9,7 @@ import os
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -152,6 +154,12 @@ def empty(i, ex):
 
 
 def test_register_stage_promotes_rejects_and_rolls_back(project):
+    """The best model the evidence supports: nothing while neither GRPO beats SFT nor SFT beats base; SFT when GRPO
+    only ties it (and it serves as a chat model); then a GRPO version that beats that champion; a worse run keeps
+    it; a rollback by hand."""
+    import mlflow
+
+    from flows.summary import summarize
     from tasks.register import run
     from thinkact.promotion.champion import promote_challenger, promote_version
     from thinkact.tracking.model_registry import Registry, RegistryError
@@ -160,44 +168,63 @@ def test_register_stage_promotes_rejects_and_rolls_back(project):
     out = params.paths.stage_dir("register")
     registry = Registry(NAME)
 
-    predictions("base", empty)
+    predictions("base", half)
     predictions("sft", half)
-    predictions("grpo", half)                        # 0: no champion yet; as good as SFT only: not promoted
+    predictions("grpo", half)                        # 0: GRPO ties SFT, SFT ties base: no champion
     assert run(params) == {"promoted": False, "challenger": "2", "champion": None}
     tags = registry.get("2").tags
     assert tags["thinkact.gate.rule"] == "first_champion" and tags["thinkact.gate.vs.sft"].endswith("fail")
-    assert "does not beat sft" in tags["thinkact.gate.reason"] and tags["thinkact.gate.vs.base"].endswith("pass")
-    assert tags["thinkact.gate.base_scores"] == "evaluate stage" and registry.alias("champion") is None
-
-    predictions("sft", empty)                        # 1: beats the base model and the SFT baseline, format >= 0.3
-    first = run(params)
-    assert first == {"promoted": True, "challenger": "4", "champion": "4"}
-    assert registry.get("3").role == "sft" and registry.get("4").role == "grpo"
-    tags = registry.get("4").tags
-    assert tags["thinkact.gate.rule"] == "first_champion" and tags["thinkact.gate.promote"] == "true"
-    assert "beats base and sft" in tags["thinkact.gate.reason"]
-    # the predictions live in the register run; the tag names it (the version's own run is the training run when
-    # known; these folders' cards name none, so it is the register run here, and the version says why)
-    register_run = tags["thinkact.register_run_id"]
-    assert tags["thinkact.predictions"] == f"runs:/{register_run}/evaluation/predictions/grpo"
-    assert len(tags["thinkact.eval_md5"]) == 32 and registry.get("4").run_id == register_run
-    assert tags["thinkact.source_run"] == "register" and "names no training run" in tags["thinkact.source_run_why"]
+    assert "does not beat" in tags["thinkact.gate.reason"] and tags["thinkact.gate.model"] == "grpo"
+    assert tags["thinkact.gate.sft.vs.base"].endswith("fail") and tags["thinkact.gate.base_scores"] == "evaluate stage"
+    assert registry.get("1").tags["thinkact.gate.promote"] == "false" and registry.alias("champion") is None
     decision = json.loads((out / "decision.json").read_text())
-    assert decision["promoted"] == 1 and decision["versions"] == {"sft": "3", "grpo": "4"}
-    assert [c["against"] for c in decision["comparisons"]] == ["base", "sft"]
-    assert "Promotion decision" in (out / "decision.md").read_text()
+    assert decision["model"] == "grpo" and decision["reason"].startswith("no model of this run becomes @champion")
+    assert [(c["model"], c["against"], c["passed"]) for c in decision["comparisons"]] == [
+        ("grpo", "base", False), ("grpo", "sft", False), ("sft", "base", False)]
+    assert registry.aliases() == {"challenger": "2"}
 
-    predictions("grpo", gold)                        # 2: better than the champion on the same examples
+    predictions("base", empty)                       # 1: GRPO ties SFT, SFT beats base: SFT becomes champion
+    assert run(params) == {"promoted": True, "challenger": "3", "champion": "3"}
+    assert registry.get("3").role == "sft" and registry.get("4").role == "grpo"
+    assert registry.aliases() == {"champion": "3", "challenger": "3"}
+    tags = registry.get("3").tags
+    assert tags["thinkact.gate.model"] == "sft" and tags["thinkact.gate.promote"] == "true"
+    assert tags["thinkact.gate.vs.base"].endswith("pass") and tags["thinkact.gate.grpo.vs.sft"].endswith("fail")
+    assert "thinkact.gate.vs.sft" not in tags                          # SFT's baseline is the base model alone
+    assert registry.get("4").tags["thinkact.gate.promote"] == "false"
+    decision = json.loads((out / "decision.json").read_text())
+    assert decision["promoted"] == 1 and decision["model"] == "sft" and decision["versions"] == {"sft": "3", "grpo": "4"}
+    assert decision["reason"].startswith("sft (version 3) becomes @champion — grpo (version 4) fails: ")
+    assert [(c["model"], c["against"], c["passed"]) for c in decision["comparisons"]] == [
+        ("grpo", "base", True), ("grpo", "sft", False), ("sft", "base", True)]
+    assert "**promote** sft (version 3)" in (out / "decision.md").read_text()
+    md = summarize(Path(params.paths.outputs).parent, []).markdown()
+    assert "**Decision:** version 3 (sft) is the new @champion — sft (version 3) becomes @champion" in md
+    assert "grpo − sft +0 [+0, +0] fail; sft − base +0." in md and "models:/thinkact-agent@champion" in md
+    mlflow.set_tracking_uri(registry.uri)  # MLflow's own loader, as `mlflow models serve` loads it
+    mlflow.set_registry_uri(registry.uri)
+    reply = mlflow.pyfunc.load_model(f"models:/{NAME}@champion").predict(
+        {"messages": [{"role": "user", "content": "Where is my order ORD-12345?"}], "max_tokens": 4})
+    assert reply["object"] == "chat.completion" and reply["choices"][0]["message"]["role"] == "assistant"
+
+    predictions("grpo", gold)                        # 2: better than the (SFT) champion on the same examples
     assert run(params) == {"promoted": True, "challenger": "6", "champion": "6"}
     tags = registry.get("6").tags
-    assert tags["thinkact.gate.champion"] == "4" and float(tags["thinkact.gate.delta_low"]) > 0
-    assert tags["thinkact.gate.champion_scores"] == "stored predictions" and tags["thinkact.previous_champion"] == "4"
+    assert tags["thinkact.gate.champion"] == "3" and float(tags["thinkact.gate.delta_low"]) > 0
+    assert tags["thinkact.gate.champion_scores"] == "stored predictions" and tags["thinkact.previous_champion"] == "3"
     assert tags["thinkact.gate.rule"] == "paired_bootstrap" and "thinkact.gate.vs.base" not in tags
+    assert json.loads((out / "decision.json").read_text())["model"] == "grpo"
+    assert "version 6 (grpo) is the new @champion" in summarize(Path(params.paths.outputs).parent, []).markdown()
 
-    predictions("grpo", empty)                       # 3: worse: rejected, the champion stays
+    predictions("grpo", empty)                       # 3: GRPO and SFT both worse than the champion: it stays
+    predictions("sft", empty)
     assert run(params) == {"promoted": False, "challenger": "8", "champion": "6"}
     assert registry.aliases() == {"champion": "6", "challenger": "8"}
     assert registry.get("8").tags["thinkact.gate.promote"] == "false"
+    assert registry.get("7").tags["thinkact.gate.rule"] == "paired_bootstrap"   # SFT tried against the champion
+    decision = json.loads((out / "decision.json").read_text())
+    assert [(c["model"], c["against"], c["passed"]) for c in decision["comparisons"]] == [
+        ("grpo", "champion", False), ("sft", "champion", False)]
 
     rollback = promote_version(params, "4", who="tester", why="regression seen in production")
     assert rollback.promote and registry.aliases()["champion"] == "4"
@@ -215,6 +242,36 @@ def test_register_stage_promotes_rejects_and_rolls_back(project):
     assert again.extra["champion_scores"].startswith("generated again")
     assert not again.promote and again.delta == 0.0   # same weights, greedy: identical completions
     assert registry.aliases()["champion"] == "4"
+
+
+def test_register_promotes_grpo_when_it_wins_and_without_sft_predictions_keeps_the_grpo_gate(project):
+    """No champion yet. Without the evaluate stage's SFT predictions only GRPO is gated (its SFT baseline generated
+    again from the SFT version) and the decision says why SFT was not considered; with them, a GRPO model that
+    beats SFT and base becomes the first champion."""
+    from tasks.register import run
+    from thinkact.tracking.model_registry import Registry
+
+    params, predictions = project
+    out = params.paths.stage_dir("register")
+    registry = Registry(NAME)
+    predictions("base", empty)
+    predictions("grpo", empty)                       # no predictions/sft: GRPO ties base, SFT is not tried
+    assert run(params) == {"promoted": False, "challenger": "2", "champion": None}
+    decision = json.loads((out / "decision.json").read_text())
+    assert decision["model"] == "grpo" and "sft is not considered: the evaluate stage has no predictions" in (
+        decision["reason"])
+    assert "add sft to evaluate.models" in decision["extra"]["not_tried.sft"]
+    assert decision["extra"]["sft_scores"] == "generated again (its evaluation used other data)"
+    assert "thinkact.gate.promote" not in registry.get("1").tags   # SFT was not decided on
+
+    predictions("sft", empty)
+    predictions("grpo", half)                        # GRPO beats SFT and base: the first champion
+    assert run(params) == {"promoted": True, "challenger": "4", "champion": "4"}
+    decision = json.loads((out / "decision.json").read_text())
+    assert decision["model"] == "grpo" and "beats base and sft" in decision["reason"]
+    assert [(c["model"], c["against"], c["passed"]) for c in decision["comparisons"]] == [
+        ("grpo", "base", True), ("grpo", "sft", True)]
+    assert registry.aliases() == {"champion": "4", "challenger": "4"}
 
 
 def test_register_needs_the_evaluation(project):

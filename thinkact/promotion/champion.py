@@ -2,8 +2,13 @@
 
 Used by the `register` stage (tasks/register.py) and by `thinkact promote`; the decision itself is the pure
 `thinkact.promotion.gate`, the registry calls are `thinkact.tracking.model_registry`. With no champion yet, the
-challenger is also compared with the base model and the SFT baseline (`BASELINES`, `baseline_scores`): the first
-champion must beat both.
+challenger is also compared with the models below it (`BASELINES`, `baseline_scores`): a GRPO version must beat
+the base model and the SFT baseline, an SFT version the base model.
+
+The register stage gates its run's models in `LADDER` order (`promote_best`): GRPO first; when it does not pass,
+the SFT version (only when the evaluate stage predicted it), so the run ends with the best model the evidence
+supports as @champion — GRPO when it beats SFT (and base), else SFT when it beats base; with a champion, each must
+beat that champion. The one that passes (else GRPO) holds @challenger.
 
 The evaluation data of the gate: params.yaml `register.splits` in `<paths.data>`, the first `evaluate.max_examples`
 of each (as the evaluate stage takes them); `eval_md5` fingerprints those files, that limit and `max_new_tokens`.
@@ -14,7 +19,7 @@ change in a metric's code cannot make two versions incomparable):
 - otherwise generated again from the registered model (`predict_model`, greedy, `evaluate` settings).
 
     from thinkact.promotion.champion import promote, promote_challenger, promote_version
-    decision = promote(registry, challenger_version, params, local=predictions)   # the register stage
+    decision = promote_best(registry, {"sft": v3, "grpo": v4}, params, predictions=folder)  # the register stage
     decision = promote_challenger(params)                  # thinkact promote
     decision = promote_version(params, "3", who="alice", why="rollback")   # thinkact promote --version 3
 """
@@ -36,14 +41,15 @@ from thinkact.evaluation.score import read_predictions
 from thinkact.evaluation.runner import eval_splits
 from thinkact.io import file_md5
 from thinkact.project import RunParams
-from thinkact.promotion.gate import RULE_NONE, Decision, Scores, forced, gate
+from thinkact.promotion.gate import RULE_NONE, Decision, Scores, best, forced, gate
 from thinkact.tracking import stage_run
 from thinkact.tracking.model_registry import CHALLENGER, CHAMPION, REGISTER_RUN_TAG, Registry
 
 EVAL_MD5_TAG = "thinkact.eval_md5"
 PREDICTIONS_TAG = "thinkact.predictions"   # its predictions folder: `runs:/<register run>/...` or a path in its run
 PREDICTIONS_ARTIFACT = "evaluation/predictions"
-BASELINES = ("base", "sft")                # what a first champion must beat (paired, on the primary metric)
+LADDER = ("grpo", "sft")                   # the register stage's models, best hoped first (promote_best)
+BASELINES = {"grpo": ("base", "sft"), "sft": ("base",)}  # what a first champion of each role must beat (paired)
 PROMOTE_TAG = "thinkact.gate.promote"      # the decision's outcome on the version, written after the alias move
 
 
@@ -98,8 +104,11 @@ def version_scores(registry, version, examples: Mapping[str, Sequence[Example]],
     return score(examples, texts, params), "generated again (its evaluation used other data)"
 
 
-def decide(registry, challenger, params: RunParams, *, local: Path | None = None) -> Decision:
-    """Gate `challenger` against the current champion on the evaluation data of params.yaml."""
+def decide(registry, challenger, params: RunParams, *, local: Path | None = None,
+           cache: dict | None = None) -> Decision:
+    """Gate `challenger` against the current champion on the evaluation data of params.yaml. `cache`: the
+    champion's and the baselines' scores kept across calls (one register run gates GRPO, then SFT)."""
+    cache = {} if cache is None else cache
     reg = params.register
     champion = registry.alias(CHAMPION)
     if champion is not None and champion.version == challenger.version:
@@ -107,19 +116,23 @@ def decide(registry, challenger, params: RunParams, *, local: Path | None = None
                         champion=champion.version, reason=f"version {challenger.version} already holds @champion")
     examples, md5 = eval_examples(params), eval_md5(params)
     chall, chall_from = version_scores(registry, challenger, examples, md5, params, local=local)
-    champ, champ_from = (None, None) if champion is None else version_scores(registry, champion, examples, md5, params)
+    if champion is not None and ("version", champion.version) not in cache:
+        cache["version", champion.version] = version_scores(registry, champion, examples, md5, params)
+    champ, champ_from = (None, None) if champion is None else cache["version", champion.version]
     extra = {"challenger_scores": chall_from, "eval_md5": md5, "splits": ",".join(reg.splits)}
     baselines = None
     if champ_from:
         extra["champion_scores"] = champ_from
-    else:  # the first champion must beat the base model and the SFT baseline
+    else:  # the first champion must beat the models below it: base and SFT (for an SFT version: base)
         baselines = {}
-        for role in BASELINES:
-            baselines[role], extra[f"{role}_scores"] = baseline_scores(registry, challenger, role, examples, md5,
-                                                                       params, local)
+        for role in BASELINES.get(challenger.role or "", BASELINES["grpo"]):
+            if ("baseline", role) not in cache:
+                cache["baseline", role] = baseline_scores(registry, challenger, role, examples, md5, params, local)
+            baselines[role], extra[f"{role}_scores"] = cache["baseline", role]
     return gate(chall, champ, metric=reg.primary_metric, bootstrap=params.evaluate.bootstrap,
                 min_improvement=reg.min_improvement, thresholds=reg.thresholds, challenger=challenger.version,
-                champion=None if champion is None else champion.version, baselines=baselines, extra=extra)
+                champion=None if champion is None else champion.version, baselines=baselines, extra=extra,
+                model=challenger.role)
 
 
 def baseline_scores(registry, challenger, role: str, examples: Mapping[str, Sequence[Example]], md5: str,
@@ -164,6 +177,33 @@ def promote(registry, challenger, params: RunParams, *, local: Path | None = Non
         apply(registry, decision, challenger.version)
     elif PROMOTE_TAG not in challenger.tags:  # killed between the alias move and the outcome tag: finish the record
         registry.set_tags(challenger.version, {PROMOTE_TAG: "true", "thinkact.champion_since": _now()})
+    return decision
+
+
+def promote_best(registry, versions: Mapping[str, object], params: RunParams, *, predictions: Path) -> Decision:
+    """The register stage: gate the run's `versions` (role -> version) in LADDER order until one passes (`decide`,
+    each with the evaluate stage's `<predictions>/<role>/`); a model after the first is tried only when that
+    folder exists, otherwise the decision says why. The one that passed (else the first) gets @challenger and the
+    combined decision (`gate.best`); every other one tried gets its own decision's tags."""
+    tried: list[Decision] = []
+    notes: dict[str, str] = {}
+    cache: dict = {}   # the champion's and base model's scores, computed once for both models
+    for role in (r for r in LADDER if r in versions):
+        if tried and not (predictions / role).is_dir():
+            notes[role] = (f"is not considered: the evaluate stage has no predictions of it ({predictions / role} "
+                           f"missing; add {role} to evaluate.models to let it become champion)")
+            continue
+        tried.append(decide(registry, versions[role], params, local=predictions / role, cache=cache))
+        if tried[-1].promote:
+            break
+    if not tried:
+        raise ThinkactError(f"no model to register: none of {', '.join(LADDER)} among the versions")
+    decision = best(tried, notes)
+    for other in tried:
+        if other.challenger != decision.challenger:
+            apply(registry, other, other.challenger)
+    registry.set_alias(CHALLENGER, decision.challenger)
+    apply(registry, decision, decision.challenger)
     return decision
 
 

@@ -9,7 +9,10 @@ Rules (issue #7, params.yaml `register`):
   and the SFT baseline in the register stage — by the same paired test (lower bound of challenger - baseline above
   `min_improvement`), and every `thresholds` metric's pooled mean must reach its value (an extra floor); the
   decision names the comparison that decided it. Given no baselines, the thresholds alone decide;
-- by hand (`thinkact promote --version N`): `forced()` records who moved the champion, why and from where.
+- by hand (`thinkact promote --version N`): `forced()` records who moved the champion, why and from where;
+- over one run's models (`best`, the register stage): each model's decision in the order they were tried (GRPO, then
+  SFT, whose first-champion baseline is the base model alone); the first that promotes wins, else the first tried
+  stays challenger; the one decision says which model became champion and carries every comparison made.
 
 Scores are keyed by example, e.g. "test_id/ex-00012" -> {"tool_call": 0.5, "format": 1.0, "answer": None}.
 
@@ -17,13 +20,14 @@ Scores are keyed by example, e.g. "test_id/ex-00012" -> {"tool_call": 0.5, "form
     decision = gate(challenger_scores, champion_scores, metric="tool_call", bootstrap=params.evaluate.bootstrap,
                     min_improvement=0.0, thresholds={"format": 0.5}, challenger="7", champion="4")
     decision.promote, decision.to_json(), decision.to_markdown()
+    decision = best([grpo_decision, sft_decision])   # the register stage: which of the run's models, and why
 """
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from thinkact.evaluation.params import BootstrapParams
@@ -64,11 +68,16 @@ class Comparison:
     challenger_mean: float | None
     other_mean: float | None
     passed: bool
+    model: str | None = None   # whose comparison (a role, e.g. grpo); None: the decision's challenger
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} vs {self.against}" if self.model else f"vs {self.against}"
 
     def text(self, metric: str, confidence: float) -> str:
         if self.low is None:
-            return f"vs {self.against}: only {self.n} paired example(s) with a '{metric}' score, too few to compare"
-        return (f"vs {self.against}: '{metric}' {_num(self.challenger_mean)} vs {_num(self.other_mean)}, delta "
+            return f"{self.label}: only {self.n} paired example(s) with a '{metric}' score, too few to compare"
+        return (f"{self.label}: '{metric}' {_num(self.challenger_mean)} vs {_num(self.other_mean)}, delta "
                 f"{_num(self.delta)} ({confidence:.0%} CI [{_num(self.low)}, {_num(self.high)}], n={self.n})")
 
 
@@ -93,6 +102,7 @@ class Decision:
     thresholds: tuple[ThresholdCheck, ...] = ()
     comparisons: tuple[Comparison, ...] = ()   # first champion: the challenger against each baseline
     extra: dict[str, str] = field(default_factory=dict)  # who / why / previous champion / where scores came from
+    model: str | None = None               # which of the run's models the challenger is (grpo, sft), when known
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -110,11 +120,12 @@ class Decision:
             "challenger": self.challenger, "champion": self.champion, "delta": self.delta,
             "delta_low": self.delta_low, "delta_high": self.delta_high, "n": self.n, "confidence": self.confidence,
             "min_improvement": self.min_improvement, "challenger_mean": self.challenger_mean,
-            "champion_mean": self.champion_mean,
+            "champion_mean": self.champion_mean, "model": self.model,
             **{f"threshold.{t.metric}": f"{_num(t.value)} >= {t.required}: {'pass' if t.passed else 'fail'}"
                for t in self.thresholds},
-            **{f"vs.{c.against}": f"{_num(c.delta)} [{_num(c.low)}, {_num(c.high)}] n={c.n}: "
-                                  f"{'pass' if c.passed else 'fail'}" for c in self.comparisons},
+            **{(f"vs.{c.against}" if c.model in (None, self.model) else f"{c.model}.vs.{c.against}"):
+               f"{_num(c.delta)} [{_num(c.low)}, {_num(c.high)}] n={c.n}: {'pass' if c.passed else 'fail'}"
+               for c in self.comparisons},
             **self.extra,
         }
         return {prefix + k: (_num(v) if isinstance(v, float) else str(v))[:5000]
@@ -123,9 +134,12 @@ class Decision:
     def to_markdown(self) -> str:
         verdict = ("**promote**" if self.promote else "**keep the current champion**" if self.champion
                    else "**not promoted** (no champion yet)")
+        if self.model and self.promote:
+            verdict += f" {self.model} (version {self.challenger})"
         lines = [f"## Promotion decision: {verdict}", "", self.reason, "",
                  "| | |", "|---|---|",
                  f"| rule | `{self.rule}` |", f"| primary metric | `{self.metric}` |",
+                 *((f"| model | {self.model} |",) if self.model else ()),
                  *((f"| new champion | {self.challenger} |", f"| previous champion | {self.champion or '(none)'} |")
                    if self.rule == RULE_MANUAL else
                    (f"| challenger | {self.challenger or '-'} |", f"| champion | {self.champion or '(none yet)'} |"))]
@@ -139,9 +153,12 @@ class Decision:
         elif self.rule == RULE_THRESHOLDS:
             lines += [f"| challenger mean | {_num(self.challenger_mean)} (n={self.n}) |"]
         if self.comparisons:
-            lines += ["", f"| challenger vs | challenger | baseline | delta | {self.confidence:.0%} CI | n | |",
+            named = any(c.model for c in self.comparisons)
+            lines += ["", f"| {'comparison' if named else 'challenger vs'} | {'model' if named else 'challenger'} | "
+                          f"{'other' if named else 'baseline'} | delta | {self.confidence:.0%} CI | n | |",
                       "|---|---|---|---|---|---|---|"]
-            lines += [f"| {c.against} | {_num(c.challenger_mean)} | {_num(c.other_mean)} | {_num(c.delta)} | "
+            lines += [f"| {c.label if named else c.against} | {_num(c.challenger_mean)} | {_num(c.other_mean)} | "
+                      f"{_num(c.delta)} | "
                       f"[{_num(c.low)}, {_num(c.high)}] | {c.n} | {'pass' if c.passed else 'fail'} |"
                       for c in self.comparisons]
         lines += [f"| {k} | {v} |" for k, v in self.extra.items() if not (self.rule == RULE_MANUAL and k == "previous")]
@@ -172,7 +189,7 @@ def check_thresholds(scores: Scores, thresholds: Mapping[str, float]) -> tuple[T
 
 
 def compare(challenger_scores: Scores, other_scores: Scores, metric: str, bootstrap: BootstrapParams,
-            min_improvement: float, against: str) -> Comparison:
+            min_improvement: float, against: str, model: str | None = None) -> Comparison:
     """The paired bootstrap of (challenger - other) on `metric` over the examples both were scored on (a None on
     either side drops the pair); passed when there are >= 2 pairs and the lower bound is above `min_improvement`."""
     keys = sorted(set(challenger_scores) & set(other_scores))
@@ -183,18 +200,19 @@ def compare(challenger_scores: Scores, other_scores: Scores, metric: str, bootst
     means = ((sum(x for x, _ in pairs) / len(pairs), sum(y for _, y in pairs) / len(pairs)) if pairs else (None, None))
     low = d.low if d.n >= 2 else None
     return Comparison(against, d.value, low, d.high if low is not None else None, d.n, means[0], means[1],
-                      passed=low is not None and low > min_improvement)
+                      passed=low is not None and low > min_improvement, model=model)
 
 
 def gate(challenger_scores: Scores, champion_scores: Scores | None, *, metric: str, bootstrap: BootstrapParams,
          min_improvement: float, thresholds: Mapping[str, float], challenger: str | None = None,
          champion: str | None = None, baselines: Mapping[str, Scores] | None = None,
-         extra: Mapping[str, str] | None = None) -> Decision:
+         extra: Mapping[str, str] | None = None, model: str | None = None) -> Decision:
     """Decide whether the challenger becomes champion (see the module docstring for the rules). `baselines`
-    (name -> scores, e.g. {"base": ..., "sft": ...}) count only when there is no champion yet."""
+    (name -> scores, e.g. {"base": ..., "sft": ...}) count only when there is no champion yet; `model`: which of
+    the run's models the challenger is (named in the decision and its comparisons)."""
     checks = check_thresholds(challenger_scores, thresholds)
     common = dict(metric=metric, challenger=challenger, champion=champion, confidence=bootstrap.confidence,
-                  min_improvement=min_improvement, thresholds=checks, extra=dict(extra or {}))
+                  min_improvement=min_improvement, thresholds=checks, extra=dict(extra or {}), model=model)
     if champion_scores is None:
         failed = [t for t in checks if not t.passed]
         floor = ", ".join(f"{t.metric} {_num(t.value)} {'<' if not t.passed else '>='} {t.required}" for t in checks)
@@ -229,7 +247,7 @@ def _first_champion(challenger_scores: Scores, baselines: Mapping[str, Scores], 
                     common: dict[str, Any]) -> Decision:
     """No champion yet: beat every baseline (paired) and meet every threshold. The deciding comparison is the first
     failed one, or, when all pass, the closest (smallest lower bound); its numbers fill the decision's delta."""
-    comparisons = tuple(compare(challenger_scores, scores, metric, bootstrap, min_improvement, name)
+    comparisons = tuple(compare(challenger_scores, scores, metric, bootstrap, min_improvement, name, common["model"])
                         for name, scores in baselines.items())
     lost = [c for c in comparisons if not c.passed]
     failed = [t for t in checks if not t.passed]
@@ -256,3 +274,31 @@ def forced(version: str, previous: str | None, *, metric: str, who: str, why: st
     reason = f"set by hand by {who}: {why}" + (f" (previous champion: version {previous})" if previous else "")
     return Decision(promote=True, rule=RULE_MANUAL, reason=reason, metric=metric, challenger=version,
                     champion=previous, extra={"by": who, "why": why, "previous": previous or "none"})
+
+
+def best(tried: Sequence[Decision], notes: Mapping[str, str] | None = None) -> Decision:
+    """One decision over a run's models, each already decided by `gate` (with `model` set) in the order tried (GRPO,
+    then SFT): the first that promotes, else the first tried (it stays challenger). Its reason says which model
+    became champion and why; its comparisons are every one made (against the champion too); `notes` (model ->
+    why it was not tried) join the reason and `extra`."""
+    if not tried:
+        raise ValueError("best() needs at least one decision")
+    winner = next((d for d in tried if d.promote), tried[0])
+    if len(tried) == 1 and not notes:
+        return winner
+    why = "; ".join([f"{d.model} (version {d.challenger}) {'passes' if d.promote else 'fails'}: {d.reason}"
+                     for d in tried] + [f"{m} {text}" for m, text in (notes or {}).items()])
+    head = (f"{winner.model} (version {winner.challenger}) becomes @champion" if winner.promote
+            else "no model of this run becomes @champion" + (f" (@champion stays version {winner.champion})"
+                                                             if winner.champion else ""))
+    comparisons = tuple(c for d in tried for c in (d.comparisons or _against_champion(d)))
+    return replace(winner, reason=f"{head} — {why}", comparisons=comparisons,
+                   extra={**winner.extra, **{f"not_tried.{m}": text for m, text in (notes or {}).items()}})
+
+
+def _against_champion(d: Decision) -> tuple[Comparison, ...]:
+    """A paired-bootstrap decision's numbers as a Comparison against the champion (none for other rules)."""
+    if d.rule != RULE_BOOTSTRAP:
+        return ()
+    return (Comparison("champion", d.delta, d.delta_low, d.delta_high, d.n, d.challenger_mean,
+                       d.champion_mean, passed=d.promote, model=d.model),)
