@@ -1,6 +1,8 @@
 """Stage `sft`: the paper's baseline, TRL's SFTTrainer on the train split (no thinking by default).
 
-Reads `<paths.data>/train.jsonl` and params.yaml (`model`, `sft`), writes `<paths.outputs>/sft/model/`
+Reads `<paths.data>/train.jsonl` — and, with `sft.episode_cuts` (the default), the gold train episodes
+`<paths.data>/episodes/train.jsonl` cut at each assistant turn (chains, parallel calls, clarifications: the
+multi-turn demonstrations that make the baseline a fair agent) — and params.yaml (`model`, `sft`), writes `<paths.outputs>/sft/model/`
 (safetensors, tokenizer with the chat template, model card naming the train file's md5 and this stage's MLflow
 run, which the register stage logs the registered version to), `metrics.json` (DVC metrics) and `loss.json`
 (DVC plot); logs params, the train file as the run's dataset input (with its md5), the loss curve and the model
@@ -17,12 +19,28 @@ from pathlib import Path
 
 from tasks import stage_main
 from thinkact.config import Params
-from thinkact.contract import read_jsonl
+from thinkact.contract import Example, read_jsonl
+from thinkact.errors import ConfigError
 from thinkact.io import atomic_write_json, file_md5
 from thinkact.tracking import TRAIN_MD5_TAG, stage_run
 from thinkact.tracking.model_registry import CARD_RUN_KEY
 
 STAGE = "sft"
+
+
+def episode_cuts(params: Params) -> tuple[list[Example], Path | None]:
+    """With sft.episode_cuts: one example per gold assistant turn of each train episode
+    (thinkact.data.episode_gen.gold_examples) and the episode file; else nothing."""
+    if not params.sft.episode_cuts:
+        return [], None
+    from thinkact.data.episode_gen import gold_examples
+    from thinkact.env.spec import episode_path, read_episodes
+
+    path = episode_path(params.paths.data, "train")
+    if not path.is_file():
+        raise ConfigError("sft.episode_cuts", f"is true but {path} does not exist: generate the episodes (`thinkact "
+                                              "data generate`) or set sft.episode_cuts: false")
+    return [cut for spec in read_episodes(path) for cut in gold_examples(spec)], path
 
 
 def run(params: Params) -> dict:
@@ -36,11 +54,15 @@ def run(params: Params) -> dict:
     check_params(params, out / "checkpoints")  # bad params fail before anything loads or runs
     train_path = Path(params.paths.data) / "train.jsonl"
     train = read_jsonl(train_path)
-    md5 = file_md5(train_path)
+    cuts, episodes = episode_cuts(params)
+    files = {"train": train_path, **({"episodes/train": episodes} if episodes else {})}
+    digests = {name: file_md5(path) for name, path in files.items()}
+    md5 = digests["train"]
     logged = {"model": asdict(params.model), STAGE: asdict(params.sft)}
     with stage_run(STAGE, params=logged, tags={TRAIN_MD5_TAG: md5}) as tracked:
-        tracked.log_datasets({"train": train_path}, context="training", digests={"train": md5})
-        result = train_sft(params, train, out, tracked, data_md5=md5)
+        tracked.log_datasets(files, context="training", digests=digests)
+        result = train_sft(params, train, out, tracked, data_md5=md5, cuts=cuts,
+                           cuts_md5=digests.get("episodes/train"))
         if tracked.run_id:  # the registered version's run will be this one
             update_card(out / "model", {CARD_RUN_KEY: tracked.run_id})
         metrics = result.to_dict()

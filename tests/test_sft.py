@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -57,6 +58,39 @@ def test_sft_stage_learns_and_saves(quick_project):
     (run_info,) = client.search_runs([client.get_experiment_by_name("thinkact").experiment_id])
     assert run_info.info.run_name == "sft" and run_info.info.status == "FINISHED"
     assert len(client.get_metric_history(run_info.info.run_id, "loss")) == 6
+
+
+@pytest.mark.slow
+def test_sft_trains_on_the_train_split_and_the_gold_episode_cuts(quick_project):
+    """sft.episode_cuts (the default): the train split, then one example per gold assistant turn of every train
+    episode — every turn kind, each a contract Example the validate stage's row checks pass (test_episodes_data)."""
+    import dataclasses
+
+    from mlflow.tracking import MlflowClient
+    from tasks.sft import episode_cuts, run
+    from thinkact.env.spec import episode_path
+    from thinkact.io import file_md5
+
+    params = dataclasses.replace(quick_project, sft=dataclasses.replace(
+        quick_project.sft, max_examples=0, trainer={**quick_project.sft.trainer, "max_steps": 1}))
+    cuts, path = episode_cuts(params)
+    assert path == episode_path(params.paths.data, "train") and cuts
+    assert {c.turn_type for c in cuts} >= {"call", "call_from_history", "parallel", "clarify", "answer"}
+    train = read_jsonl(Path(params.paths.data) / "train.jsonl")
+    metrics = run(params)
+    assert (metrics["examples"], metrics["episode_cuts"]) == (len(train) + len(cuts), len(cuts))
+    card = json.loads((params.paths.stage_model("sft") / "thinkact-card.json").read_text())
+    assert card["episodes_md5"] == file_md5(path) and card["train_md5"] == file_md5(Path(params.paths.data) / "train.jsonl")
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    (logged,) = client.search_runs([client.get_experiment_by_name("thinkact").experiment_id])
+    assert {d.dataset.name for d in logged.inputs.dataset_inputs} == {"train", "episodes/train"}
+
+    off = dataclasses.replace(params, sft=dataclasses.replace(params.sft, episode_cuts=False))
+    assert episode_cuts(off) == ([], None)
+    path.unlink()   # asked for, not there: one error naming the key, before anything loads
+    with pytest.raises(ConfigError) as err:
+        run(params)
+    assert err.value.key == "sft.episode_cuts" and "episode_cuts: false" in str(err.value)
 
 
 @pytest.mark.parametrize("overrides, key", [

@@ -135,6 +135,7 @@ class SftParams:
     """The `sft` stage. `trainer` passes straight into trl.SFTConfig, `lora` into peft.LoraConfig."""
 
     with_reasoning: bool = False
+    episode_cuts: bool = True    # also the gold train episodes, one example per assistant turn (tasks/sft.py)
     max_examples: int = 0
     cpu_threads: int = 0         # torch threads when training on a CPU; 0: torch's default (one per core)
     lora: Optional[dict[str, Any]] = None

@@ -108,20 +108,24 @@ class SftResult:
     train_loss: float
     seconds: float
     resumed_from: str | None
-    examples: int
+    examples: int             # examples trained on, of which
+    episode_cuts: int = 0     # gold episode cuts (sft.episode_cuts)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def train_sft(params: RunParams, train: Sequence[Example], out_dir: Path, run: Any, data_md5: str | None = None,
-              callbacks: Sequence[Any] = ()) -> SftResult:
-    """Train the SFT model on `train` and write it to out_dir/model (atomically); metrics go to `run`.
-    Extra `callbacks` (e.g. the learning-curve probe in experiments/) join the trainer's."""
+              callbacks: Sequence[Any] = (), cuts: Sequence[Example] = (), cuts_md5: str | None = None) -> SftResult:
+    """Train the SFT model on the train split `train`, then the gold episode cuts `cuts` (sft.episode_cuts; the
+    first sft.max_examples of both together), and write it to out_dir/model (atomically); metrics go to `run`.
+    The tiny built-in model is built from `train` alone (the same base model the evaluate stage builds). Extra
+    `callbacks` (e.g. the learning-curve probe in experiments/) join the trainer's."""
     checkpoints = out_dir / "checkpoints"
     config, peft_config = check_params(params, checkpoints)  # bad fields fail here, before the model loads
     set_cpu_threads(params.sft.cpu_threads)
-    examples = list(train[: params.sft.max_examples] if params.sft.max_examples else train)
+    everything = [*train, *cuts]
+    examples = everything[: params.sft.max_examples] if params.sft.max_examples else everything
     model, tokenizer = load_base(params, train)
     dataset = Dataset.from_list(sft_rows(examples, params.sft.with_reasoning))
     cut = too_long(tokenizer, examples, config.max_length, params.sft.with_reasoning)
@@ -129,7 +133,7 @@ def train_sft(params: RunParams, train: Sequence[Example], out_dir: Path, run: A
         print(f"[sft] warning: {cut} of {len(examples)} examples are longer than sft.trainer.max_length "
               f"({config.max_length} tokens) and lose the end of their target turn; raise it in params.yaml",
               flush=True)
-    key = fingerprint(STAGE, data_md5 or len(examples), params.model, params.sft, params.prompt)
+    key = fingerprint(STAGE, data_md5 or len(examples), cuts_md5, params.model, params.sft, params.prompt)
     resume = resume_point(checkpoints, key)
     tracker = TrackingCallback(run, STAGE)
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
@@ -140,9 +144,10 @@ def train_sft(params: RunParams, train: Sequence[Example], out_dir: Path, run: A
         output = trainer.train(resume_from_checkpoint=resume)
     seconds = time.monotonic() - start
     result = SftResult(steps=trainer.state.global_step, train_loss=float(output.training_loss), seconds=round(seconds, 1),
-                       resumed_from=resume, examples=len(examples))
+                       resumed_from=resume, examples=len(examples), episode_cuts=max(0, len(examples) - len(train)))
     save_final(trainer, tokenizer, out_dir / "model", {
-        "stage": STAGE, "base": params.model.base, "train_md5": data_md5, "with_reasoning": params.sft.with_reasoning,
+        "stage": STAGE, "base": params.model.base, "train_md5": data_md5, **({"episodes_md5": cuts_md5} if cuts_md5 else {}),
+        "with_reasoning": params.sft.with_reasoning,
         "steps": result.steps, "train_loss": result.train_loss, "lora": bool(params.sft.lora),
         "params": {"model": asdict(params.model), "sft": asdict(params.sft)}, PROMPT_KEY: asdict(params.prompt)})
     if distributed.is_main():  # with several processes: one writer (save_final has waited for it)
