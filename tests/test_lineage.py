@@ -112,13 +112,13 @@ def test_training_stage_records_its_run_and_train_data(stage, project, tiny_fold
     module = importlib.import_module(f"tasks.{stage}")
     out = params.paths.stage_dir(stage)
 
-    def fake_train(params, train, out_dir, run, data_md5=None):
+    def fake_train(params, train, out_dir, run, data_md5=None, **_):
         trainer = SimpleNamespace(model=AutoModelForCausalLM.from_pretrained(tiny_folder))
         save_final(trainer, AutoTokenizer.from_pretrained(tiny_folder), out_dir / "model",
                    {"stage": stage, "base": "builtin:tiny", "data_md5": data_md5, "steps": 1})
         for name in ("loss.json", "rewards.json"):
             (out_dir / name).write_text("[]")
-        return SimpleNamespace(to_dict=lambda: {"steps": 1, "rewards_last": {}})
+        return SimpleNamespace(to_dict=lambda: {"steps": 1, "rewards_last": {}, "difficulty": None})
 
     training = importlib.import_module(f"thinkact.training.{stage}")   # the stage imports these inside run()
     monkeypatch.setattr(training, "check_params", lambda *a, **k: None)
@@ -131,7 +131,9 @@ def test_training_stage_records_its_run_and_train_data(stage, project, tiny_fold
     client = _client(f"sqlite:///{Path(params.paths.outputs).parent / 'mlflow.db'}")
     found = client.get_run(card["mlflow_run_id"])
     assert found.info.run_name == stage and found.data.tags["thinkact.train_md5"] == card["train_md5"]
-    (dataset,) = found.inputs.dataset_inputs
+    inputs = {d.dataset.name: d for d in found.inputs.dataset_inputs}   # sft: also episodes/train (sft.episode_cuts)
+    assert set(inputs) == ({"train", "episodes/train"} if stage == "sft" else {"train"})
+    dataset = inputs["train"]
     assert (dataset.dataset.name, dataset.dataset.digest) == ("train", card["train_md5"])
     assert json.loads(dataset.dataset.source)["uri"] == "data/train.jsonl"  # as the project names it
     assert {t.key: t.value for t in dataset.tags}["mlflow.data.context"] == "training"
