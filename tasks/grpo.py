@@ -1,12 +1,14 @@
-"""Stage `grpo`: TRL's GRPOTrainer from the SFT model (or, with `grpo.init: base`, from the base model), with the
-registry's rewards (tool-call accuracy, answer correctness, format, reasoning consistency) weighted as params.yaml
-says. With `grpo.mode: episodes` it trains on
-whole agent episodes (`<paths.data>/episodes/train.jsonl`), tools running in every rollout, on episode rewards.
+"""Stage `grpo`: TRL's GRPOTrainer from the SFT model (or, with `grpo.init: sft@<step>`, the model the sft stage kept
+at that step of `sft.keep_steps`; with `grpo.init: base`, the base model), with the registry's rewards (tool-call
+accuracy, answer correctness, format, reasoning consistency) weighted as params.yaml says. With `grpo.mode: episodes`
+it trains on whole agent episodes (`<paths.data>/episodes/train.jsonl`), tools running in every rollout, on episode
+rewards.
 
-Reads `<paths.outputs>/sft/model/`, `<paths.data>/train.jsonl` and params.yaml (`model`, `grpo`); writes
-`<paths.outputs>/grpo/model/` (safetensors, tokenizer with the chat template, model card naming the train file's
-md5 and this stage's MLflow run, which the register stage logs the registered version to), `metrics.json` (DVC
-metrics: steps, time, mean total reward and share of zero-spread groups over the first and last 10 % of steps, the
+Reads `<paths.outputs>/sft/model/` (or `sft/steps/<step>/`), `<paths.data>/train.jsonl` and params.yaml (`model`,
+`grpo`); writes `<paths.outputs>/grpo/model/` (safetensors, tokenizer with the chat template, model card naming the
+model it started from (`init`, `start`, `start_steps`; `start` is an MLflow param too), the train file's md5 and
+this stage's MLflow run, which the register stage logs the registered version to), `metrics.json` (DVC metrics:
+steps, time, mean total reward and share of zero-spread groups over the first and last 10 % of steps, the
 difficulty pre-pass's summary and pass-rate histogram), `rewards.json` (DVC plot: the reward per step),
 `difficulty.jsonl` (with `grpo.difficulty`: each candidate prompt's pass rate, mean reward and spread under the
 starting policy, and whether it is in the band; empty when off) and `samples/step-NNNNN.jsonl` (completions with
@@ -38,12 +40,11 @@ STAGE = "grpo"
 def run(params: Params) -> dict:
     """Train and save the GRPO model; returns the stage metrics."""
     from thinkact.training.checkpoints import update_card  # heavy (TRL): not in a launching process (tasks.sft)
-    from thinkact.training.grpo import check_params, train_grpo
+    from thinkact.training.grpo import check_params, start_folder, train_grpo
 
     out = params.paths.stage_dir(STAGE)
     check_params(params, out / "checkpoints")  # bad params fail before anything loads or runs
-    if params.grpo.init == "sft":
-        params.paths.stage_model("sft")        # and so does a missing SFT model
+    start = start_folder(params)               # and so does a missing SFT model (or kept step)
     if params.grpo.mode == "episodes":
         train_path, name = episode_path(params.paths.data, "train"), "episodes/train"
         train = read_episodes(train_path)
@@ -51,7 +52,8 @@ def run(params: Params) -> dict:
         train_path, name = Path(params.paths.data) / "train.jsonl", "train"
         train = read_jsonl(train_path)
     md5 = file_md5(train_path)
-    logged = {"model": asdict(params.model), STAGE: asdict(params.grpo), "episodes": asdict(params.episodes)}
+    logged = {"model": asdict(params.model), STAGE: asdict(params.grpo), "episodes": asdict(params.episodes),
+              "start": str(start or params.model.base)}  # the model it starts from (grpo.init)
     with stage_run(STAGE, params=logged, tags={TRAIN_MD5_TAG: md5}) as tracked:
         tracked.log_datasets({name: train_path}, context="training", digests={name: md5})
         result = train_grpo(params, train, out, tracked, data_md5=md5)

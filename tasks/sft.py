@@ -2,12 +2,14 @@
 
 Reads `<paths.data>/train.jsonl` — and, with `sft.episode_cuts` (the default), the gold train episodes
 `<paths.data>/episodes/train.jsonl` cut at each assistant turn (chains, parallel calls, clarifications: the
-multi-turn demonstrations that make the baseline a fair agent) — and params.yaml (`model`, `sft`), writes `<paths.outputs>/sft/model/`
-(safetensors, tokenizer with the chat template, model card naming the train file's md5 and this stage's MLflow
-run, which the register stage logs the registered version to), `metrics.json` (DVC metrics) and `loss.json`
-(DVC plot); logs params, the train file as the run's dataset input (with its md5), the loss curve and the model
-card to MLflow. A rerun after a crash resumes from the last checkpoint in `<paths.outputs>/sft/checkpoints/`; the
-previous model stays in place until the new one is complete.
+multi-turn demonstrations that make the baseline a fair agent) — and params.yaml (`model`, `sft`), writes
+`<paths.outputs>/sft/model/` (safetensors, tokenizer with the chat template, model card naming the train file's md5
+and this stage's MLflow run, which the register stage logs the registered version to), `steps/<step>/` (the model
+of each step in `sft.keep_steps`, whole and carded the same way, for `grpo.init: sft@<step>`; empty by default),
+`metrics.json` (DVC metrics) and `loss.json` (DVC plot); logs params, the train file as the run's dataset input
+(with its md5), the loss curve and the model card to MLflow. A rerun after a crash resumes from the last checkpoint
+in `<paths.outputs>/sft/checkpoints/` (the steps kept so far wait there too); the previous model and steps stay in
+place until the new ones are complete.
 
     python -m tasks.sft               # what `dvc repro sft` runs, from the project root
 """
@@ -47,7 +49,7 @@ def run(params: Params) -> dict:
     """Train and save the SFT model; returns the stage metrics."""
     # torch, transformers and TRL load here, not at import: a stage launched on several processes (tasks.stage_main)
     # does not pay for them in the launching process
-    from thinkact.training.checkpoints import update_card
+    from thinkact.training.checkpoints import STEPS, update_card
     from thinkact.training.sft import check_params, train_sft
 
     out = params.paths.stage_dir(STAGE)
@@ -63,8 +65,9 @@ def run(params: Params) -> dict:
         tracked.log_datasets(files, context="training", digests=digests)
         result = train_sft(params, train, out, tracked, data_md5=md5, cuts=cuts,
                            cuts_md5=digests.get("episodes/train"))
-        if tracked.run_id:  # the registered version's run will be this one
-            update_card(out / "model", {CARD_RUN_KEY: tracked.run_id})
+        if tracked.run_id:  # the registered version's run will be this one (and the kept steps' run)
+            for folder in (out / "model", *(out / STEPS / str(step) for step in params.sft.keep_steps)):
+                update_card(folder, {CARD_RUN_KEY: tracked.run_id})
         metrics = result.to_dict()
         atomic_write_json(out / "metrics.json", metrics)
         tracked.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})

@@ -114,6 +114,11 @@ def test_two_steps_log_reward_metrics_and_samples(grpo_project):
     ({"grpo": {"difficulty": {"band": [0, 1], "pass_rewards": ["answr"]}}}, "grpo.difficulty.pass_rewards"),
     ({"grpo": {"dynamic_sampling": {"max_rounds": 0}}}, "grpo.dynamic_sampling.max_rounds"),
     ({"grpo": {"dynamic_sampling": {"max_rounds": 2}}, "launch": {"num_processes": 2}}, "grpo.dynamic_sampling"),
+    ({"grpo": {"init": "sft@2"}}, "grpo.init"),                                  # sft.keep_steps keeps none
+    ({"grpo": {"init": "sft@3"}, "sft": {"keep_steps": [2, 4]}}, "grpo.init"),   # not a kept step
+    ({"grpo": {"init": "sft@9"}, "sft": {"keep_steps": [2]}}, "grpo.init"),      # past sft.trainer.max_steps (6)
+    ({"grpo": {"init": "sft@x"}}, "grpo.init"),
+    ({"grpo": {"init": "checkpoint-2"}}, "grpo.init"),
 ])
 def test_bad_params_fail_before_any_model_loads(tmp_path, monkeypatch, overrides, key):
     import thinkact.training.grpo
@@ -203,6 +208,23 @@ def test_missing_sft_model_is_one_clear_error(tmp_path, monkeypatch):
         run(load_params(write_params(tmp_path)))
 
 
+def test_a_step_past_max_steps_is_named_in_the_error(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_params(write_params(tmp_path, {"grpo": {"init": "sft@9"}, "sft": {"keep_steps": [2, 4]}}))
+    assert err.value.key == "grpo.init"
+    assert "past sft.trainer.max_steps (6)" in err.value.problem and "sft@2, sft@4" in err.value.problem
+
+
+def test_missing_kept_step_is_one_clear_error(tmp_path, monkeypatch):
+    """`grpo.init: sft@2` with 2 in sft.keep_steps, but the sft stage has not kept it (not run, or run before)."""
+    from tasks.grpo import run
+
+    monkeypatch.setenv("THINKACT_TRACKING", "0")
+    with pytest.raises(ThinkactError, match=r"grpo.init: sft@2: .*steps/2 has no saved model; run the sft stage"):
+        run(load_params(write_params(tmp_path, {"grpo": {"init": "sft@2"}, "sft": {"keep_steps": [2]}})))
+    assert not (tmp_path / "outputs" / "grpo").exists()
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_from_last_checkpoint(grpo_project, tmp_path):
     path = write_params(tmp_path, {**TWO_STEPS, "grpo": {**TWO_STEPS["grpo"], "trainer": {
@@ -245,3 +267,33 @@ def test_grpo_init_base_starts_from_the_base_model_without_an_sft_model(tmp_path
     assert card["prompt"] == {"system": "Think first.", "tool_json": "spaced"}
     template = (params.paths.stage_model("grpo") / "chat_template.jinja").read_text()
     assert '"Think first."' in template
+
+
+@pytest.mark.slow
+def test_grpo_init_sft_step_starts_from_the_model_kept_at_that_step(tmp_path, monkeypatch):
+    """`grpo.init: sft@2` after an sft run with keep_steps [2, 4]: GRPO loads steps/2 — with learning_rate 0 (the
+    no-update control) its saved weights are exactly the kept ones, not the final SFT model's — and its card and
+    MLflow run say where it started."""
+    import torch
+    from mlflow.tracking import MlflowClient
+    from safetensors.torch import load_file
+
+    from tasks.grpo import run
+    from tasks.sft import run as run_sft
+
+    params = make_project(tmp_path, monkeypatch, {"sft": {"keep_steps": [2, 4]}, "grpo": {
+        "init": "sft@2", "max_examples": 8, "trainer": {"max_steps": 1, "save_steps": 1, "learning_rate": 0.0}}})
+    run_sft(params)
+    kept = params.paths.stage_dir("sft") / "steps" / "2"
+    assert run(params)["steps"] == 1
+    folder = params.paths.stage_model("grpo")
+    card = json.loads((folder / "thinkact-card.json").read_text())
+    assert (card["init"], card["start"], card["start_steps"]) == ("sft@2", str(kept), 2)
+    start, trained = load_file(kept / "model.safetensors"), load_file(folder / "model.safetensors")
+    final = load_file(params.paths.stage_model("sft") / "model.safetensors")
+    assert start.keys() == trained.keys() and all(torch.equal(start[k], trained[k]) for k in start)
+    assert any(not torch.equal(start[k], final[k]) for k in start)
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    (grpo_run,) = client.search_runs([client.get_experiment_by_name("thinkact").experiment_id],
+                                     "attributes.run_name = 'grpo'")
+    assert grpo_run.data.params["grpo.init"] == "sft@2" and grpo_run.data.params["start"] == str(kept)

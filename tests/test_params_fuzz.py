@@ -106,7 +106,10 @@ EXTRA: dict[str, list[Any]] = {
     "sft.trainer.save_total_limit": [0], "sft.trainer.lr_scheduler_type": ["sideways"],
     "sft.trainer.train_sampling_strategy": ["shuffled"], "sft.trainer.report_to": [[1]],
     "sft.lora": [{"r": 0}, {"lora_dropout": 1.5}, {"rank": 4}],
+    "sft.keep_steps": [[0], [-2], [2, 2], [3001], [1.5], [True], ["2"], [None]],   # 3001: past sft.trainer.max_steps
     "episodes.max_turns": [0], "episodes.max_tool_calls": [0], "episodes.max_new_tokens": [0],
+    # sft@2: a step sft.keep_steps ([] here) does not keep
+    "grpo.init": ["bogus", "sft@2", "sft@0", "sft@", "sft@x", "sft@-1", "sft@ 2", "checkpoint-2", "SFT"],
     "grpo.mode": ["dialogue"], "grpo.rewards[0]": ["nope", "episode_success"], "grpo.rewards[1]": ["tool_call"],
     "grpo.rewards": [[]], "grpo.reward_options.answer.mode": ["fuzzy", 3],
     "grpo.reward_options.answer": [{"style": "f1"}], "grpo.lora": [{"r": 0}, {"rank": 4}],

@@ -1,5 +1,5 @@
 """The sft stage on the quick profile: loss goes down, the model is saved whole, bad params fail early,
-and a killed run resumes from its last checkpoint."""
+a killed run resumes from its last checkpoint, and the models of sft.keep_steps are kept whole beside the final one."""
 from __future__ import annotations
 
 import json
@@ -101,6 +101,9 @@ def test_sft_trains_on_the_train_split_and_the_gold_episode_cuts(quick_project):
     ({"sft": {"trainer": {"learning_rate": "1e-3"}}}, "sft.trainer.learning_rate"),  # what YAML makes of 1e-3
     ({"model": {"tiny": {"warmup_learning_rate": "1e-3"}}}, "model.tiny.warmup_learning_rate"),
     ({"model": {"tiny": {"warmup_steps": -5}}}, "model.tiny.warmup_steps"),
+    ({"sft": {"keep_steps": [8]}}, "sft.keep_steps[0]"),                # past the quick profile's max_steps (6)
+    ({"sft": {"keep_steps": [2, 0]}}, "sft.keep_steps[1]"),
+    ({"sft": {"keep_steps": [2, 2]}}, "sft.keep_steps[1]"),
 ])
 def test_bad_params_fail_before_training(tmp_path, monkeypatch, overrides, key):
     from tasks.sft import run
@@ -219,3 +222,98 @@ def test_examples_longer_than_max_length_are_counted(builtin_examples):
     middle = lengths[len(lengths) // 2]
     assert too_long(tok, examples, middle, False) >= len(examples) // 2 - 1  # every prompt over it, at least
     assert too_long(tok, examples, middle + 30, True) >= too_long(tok, examples, middle + 30, False)
+
+
+def step_weights():
+    """A Trainer callback that records the model's weights at the end of every step, as the trainer holds them."""
+    from transformers import TrainerCallback
+
+    class Recorder(TrainerCallback):
+        def __init__(self):
+            self.seen = {}
+
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            self.seen[state.global_step] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return Recorder()
+
+
+def _weights(folder):
+    from safetensors.torch import load_file
+
+    return load_file(Path(folder) / "model.safetensors")
+
+
+@pytest.mark.slow
+def test_kept_steps_are_whole_models_of_those_steps(quick_project):
+    """sft.keep_steps [2, 4] on the 6-step quick run: steps/2 and steps/4 are complete, loadable models (tokenizer
+    with the chat template, card) holding the weights the trainer had at the end of those steps; the final model is
+    the one a run without kept steps writes, and that run leaves steps/ empty."""
+    import dataclasses
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from thinkact.tracking import NullRun
+    from thinkact.training.sft import train_sft
+
+    train = read_jsonl(Path(quick_project.paths.data) / "train.jsonl")
+    kept_params = dataclasses.replace(quick_project, sft=dataclasses.replace(quick_project.sft, keep_steps=(2, 4)))
+    out, plain = Path(quick_project.paths.outputs) / "kept", Path(quick_project.paths.outputs) / "plain"
+    recorder = step_weights()
+    assert train_sft(kept_params, train, out, NullRun(), data_md5="x", callbacks=[recorder]).steps == 6
+    assert sorted(p.name for p in (out / "steps").iterdir()) == ["2", "4"] and not (out / "checkpoints").exists()
+    for step in (2, 4):
+        folder = out / "steps" / str(step)
+        loaded = AutoModelForCausalLM.from_pretrained(folder).state_dict()
+        assert loaded.keys() <= recorder.seen[step].keys()
+        assert all(torch.equal(loaded[k], recorder.seen[step][k]) for k in loaded), step
+        assert "<tool_call>" in AutoTokenizer.from_pretrained(folder).chat_template
+        card = json.loads((folder / "thinkact-card.json").read_text())
+        assert (card["stage"], card["steps"], card["max_steps"], card["train_md5"]) == ("sft", step, 6, "x")
+        assert card["params"]["sft"]["keep_steps"] == [2, 4] and (folder / "README.md").is_file()
+    two, four, final = _weights(out / "steps" / "2"), _weights(out / "steps" / "4"), _weights(out / "model")
+    assert any(not torch.equal(two[k], four[k]) for k in two) and any(not torch.equal(four[k], final[k]) for k in four)
+
+    train_sft(quick_project, train, plain, NullRun(), data_md5="x")   # sft.keep_steps: [] (the default)
+    assert list((plain / "steps").iterdir()) == []
+    unchanged = _weights(plain / "model")
+    assert unchanged.keys() == final.keys() and all(torch.equal(unchanged[k], final[k]) for k in final)
+
+
+@pytest.mark.slow
+def test_a_resumed_run_still_keeps_every_step(quick_project):
+    """A run killed right after checkpoint-4 (steps 2 and 4 already kept) resumes from it and publishes both."""
+    import dataclasses
+
+    from transformers import TrainerCallback
+
+    from thinkact.tracking import NullRun
+    from thinkact.training.sft import train_sft
+
+    class Killed(Exception):
+        pass
+
+    class KillAfterSave(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.global_step == 4:
+                raise Killed
+
+    params = dataclasses.replace(quick_project, sft=dataclasses.replace(quick_project.sft, keep_steps=(2, 4)))
+    train = read_jsonl(Path(params.paths.data) / "train.jsonl")
+    out = params.paths.stage_dir("sft")
+    with pytest.raises(Killed):
+        train_sft(params, train, out, NullRun(), data_md5="x", callbacks=[KillAfterSave()])
+    assert not (out / "steps").exists()     # published only with the final model
+    result = train_sft(params, train, out, NullRun(), data_md5="x")
+    assert result.resumed_from.endswith("checkpoint-4") and result.steps == 6
+    for step in (2, 4):
+        assert json.loads((out / "steps" / str(step) / "thinkact-card.json").read_text())["steps"] == step
+
+
+def test_dvc_keeps_the_steps_folder_and_grpo_depends_on_it():
+    import yaml
+
+    stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
+    outs = {next(iter(o)): o[next(iter(o))] for o in stages["sft"]["outs"] if isinstance(o, dict)}
+    assert outs["${paths.outputs}/sft/steps"].get("persist") is True
+    assert "${paths.outputs}/sft/steps" in stages["grpo"]["deps"]

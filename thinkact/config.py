@@ -46,7 +46,7 @@ from thinkact.evaluation.params import MODEL_NAMES, EvaluateParams
 from thinkact.models.params import ModelParams
 from thinkact.project import PARAMS_FILE, PROFILE_NAME, PROFILES_DIR, PROJECT_ROOT, params_path
 from thinkact.promotion.params import RegisterParams
-from thinkact.training.params import GrpoParams, SftParams
+from thinkact.training.params import GrpoParams, SftParams, check_start
 from thinkact.typed_yaml import build, shown
 from thinkact.validation.params import ValidateParams
 
@@ -133,6 +133,7 @@ class Params:
         if not PROFILE_NAME.fullmatch(self.profile):
             raise ConfigError("profile", f"{self.profile!r}: a profile name is lower-case letters, digits, '_' and "
                                          "'-' (at most 40), as in profiles/<name>.yaml")
+        check_start(self.sft, self.grpo)  # grpo.init: sft@<step> names a step of sft.keep_steps (the owner's rule)
 
 
 # LibYAML's safe loader when PyYAML has it: the same YAML 1.1 safe rules as yaml.safe_load, ~10x faster.

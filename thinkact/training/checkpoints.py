@@ -10,27 +10,37 @@ The model card (thinkact-card.json, and README.md written from it) says how the 
 is saved (`update_card`), `mlflow_run_id`: the MLflow run that trained it, which the register stage logs the
 registered version to.
 
+Kept steps (`sft.keep_steps`): KeepSteps writes the model of each named step, complete like the final one (save_model),
+at the end of that step into a folder beside the checkpoints — before the Trainer's checkpoint of the step, so a run
+resumed from any checkpoint has every kept step up to it —, and publish_steps puts them into `<out>/steps/<step>/`
+with the final model.
+
     from thinkact.training.checkpoints import fingerprint, resume_point, save_final, update_card
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from thinkact.chat_format.template import add_response_parsing
 from thinkact import distributed
+from thinkact.errors import ThinkactError
 from thinkact.io import atomic_dir, atomic_write_json, atomic_write_text
 
 FINGERPRINT = "thinkact-run.json"  # in a checkpoints folder: which run its checkpoints belong to
 CARD = "thinkact-card.json"         # in a model folder: the model card
 # card keys named for what they hold: older cards (and callers) name the train file's md5 `data_md5`
 CARD_KEYS = {"data_md5": "train_md5"}
+STEPS = "steps"  # <out>/steps/<step>: the models kept at sft.keep_steps (a DVC out, like <out>/model)
 
 
 def fingerprint(*parts: Any) -> str:
@@ -85,15 +95,53 @@ def save_final(trainer: Any, tokenizer: Any, out: Path, card: Mapping[str, Any])
     transformers' `tokenizer.parse_response` works on the folder) and a model card to `out`, through a temporary
     folder, so `out` is either the previous model or the complete new one. With several processes (DDP, ZeRO-2:
     every rank holds the whole model) only the main one writes; the others wait until it has."""
+    save_model(trainer.model, tokenizer, out, card)
+
+
+def save_model(model: Any, tokenizer: Any, out: Path, card: Mapping[str, Any], training: bool = False) -> None:
+    """save_final's writer for any model; `training`: the model trains on (a kept step), so LoRA adapters are merged
+    into a copy and the model itself is left as it is."""
     if distributed.is_main():
-        model = trainer.model
         if hasattr(model, "merge_and_unload"):
-            model = model.merge_and_unload()
+            model = (copy.deepcopy(model) if training else model).merge_and_unload()
         with atomic_dir(out) as tmp:
             model.save_pretrained(tmp, safe_serialization=True)
             add_response_parsing(tokenizer).save_pretrained(tmp)
             write_card(tmp, {CARD_KEYS.get(k, k): v for k, v in card.items()})
     distributed.barrier()
+
+
+class KeepSteps(TrainerCallback):
+    """At the end of each step in `steps`, the model as it is then, saved whole (save_model) to `staged/<step>` with
+    the card `card(state)` (every process calls it, the main one writes)."""
+
+    def __init__(self, steps: Sequence[int], tokenizer: Any, staged: Path, card: Callable[[Any], Mapping[str, Any]]):
+        self.steps, self.tokenizer, self.staged, self.card = frozenset(steps), tokenizer, Path(staged), card
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step in self.steps:
+            save_model(model, self.tokenizer, self.staged / str(state.global_step), self.card(state), training=True)
+
+
+def publish_steps(staged: Path, final: Path, steps: Sequence[int]) -> None:
+    """Put the kept step models of `staged` into `final` (`<out>/steps`) in one step: it holds the previous run's
+    until then, never a mix (an empty folder when no step is kept, so the DVC out always exists). The files are
+    hard-linked (copied where links fail), so `staged` stays whole until the checkpoints go: a crash before then
+    resumes and publishes again. Main process only."""
+    missing = [s for s in steps if not (Path(staged) / str(s) / CARD).is_file()]
+    if missing:  # the run ended at another step (refused by the params rules), or the staged folder was removed
+        raise ThinkactError(f"sft.keep_steps: no model was kept at step(s) {missing} in {staged}; remove "
+                            f"{Path(staged).parent} and rerun the stage (it then trains from the start)")
+    with atomic_dir(final) as tmp:
+        for step in steps:
+            shutil.copytree(Path(staged) / str(step), tmp / str(step), copy_function=_link_or_copy)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def write_card(folder: Path, card: Mapping[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""GRPO core: TRL's GRPOTrainer from the SFT model, rewards from the registry, weights from params.
+"""GRPO core: TRL's GRPOTrainer from the SFT model (or one it kept at a step, or the base model: `grpo.init`), rewards
+from the registry, weights from params.
 
 Rows: `prompt` is the conversation up to the target turn rendered as text by the model's chat template with the
 example's tools and the generation prompt, i.e. exactly `thinkact.generation.prompt_text` (what SFT trains on and
@@ -34,7 +35,7 @@ from thinkact.env.spec import EpisodeSpec
 from thinkact import distributed
 from thinkact.chat_format.template import PROMPT_KEY
 from thinkact.contract import Example, read_jsonl
-from thinkact.errors import ConfigError
+from thinkact.errors import ConfigError, ThinkactError
 from thinkact.generation import prompt_text
 from thinkact.io import atomic_dir, atomic_write_json
 from thinkact.models.base import load_base, set_cpu_threads
@@ -43,9 +44,10 @@ from thinkact.project import RunParams
 from thinkact.rewards import build
 from thinkact.training import difficulty
 from thinkact.training.callbacks import CompletionSamples, TrackingCallback
-from thinkact.training.checkpoints import fingerprint, resume_point, save_final
+from thinkact.training.checkpoints import CARD, STEPS, fingerprint, resume_point, save_final
 from thinkact.training.dynamic_sampling import DynamicSamplingTrainer
 from thinkact.training.episode_rollouts import EpisodeRollouts, episode_rows
+from thinkact.training.params import init_step
 from thinkact.training.trl_config import device_defaults, lora_config, trl_config
 
 STAGE = "grpo"
@@ -151,17 +153,33 @@ def publish_samples(staged: Path, final: Path) -> None:
             os.replace(path, tmp / path.name)
 
 
-def _start_model(params: RunParams, examples: list, episodes: bool) -> tuple[Any, Any, Path | None]:
-    """(model, tokenizer, the SFT model's folder) GRPO starts from: the SFT model (`grpo.init: sft`), or the base
-    model (`grpo.init: base`, folder None; builtin:tiny's tokenizer trained on the train file or the examples)."""
-    if params.grpo.init == "base":
+def start_folder(params: RunParams) -> Path | None:
+    """The model folder GRPO starts from (`grpo.init`): the sft stage's model (`sft`), the one it kept at a step
+    (`sft@<step>`: outputs/sft/steps/<step>), or None (`base`); ThinkactError, before anything loads, when the sft
+    stage has not written it."""
+    step = init_step(params.grpo.init)
+    if step is None:
+        return None if params.grpo.init == "base" else params.paths.stage_model("sft")
+    folder = params.paths.stage_dir("sft") / STEPS / str(step)
+    if not (folder / "config.json").is_file():
+        raise ThinkactError(f"grpo.init: {params.grpo.init}: {folder} has no saved model; run the sft stage with "
+                            f"{step} in sft.keep_steps first (dvc repro sft, or python -m tasks.sft)")
+    return folder
+
+
+def _start_model(params: RunParams, examples: list, episodes: bool) -> tuple[Any, Any, Path | None, str]:
+    """(model, tokenizer, its folder, its card's text) GRPO starts from: the SFT model or one kept at a step
+    (start_folder), or the base model (`grpo.init: base`: folder None, no card; builtin:tiny's tokenizer trained on
+    the train file or the examples)."""
+    start_dir = start_folder(params)
+    if start_dir is None:
         corpus = read_jsonl(Path(params.paths.data) / "train.jsonl") if episodes else examples  # builtin:tiny's
         model, tokenizer = load_base(params, corpus)
         model.train()
-        return model, tokenizer, None
-    start_dir = params.paths.stage_model("sft")
+        return model, tokenizer, None, ""
     model, tokenizer = load_model(str(start_dir), params.paths.models_cache, prompt=params.prompt)
-    return model, tokenizer, start_dir
+    card = (start_dir / CARD).read_text() if (start_dir / CARD).is_file() else ""
+    return model, tokenizer, start_dir, card
 
 
 def _drop_samples_after(staged: Path, done: int) -> None:
@@ -205,18 +223,17 @@ def _difficulty(trainer: Any, rows: list[dict[str, Any]], params: RunParams, sta
 
 def train_grpo(params: RunParams, train: Sequence[Example] | Sequence[EpisodeSpec], out_dir: Path, run: Any,
                data_md5: str | None = None) -> GrpoResult:
-    """GRPO from the SFT model (`grpo.init: sft`) or the base model (`grpo.init: base`) on `train` (per-turn
-    examples, or episodes with `grpo.mode: episodes`); writes out_dir/model (atomically), rewards.json, samples/ and
-    difficulty.jsonl (the `grpo.difficulty` pre-pass's records; empty when it is off)."""
+    """GRPO from the SFT model (`grpo.init: sft`), one it kept at a step (`sft@<step>`) or the base model (`base`) on
+    `train` (per-turn examples, or episodes with `grpo.mode: episodes`); writes out_dir/model (atomically; its card
+    names where it started), rewards.json, samples/ and difficulty.jsonl (the `grpo.difficulty` pre-pass's records;
+    empty when it is off)."""
     checkpoints = out_dir / "checkpoints"
     config, peft_config, rewards = check_params(params, checkpoints)  # bad fields fail here, before the model loads
     episodes = params.grpo.mode == "episodes"
     examples = list(train[: params.grpo.max_examples] if params.grpo.max_examples else train)
     set_cpu_threads(params.grpo.cpu_threads)
-    model, tokenizer, start_dir = _start_model(params, examples, episodes)
+    model, tokenizer, start_dir, card = _start_model(params, examples, episodes)
     rows = episode_rows(examples, tokenizer) if episodes else grpo_rows(examples, tokenizer)
-    card = (start_dir / "thinkact-card.json").read_text() if start_dir and (start_dir / "thinkact-card.json").is_file() \
-        else ""
     key = fingerprint(STAGE, data_md5 or len(examples), card, params.model, params.grpo, params.prompt,
                       *((params.episodes,) if episodes else ()))
     resume = resume_point(checkpoints, key)
@@ -246,6 +263,7 @@ def train_grpo(params: RunParams, train: Sequence[Example] | Sequence[EpisodeSpe
     save_final(trainer, tokenizer, out_dir / "model", {
         "stage": STAGE, "mode": params.grpo.mode, "base": params.model.base, "init": params.grpo.init,
         "start": str(start_dir) if start_dir else params.model.base,
+        "start_steps": json.loads(card).get("steps") if card else None,  # the SFT steps of the model it started from
         "train_md5": data_md5,
         "rewards": ", ".join(names), "steps": steps, "reward_first": result.reward_first,
         "reward_last": result.reward_last, "lora": bool(params.grpo.lora),

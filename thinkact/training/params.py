@@ -10,12 +10,13 @@ the `check` stage does first.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from thinkact.errors import ConfigError
 from thinkact.rewards import check_selection
-from thinkact.typed_yaml import Rule, check_rules, flag, is_number, is_whole, number, shown, text, whole
+from thinkact.typed_yaml import Rule, check_rules, flag, is_number, is_whole, no_repeats, number, shown, text, whole
 
 
 def _steps_or_share(value: Any) -> str | None:
@@ -116,7 +117,45 @@ class DynamicSamplingParams:
         if self.max_rounds < 1:
             raise ConfigError("grpo.dynamic_sampling.max_rounds", f"must be a whole number >= 1, not "
                                                                   f"{shown(self.max_rounds)}")
-GRPO_INITS = ("sft", "base")
+GRPO_INITS = ("sft", "base")  # and sft@<step>: the model the sft stage kept at that step (sft.keep_steps)
+_INIT_STEP = re.compile(r"sft@([1-9][0-9]*)")
+
+
+def init_step(init: str) -> int | None:
+    """The SFT step `grpo.init` names (`sft@<step>`), or None (`sft`, `base`)."""
+    found = _INIT_STEP.fullmatch(init)
+    return int(found.group(1)) if found else None
+
+
+def _check_keep_steps(steps: tuple[int, ...], trainer: dict[str, Any]) -> None:
+    """`sft.keep_steps`: steps >= 1, each once, none past sft.trainer.max_steps (which must be set: a run by epochs
+    has no step count to check them against)."""
+    for i, step in enumerate(steps):
+        if step < 1:
+            raise ConfigError(f"sft.keep_steps[{i}]", f"must be a whole number >= 1, not {shown(step)}")
+    no_repeats("sft.keep_steps", steps)
+    max_steps = trainer.get("max_steps")
+    if steps and max_steps is None:
+        raise ConfigError("sft.keep_steps", "names steps, so set sft.trainer.max_steps (a run by epochs has no step "
+                                            "count to check them against)")
+    for i, step in enumerate(steps):
+        if step > max_steps:
+            raise ConfigError(f"sft.keep_steps[{i}]", f"step {step} is past sft.trainer.max_steps ({max_steps}): "
+                                                      "the run never reaches it")
+
+
+def check_start(sft: "SftParams", grpo: "GrpoParams") -> None:
+    """`grpo.init: sft@<step>` names a step the sft stage keeps (sft.keep_steps); called by thinkact.config, which
+    holds both sections, so the `check` stage refuses any other step before a model loads."""
+    step = init_step(grpo.init)
+    if step is None or step in sft.keep_steps:
+        return
+    max_steps = sft.trainer.get("max_steps")
+    past = is_whole(max_steps) and step > max_steps
+    fix = f"it is past sft.trainer.max_steps ({max_steps}); start" if past else f"add {step} to it, or start"
+    kept = "".join(f", sft@{s}" for s in sft.keep_steps)
+    raise ConfigError("grpo.init", f"{grpo.init!r} names SFT step {step}, which sft.keep_steps "
+                                   f"({list(sft.keep_steps)}) does not keep: {fix} from one of sft, base{kept}")
 
 
 def _check_common(section: str, cpu_threads: int, max_examples: int, lora: Any, trainer: Any,
@@ -132,7 +171,9 @@ def _check_common(section: str, cpu_threads: int, max_examples: int, lora: Any, 
 
 @dataclass(frozen=True)
 class SftParams:
-    """The `sft` stage. `trainer` passes straight into trl.SFTConfig, `lora` into peft.LoraConfig."""
+    """The `sft` stage. `trainer` passes straight into trl.SFTConfig, `lora` into peft.LoraConfig. `keep_steps`: the
+    steps whose model the stage keeps whole beside the final one (outputs/sft/steps/<step>/), for `grpo.init:
+    sft@<step>`."""
 
     with_reasoning: bool = False
     episode_cuts: bool = True    # also the gold train episodes, one example per assistant turn (tasks/sft.py)
@@ -140,9 +181,11 @@ class SftParams:
     cpu_threads: int = 0         # torch threads when training on a CPU; 0: torch's default (one per core)
     lora: Optional[dict[str, Any]] = None
     trainer: dict[str, Any] = field(default_factory=dict)
+    keep_steps: tuple[int, ...] = ()  # steps kept as whole models (thinkact.training.checkpoints.KeepSteps)
 
     def __post_init__(self):
         _check_common("sft", self.cpu_threads, self.max_examples, self.lora, self.trainer, SFT_RULES)
+        _check_keep_steps(self.keep_steps, self.trainer)
 
 
 @dataclass(frozen=True)
@@ -154,7 +197,8 @@ class GrpoParams:
     mode: str = "turns"          # turns: one assistant turn per prompt; episodes: whole episodes with tools running
     rewards: Optional[tuple[str, ...]] = None
     reward_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    init: str = "sft"            # sft: start from the sft stage's model; base: from model.base (RL without SFT)
+    init: str = "sft"            # sft: the sft stage's model; sft@<step>: the one it kept at that step
+                                 # (sft.keep_steps); base: model.base (RL without SFT)
     sample_every: int = 10       # steps between completion samples (JSONL artifact); 0: never
     max_examples: int = 0        # 0: the whole train split
     cpu_threads: int = 0         # torch threads when training on a CPU; 0: torch's default (one per core)
@@ -166,8 +210,9 @@ class GrpoParams:
     def __post_init__(self):
         if self.mode not in GRPO_MODES:
             raise ConfigError("grpo.mode", f"{self.mode!r} is not one of {', '.join(GRPO_MODES)}")
-        if self.init not in GRPO_INITS:
-            raise ConfigError("grpo.init", f"{self.init!r} is not one of {', '.join(GRPO_INITS)}")
+        if self.init not in GRPO_INITS and init_step(self.init) is None:
+            raise ConfigError("grpo.init", f"{self.init!r} is not one of {', '.join(GRPO_INITS)} or sft@<step> (a "
+                                           "step of sft.keep_steps, e.g. sft@500)")
         if self.sample_every < 0:
             raise ConfigError("grpo.sample_every", "must be >= 0 (0: no samples)")
         _check_common("grpo", self.cpu_threads, self.max_examples, self.lora, self.trainer, GRPO_RULES)

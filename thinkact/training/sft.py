@@ -2,7 +2,9 @@
 
 Loss is on the target assistant turn only (TRL's completion-only loss on the prompt/completion format).
 By default the target has an empty think block (the paper's baseline); `sft.with_reasoning: true` trains
-on the gold reasoning too. Runs resume from their last checkpoint after a crash.
+on the gold reasoning too. Runs resume from their last checkpoint after a crash. The model of each step in
+`sft.keep_steps` is kept whole in `steps/<step>/` beside the final `model/` (thinkact.training.checkpoints.KeepSteps),
+for GRPO to start from (`grpo.init: sft@<step>`).
 """
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ from thinkact.io import atomic_write_json
 from thinkact.models.base import load_base, set_cpu_threads, tiny_size
 from thinkact.project import RunParams
 from thinkact.training.callbacks import TrackingCallback
-from thinkact.training.checkpoints import fingerprint, resume_point, save_final
+from thinkact.training.checkpoints import (STEPS, KeepSteps, fingerprint, publish_steps, resume_point,
+                                           save_final)
 from thinkact.training.trl_config import device_defaults, lora_config, trl_config
 
 STAGE = "sft"
@@ -102,6 +105,22 @@ def loss_curve(log_history: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
     return rows
 
 
+def model_card(params: RunParams, data_md5: str | None, cuts_md5: str | None, **fields: Any) -> dict[str, Any]:
+    """The card of a model this stage saves (the final one, or a kept step's), with `fields` (steps, ...)."""
+    return {"stage": STAGE, "base": params.model.base, "train_md5": data_md5,
+            **({"episodes_md5": cuts_md5} if cuts_md5 else {}), "with_reasoning": params.sft.with_reasoning, **fields,
+            "lora": bool(params.sft.lora), "params": {"model": asdict(params.model), "sft": asdict(params.sft)},
+            PROMPT_KEY: asdict(params.prompt)}
+
+
+def keep_steps(params: RunParams, tokenizer: Any, staged: Path, data_md5: str | None, cuts_md5: str | None
+               ) -> KeepSteps:
+    """The callback that keeps the model of each step in sft.keep_steps (staged beside the checkpoints)."""
+    def card(state: Any) -> dict[str, Any]:  # the step's loss is logged after it ends: loss.json has it
+        return model_card(params, data_md5, cuts_md5, steps=state.global_step, max_steps=state.max_steps)
+    return KeepSteps(params.sft.keep_steps, tokenizer, staged, card)
+
+
 @dataclass(frozen=True)
 class SftResult:
     steps: int
@@ -118,7 +137,8 @@ class SftResult:
 def train_sft(params: RunParams, train: Sequence[Example], out_dir: Path, run: Any, data_md5: str | None = None,
               callbacks: Sequence[Any] = (), cuts: Sequence[Example] = (), cuts_md5: str | None = None) -> SftResult:
     """Train the SFT model on the train split `train`, then the gold episode cuts `cuts` (sft.episode_cuts; the
-    first sft.max_examples of both together), and write it to out_dir/model (atomically); metrics go to `run`.
+    first sft.max_examples of both together), and write it to out_dir/model (atomically) and the models of
+    sft.keep_steps to out_dir/steps/<step> (together, with the final model); metrics go to `run`.
     The tiny built-in model is built from `train` alone (the same base model the evaluate stage builds). Extra
     `callbacks` (e.g. the learning-curve probe in experiments/) join the trainer's."""
     checkpoints = out_dir / "checkpoints"
@@ -136,8 +156,9 @@ def train_sft(params: RunParams, train: Sequence[Example], out_dir: Path, run: A
     key = fingerprint(STAGE, data_md5 or len(examples), cuts_md5, params.model, params.sft, params.prompt)
     resume = resume_point(checkpoints, key)
     tracker = TrackingCallback(run, STAGE)
+    kept = keep_steps(params, tokenizer, checkpoints / STEPS, data_md5, cuts_md5)  # staged beside the checkpoints
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-                         peft_config=peft_config, callbacks=[tracker, *callbacks])
+                         peft_config=peft_config, callbacks=[tracker, kept, *callbacks])
     trainer.remove_callback(PrinterCallback)  # TrackingCallback prints one line per logging step instead
     start = time.monotonic()
     with labelled_positions_only():
@@ -145,12 +166,10 @@ def train_sft(params: RunParams, train: Sequence[Example], out_dir: Path, run: A
     seconds = time.monotonic() - start
     result = SftResult(steps=trainer.state.global_step, train_loss=float(output.training_loss), seconds=round(seconds, 1),
                        resumed_from=resume, examples=len(examples), episode_cuts=max(0, len(examples) - len(train)))
-    save_final(trainer, tokenizer, out_dir / "model", {
-        "stage": STAGE, "base": params.model.base, "train_md5": data_md5, **({"episodes_md5": cuts_md5} if cuts_md5 else {}),
-        "with_reasoning": params.sft.with_reasoning,
-        "steps": result.steps, "train_loss": result.train_loss, "lora": bool(params.sft.lora),
-        "params": {"model": asdict(params.model), "sft": asdict(params.sft)}, PROMPT_KEY: asdict(params.prompt)})
+    save_final(trainer, tokenizer, out_dir / "model", model_card(params, data_md5, cuts_md5, steps=result.steps,
+                                                                 train_loss=result.train_loss))
     if distributed.is_main():  # with several processes: one writer (save_final has waited for it)
+        publish_steps(checkpoints / STEPS, out_dir / STEPS, params.sft.keep_steps)  # ... with the model (a DVC out)
         atomic_write_json(out_dir / "loss.json", loss_curve(trainer.state.log_history))  # the DVC plot
         shutil.rmtree(checkpoints, ignore_errors=True)  # only a crash needs them
     return result
