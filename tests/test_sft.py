@@ -247,7 +247,7 @@ def _weights(folder):
 def test_kept_steps_are_whole_models_of_those_steps(quick_project):
     """sft.keep_steps [2, 4] on the 6-step quick run: steps/2 and steps/4 are complete, loadable models (tokenizer
     with the chat template, card) holding the weights the trainer had at the end of those steps; the final model is
-    the one a run without kept steps writes, and that run leaves steps/ empty."""
+    the one a run without kept steps writes, and that run leaves only steps/kept.json ([])."""
     import dataclasses
 
     import torch
@@ -261,7 +261,8 @@ def test_kept_steps_are_whole_models_of_those_steps(quick_project):
     out, plain = Path(quick_project.paths.outputs) / "kept", Path(quick_project.paths.outputs) / "plain"
     recorder = step_weights()
     assert train_sft(kept_params, train, out, NullRun(), data_md5="x", callbacks=[recorder]).steps == 6
-    assert sorted(p.name for p in (out / "steps").iterdir()) == ["2", "4"] and not (out / "checkpoints").exists()
+    assert sorted(p.name for p in (out / "steps").iterdir()) == ["2", "4", "kept.json"]
+    assert json.loads((out / "steps" / "kept.json").read_text()) == [2, 4] and not (out / "checkpoints").exists()
     for step in (2, 4):
         folder = out / "steps" / str(step)
         loaded = AutoModelForCausalLM.from_pretrained(folder).state_dict()
@@ -275,7 +276,8 @@ def test_kept_steps_are_whole_models_of_those_steps(quick_project):
     assert any(not torch.equal(two[k], four[k]) for k in two) and any(not torch.equal(four[k], final[k]) for k in four)
 
     train_sft(quick_project, train, plain, NullRun(), data_md5="x")   # sft.keep_steps: [] (the default)
-    assert list((plain / "steps").iterdir()) == []
+    assert [p.name for p in (plain / "steps").iterdir()] == ["kept.json"]   # no empty DVC out, no DVC warning
+    assert json.loads((plain / "steps" / "kept.json").read_text()) == []
     unchanged = _weights(plain / "model")
     assert unchanged.keys() == final.keys() and all(torch.equal(unchanged[k], final[k]) for k in final)
 

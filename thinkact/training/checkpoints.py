@@ -41,6 +41,7 @@ CARD = "thinkact-card.json"         # in a model folder: the model card
 # card keys named for what they hold: older cards (and callers) name the train file's md5 `data_md5`
 CARD_KEYS = {"data_md5": "train_md5"}
 STEPS = "steps"  # <out>/steps/<step>: the models kept at sft.keep_steps (a DVC out, like <out>/model)
+KEPT = "kept.json"  # <out>/steps/kept.json: the kept steps ([] when none: the DVC out is never an empty folder)
 
 
 def fingerprint(*parts: Any) -> str:
@@ -125,7 +126,7 @@ class KeepSteps(TrainerCallback):
 
 def publish_steps(staged: Path, final: Path, steps: Sequence[int]) -> None:
     """Put the kept step models of `staged` into `final` (`<out>/steps`) in one step: it holds the previous run's
-    until then, never a mix (an empty folder when no step is kept, so the DVC out always exists). The files are
+    until then, never a mix; `kept.json` lists the steps ([] when none, so the DVC out is never an empty folder). The files are
     hard-linked (copied where links fail), so `staged` stays whole until the checkpoints go: a crash before then
     resumes and publishes again. Main process only."""
     missing = [s for s in steps if not (Path(staged) / str(s) / CARD).is_file()]
@@ -135,6 +136,7 @@ def publish_steps(staged: Path, final: Path, steps: Sequence[int]) -> None:
     with atomic_dir(final) as tmp:
         for step in steps:
             shutil.copytree(Path(staged) / str(step), tmp / str(step), copy_function=_link_or_copy)
+        (tmp / KEPT).write_text(json.dumps(sorted(steps)) + "\n", encoding="utf-8")
 
 
 def _link_or_copy(src: str, dst: str) -> None:
