@@ -27,6 +27,7 @@ EVALUATION = ("evaluate", "report.md")      # (stage, file): the paper-style tab
 HEADLINE = ("evaluate", "headline")         # the headline numbers in %, a file each (thinkact.evaluation.headline)
 DECISION = ("register", "decision.md")      # the promotion decision, human readable
 DECISION_JSON = ("register", "decision.json")
+GRPO_METRICS = ("grpo", "metrics.json")     # zero_spread_first / zero_spread_last: is there anything left to learn
 MODEL_NAME = "thinkact-agent"               # shown in the next steps when params cannot be read
 ORDER = ("base", "sft", "grpo")             # rows of the results table, then any other model
 
@@ -59,6 +60,7 @@ class Summary:
     decision_json: dict | None = None
     mlflow: dict[str, str] = field(default_factory=dict)   # run_id, tracking_uri (redacted), experiment_id
     headline: dict | None = None
+    grpo: dict | None = None                               # the grpo stage's metrics.json
     model_name: str = MODEL_NAME
     profile: str = "default"
     outputs: str = "outputs"                               # paths.outputs, relative to the project root
@@ -74,7 +76,7 @@ class Summary:
         lines = [f"# thinkact pipeline{named}: {title} in {total}", "", "| stage | result | time |", "|---|---|---|"]
         lines += [f"| {s.stage} | {s.status}{f' ({s.attempts} attempts)' if s.attempts > 1 else ''} | "
                   f"{duration(s.seconds) if s.status != 'not run' else '-'} |" for s in self.stages]
-        lines += self._results() + self._decision() + self._where()
+        lines += self._results() + self._grpo_signal() + self._decision() + self._where()
         return "\n".join(lines) + "\n"
 
     def _results(self) -> list[str]:
@@ -105,6 +107,17 @@ class Summary:
                 cells.append(f"{_signed(d.get(s))} [{_signed(d.get(s + '_lo'))}, {_signed(d.get(s + '_hi'))}]")
             out.append(f"| {pair.replace('-', ' − ')} | " + " | ".join(cells) + " |")
         return out
+
+    def _grpo_signal(self) -> list[str]:
+        """One line: the share of GRPO groups whose rewards were all equal (no gradient), first and last 10 % of
+        steps."""
+        g = self.grpo or {}
+        first, last = g.get("zero_spread_first"), g.get("zero_spread_last")
+        if not isinstance(first, (int, float)) or not isinstance(last, (int, float)):
+            return []
+        return ["", f"**GRPO signal:** groups with zero reward spread (no gradient) {_pct(100 * first)} % of the "
+                    f"first steps → {_pct(100 * last)} % of the last; near 100 % GRPO has nothing left to learn on "
+                    "its prompts (`grpo.difficulty`, `grpo.dynamic_sampling`: docs/pipeline.md)."]
 
     def _decision(self) -> list[str]:
         d = self.decision_json
@@ -217,7 +230,8 @@ def summarize(root: Path, stages: list[StageOutcome], mlflow: dict[str, str] | N
     shown = out.relative_to(root) if out.is_relative_to(root) else out
     return Summary(stages, evaluation=_read(out.joinpath(*EVALUATION)), decision=_read(out.joinpath(*DECISION)),
                    decision_json=_json(out.joinpath(*DECISION_JSON)), mlflow=mlflow,
-                   headline=_headline(out.joinpath(*HEADLINE)), model_name=params.register.model_name,
+                   headline=_headline(out.joinpath(*HEADLINE)), grpo=_json(out.joinpath(*GRPO_METRICS)),
+                   model_name=params.register.model_name,
                    profile=params.profile, outputs=str(shown))
 
 

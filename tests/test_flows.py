@@ -108,6 +108,9 @@ def test_summary_fits_in_40_lines_with_times_table_decision_run_and_next_steps(t
         (out / "evaluate" / "headline" / f"{name}.json").write_text(json.dumps(row, sort_keys=True))  # as written
     (out / "evaluate" / "headline" / "exact_grpo-sft.json").write_text(json.dumps(
         {"test_id": 0.0, "test_id_lo": -1.2, "test_id_hi": 1.5}))
+    (out / "grpo").mkdir()
+    (out / "grpo" / "metrics.json").write_text(json.dumps({"steps": 240, "zero_spread_first": 0.825,
+                                                           "zero_spread_last": 0.94}))
     (out / "register" / "decision.json").write_text(json.dumps(
         {"promoted": 0, "challenger": "4", "champion_version": None, "rule": "first_champion",
          "reason": "no champion yet; the challenger must beat base and sft on 'tool_call' and does not beat sft"}))
@@ -128,6 +131,8 @@ def test_summary_fits_in_40_lines_with_times_table_decision_run_and_next_steps(t
     assert "`thinkact chat --model models:/thinkact-agent@challenger`" in md and "mlflow models serve" in md  # none yet
     assert "| model | test_id exact | test_env exact | test_task exact | test_id episodes |" in md  # the splits' order
     assert "0.831" not in md   # one unit: % with one decimal
+    assert "**GRPO signal:** groups with zero reward spread (no gradient) 82.5 % of the first steps → 94.0 % of the " \
+           "last;" in md
 
 
 @pytest.mark.parametrize("output, transient", [
