@@ -1,9 +1,10 @@
 """Stage `evaluate`: base vs SFT vs GRPO on every evaluation split and on agent episodes, with bootstrap CIs and
 paired deltas.
 
-Reads params.yaml (`evaluate`, `episodes`, `model`, `grpo.reward_options`), `<paths.data>/<split>.jsonl` (the first
-`evaluate.max_examples` of each split), `<paths.data>/episodes/<split>.jsonl` for `evaluate.episodes.splits` (the
-first `evaluate.episodes.max_examples`), the BFCL categories of `evaluate.bfcl.categories` from the installed
+Reads params.yaml (`evaluate`, `episodes`, `model`, `grpo.reward_options`, `dev`), `<paths.data>/<split>.jsonl` (the
+first `evaluate.max_examples` of each split), `<paths.data>/episodes/<split>.jsonl` for `evaluate.episodes.splits`
+(the first `evaluate.episodes.max_examples`; the split `dev` is what thinkact.data.dev holds out of the train rows
+and episodes), the BFCL categories of `evaluate.bfcl.categories` from the installed
 bfcl-eval package (the first `evaluate.bfcl.max_examples` of each, evaluated as the splits `bfcl_<category>`: an
 external benchmark, reported like the other splits and never part of the register stage's promotion gate, which
 reads `register.splits` only), the sft and grpo stages' models, `<paths.outputs>/grpo/rewards.json` and
@@ -31,6 +32,7 @@ from pathlib import Path
 from tasks import stage_main
 from thinkact import distributed
 from thinkact.config import Params
+from thinkact.data.dev import source_split, split_file
 from thinkact.env.spec import episode_path
 from thinkact.evaluation.report import render_headline
 from thinkact.importers.bfcl import bfcl_file
@@ -59,12 +61,13 @@ def run(params: Params) -> dict:
     loss = json.loads(loss_file.read_text(encoding="utf-8")) if loss_file.is_file() else None
     out = params.paths.stage_dir(STAGE)
     logged = {STAGE: asdict(settings), "model": asdict(params.model), "grpo.reward_options": params.grpo.reward_options,
-              "episodes": asdict(params.episodes)}
+              "episodes": asdict(params.episodes), **({"dev": asdict(params.dev)} if params.dev.on else {})}
     with stage_run(STAGE, params=logged) as tracked:
         data = Path(params.paths.data)   # the evaluation data as the run's dataset inputs, with their md5s
-        tracked.log_datasets({**{s: data / f"{s}.jsonl" for s in settings.splits},
+        tracked.log_datasets({**{s: split_file(data, s) for s in settings.splits},  # dev: train.jsonl, cut
                               **{bfcl_split(c): bfcl_file(c) for c in settings.bfcl.categories},
-                              **{f"episodes/{s}": episode_path(data, s) for s in settings.episodes.splits}},
+                              **{f"episodes/{s}": episode_path(data, source_split(s))
+                                 for s in settings.episodes.splits}},
                              context="evaluation")
         # the last good results stay whole until this run's are all written; with several processes only the main one
         # writes them (the others generate their slices and score into a folder that is thrown away)

@@ -2,11 +2,12 @@
 at that step of `sft.keep_steps`; with `grpo.init: base`, the base model), with the registry's rewards (tool-call
 accuracy, answer correctness, format, reasoning consistency) weighted as params.yaml says. With `grpo.mode: episodes`
 it trains on whole agent episodes (`<paths.data>/episodes/train.jsonl`), tools running in every rollout, on episode
-rewards.
+rewards. Either way the dev split (`dev`: thinkact.data.dev) is held out of what it trains on and of the
+difficulty pre-pass.
 
 Reads `<paths.outputs>/sft/model/` (or `sft/steps/<step>/`), `<paths.data>/train.jsonl` and params.yaml (`model`,
-`grpo`); writes `<paths.outputs>/grpo/model/` (safetensors, tokenizer with the chat template, model card naming the
-model it started from (`init`, `start`, `start_steps`; `start` is an MLflow param too), the train file's md5 and
+`grpo`, `dev`); writes `<paths.outputs>/grpo/model/` (safetensors, tokenizer with the chat template, model card naming
+the model it started from (`init`, `start`, `start_steps`; `start` is an MLflow param too), the train file's md5 and
 this stage's MLflow run, which the register stage logs the registered version to), `metrics.json` (DVC metrics:
 steps, time, mean total reward and share of zero-spread groups over the first and last 10 % of steps, the
 difficulty pre-pass's summary and pass-rate histogram), `rewards.json` (DVC plot: the reward per step),
@@ -53,7 +54,8 @@ def run(params: Params) -> dict:
         train = read_jsonl(train_path)
     md5 = file_md5(train_path)
     logged = {"model": asdict(params.model), STAGE: asdict(params.grpo), "episodes": asdict(params.episodes),
-              "start": str(start or params.model.base)}  # the model it starts from (grpo.init)
+              "start": str(start or params.model.base),  # the model it starts from (grpo.init)
+              **({"dev": asdict(params.dev)} if params.dev.on else {})}
     with stage_run(STAGE, params=logged, tags={TRAIN_MD5_TAG: md5}) as tracked:
         tracked.log_datasets({name: train_path}, context="training", digests={name: md5})
         result = train_grpo(params, train, out, tracked, data_md5=md5)

@@ -3,18 +3,19 @@
 the SFT version when it does; the one that passed (else GRPO) holds the alias `challenger`.
 
 Reads `<paths.outputs>/sft/model/`, `<paths.outputs>/grpo/model/`, the evaluate stage's `metrics.json`, `report.md`
-and `predictions/<model>/<split>.jsonl`, the evaluation splits in `<paths.data>` and params.yaml (`register`,
-`evaluate`). Logs the evaluation artifacts to the MLflow run `register`, and each model as a chat model (the saved
-folder with its chat template and response parser; `mlflow models serve` answers OpenAI chat requests with tools)
-to the sft / grpo run that trained it (named in the folder's model card; the `register` run when that run is not
-known, with the reason as the version's `thinkact.source_run_why`), registers them as versions of
-`register.model_name` tagged with their role, the register run, the training run, the evaluation data md5, the
-train file md5, DVC's hash of data/ and the git commit (the register run names the versions and their runs back),
-runs the gate (thinkact.promotion.champion.promote_best) against the current `champion` — with a champion, the
-paired test against it; with none yet, GRPO must beat the base model and the SFT baseline, and SFT, tried when GRPO
-does not pass and the evaluate stage predicted it, must beat the base model (paired, the same bootstrap and
-thresholds) — records each decision as tags on its version and writes `<paths.outputs>/register/decision.json`
-(DVC metrics; `model` names the role that became champion or stays challenger) and `decision.md`.
+and `predictions/<model>/<split>.jsonl`, the evaluation splits in `<paths.data>` (`dev`: the rows thinkact.data.dev
+holds out of train.jsonl) and params.yaml (`register`, `evaluate`, `dev`). Logs the evaluation artifacts to the
+MLflow run `register`, and each model as a chat model (the saved folder with its chat template and response parser;
+`mlflow models serve` answers OpenAI chat requests with tools) to the sft / grpo run that trained it (named in the
+folder's model card; the `register` run when that run is not known, with the reason as the version's
+`thinkact.source_run_why`), registers them as versions of `register.model_name` tagged with their role, the register
+run, the training run, the evaluation data md5, the train file md5, DVC's hash of data/ and the git commit (the
+register run names the versions and their runs back), runs the gate (thinkact.promotion.champion.promote_best)
+against the current `champion` — with a champion, the paired test against it; with none yet, GRPO must beat the base
+model and the SFT baseline, and SFT, tried when GRPO does not pass and the evaluate stage predicted it, must beat
+the base model (paired, the same bootstrap and thresholds) — records each decision as tags on its version and writes
+`<paths.outputs>/register/decision.json` (DVC metrics; `model` names the role that became champion or stays
+challenger) and `decision.md`.
 
     python -m tasks.register          # what `dvc repro register` runs, from the project root
 """
@@ -63,7 +64,8 @@ def run(params: Params) -> dict:
             print(f"[{STAGE}] run {run_id} of a killed register stage marked KILLED", flush=True)
         tags[LOCK_TAG] = lock
     logged = {STAGE: asdict(params.register), "evaluate": {"bootstrap": asdict(params.evaluate.bootstrap),
-                                                           "max_examples": params.evaluate.max_examples}}
+                                                           "max_examples": params.evaluate.max_examples},
+              **({"dev": asdict(params.dev)} if params.dev.on else {})}
     with stage_run(STAGE, params=logged, tags=tags) as tracked:
         registry.attach(tracked.run_id, evaluate / "metrics.json", "evaluation")
         if (evaluate / "report.md").is_file():

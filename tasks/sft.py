@@ -2,7 +2,8 @@
 
 Reads `<paths.data>/train.jsonl` — and, with `sft.episode_cuts` (the default), the gold train episodes
 `<paths.data>/episodes/train.jsonl` cut at each assistant turn (chains, parallel calls, clarifications: the
-multi-turn demonstrations that make the baseline a fair agent) — and params.yaml (`model`, `sft`), writes
+multi-turn demonstrations that make the baseline a fair agent) — less the dev split (`dev`: thinkact.data.dev) —
+and params.yaml (`model`, `sft`, `dev`), writes
 `<paths.outputs>/sft/model/` (safetensors, tokenizer with the chat template, model card naming the train file's md5
 and this stage's MLflow run, which the register stage logs the registered version to), `steps/<step>/` (the model
 of each step in `sft.keep_steps`, whole and carded the same way, for `grpo.init: sft@<step>`; empty by default),
@@ -22,6 +23,7 @@ from pathlib import Path
 from tasks import stage_main
 from thinkact.config import Params
 from thinkact.contract import Example, read_jsonl
+from thinkact.data.dev import kept_episodes
 from thinkact.errors import ConfigError
 from thinkact.io import atomic_write_json, file_md5
 from thinkact.tracking import TRAIN_MD5_TAG, stage_run
@@ -31,8 +33,9 @@ STAGE = "sft"
 
 
 def episode_cuts(params: Params) -> tuple[list[Example], Path | None]:
-    """With sft.episode_cuts: one example per gold assistant turn of each train episode
-    (thinkact.data.episode_gen.gold_examples) and the episode file; else nothing."""
+    """With sft.episode_cuts: one example per gold assistant turn of each train episode the dev split leaves
+    (`dev.episodes`: thinkact.data.dev; thinkact.data.episode_gen.gold_examples) and the episode file; else
+    nothing."""
     if not params.sft.episode_cuts:
         return [], None
     from thinkact.data.episode_gen import gold_examples
@@ -42,7 +45,7 @@ def episode_cuts(params: Params) -> tuple[list[Example], Path | None]:
     if not path.is_file():
         raise ConfigError("sft.episode_cuts", f"is true but {path} does not exist: generate the episodes (`thinkact "
                                               "data generate`) or set sft.episode_cuts: false")
-    return [cut for spec in read_episodes(path) for cut in gold_examples(spec)], path
+    return [cut for spec in kept_episodes(params.dev, read_episodes(path)) for cut in gold_examples(spec)], path
 
 
 def run(params: Params) -> dict:
@@ -60,7 +63,8 @@ def run(params: Params) -> dict:
     files = {"train": train_path, **({"episodes/train": episodes} if episodes else {})}
     digests = {name: file_md5(path) for name, path in files.items()}
     md5 = digests["train"]
-    logged = {"model": asdict(params.model), STAGE: asdict(params.sft)}
+    logged = {"model": asdict(params.model), STAGE: asdict(params.sft),
+              **({"dev": asdict(params.dev)} if params.dev.on else {})}
     with stage_run(STAGE, params=logged, tags={TRAIN_MD5_TAG: md5}) as tracked:
         tracked.log_datasets(files, context="training", digests=digests)
         result = train_sft(params, train, out, tracked, data_md5=md5, cuts=cuts,

@@ -123,13 +123,15 @@ EXTRA: dict[str, list[Any]] = {
                         {"band": [0, 1], "pass_rewards": ["nope"]}, {"band": [0, 1], "pass_rewards": []},
                         {"band": [0, 1], "pass_at": "1"}, {"band": [0, 1], "zz": 1}],
     "grpo.dynamic_sampling": [{"max_rounds": 0}, {"max_rounds": 1.5}, {"rounds": 2}],
-    "evaluate.models": [["base", "dpo"], ["base", "base"], []], "evaluate.splits": [["train"], []],
+    "dev.examples": [-3], "dev.episodes": [-3], "dev.seed": [-3],
+    "evaluate.models": [["base", "dpo"], ["base", "base"], []],
+    "evaluate.splits": [["train"], [], ["dev"]],   # dev: named while the dev cut is off (params.yaml's default)
     "evaluate.batch_size": [0, 2.5], "evaluate.max_new_tokens": [0],
     "evaluate.bootstrap.n_resamples": [10], "evaluate.bootstrap.confidence": [1.0, 0.3],
     "evaluate.bootstrap.method": ["jackknife"], "evaluate.episodes.k": [0], "evaluate.episodes.temperature": [0, 6],
-    "evaluate.episodes.splits": [["train"], ["test_id", "test_id"]],
+    "evaluate.episodes.splits": [["train"], ["test_id", "test_id"], ["dev"]],
     "register.model_name": ["a b", "../x", "a/b", "-x"], "register.primary_metric": ["nope", "episode_success"],
-    "register.splits": [["train"], []], "register.thresholds.format": [1.5, -0.1],
+    "register.splits": [["train"], [], ["dev"]], "register.thresholds.format": [1.5, -0.1],
     "schedule.cron": ["every day", "61 * * * *", "0 3 * *", "0 3 * * 8", "*/0 * * * *", "0 3 * * mon-sun-x"],
     "schedule.timezone": ["Mars/Olympus", "utc"],
 }

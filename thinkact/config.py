@@ -8,6 +8,7 @@ ConfigError naming the key and the file):
 |---|---|---|
 | `paths`, `schedule`, `profile` | PathsParams, ScheduleParams | here (the project's) |
 | `data` | DataParams | thinkact.data.params (domains from thinkact.world) |
+| `dev` | DevParams | thinkact.data.dev (the dev split cut from train) |
 | `validate` | ValidateParams | thinkact.validation.params |
 | `model` | ModelParams, TinySize | thinkact.models.params |
 | `sft`, `grpo` | SftParams, GrpoParams | thinkact.training.params (rewards: thinkact.rewards) |
@@ -38,6 +39,7 @@ import yaml
 from cronsim import CronSim, CronSimError
 
 from thinkact.chat_format.prompt import PromptParams
+from thinkact.data.dev import DevParams, check_named
 from thinkact.data.params import DataParams
 from thinkact.distributed import LaunchParams
 from thinkact.env.settings import EpisodesParams
@@ -118,6 +120,7 @@ class Params:
     profile: str = "default"
     paths: PathsParams = PathsParams()
     data: DataParams = DataParams()
+    dev: DevParams = DevParams()
     validate: ValidateParams = ValidateParams()
     model: ModelParams = ModelParams()
     sft: SftParams = SftParams()
@@ -134,6 +137,9 @@ class Params:
             raise ConfigError("profile", f"{self.profile!r}: a profile name is lower-case letters, digits, '_' and "
                                          "'-' (at most 40), as in profiles/<name>.yaml")
         check_start(self.sft, self.grpo)  # grpo.init: sft@<step> names a step of sft.keep_steps (the owner's rule)
+        check_named(self.dev, {"evaluate.splits": ("examples", self.evaluate.splits),  # 'dev' needs the cut on
+                               "evaluate.episodes.splits": ("episodes", self.evaluate.episodes.splits),
+                               "register.splits": ("examples", self.register.splits)})
 
 
 # LibYAML's safe loader when PyYAML has it: the same YAML 1.1 safe rules as yaml.safe_load, ~10x faster.

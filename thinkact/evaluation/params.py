@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from thinkact.contract import EVAL_SPLITS
+from thinkact.data.dev import DEV
 from thinkact.errors import ConfigError
 from thinkact.evaluation.stats import METHODS
 from thinkact.importers.bfcl import check_categories
@@ -18,10 +19,12 @@ MODEL_NAMES = ("base", "sft", "grpo")  # the models the pipeline trains and comp
 
 
 def check_splits(key: str, splits: tuple[str, ...], at_least_one: bool = False) -> None:
-    """Each an evaluation split, each once (and at least one with `at_least_one`)."""
+    """Each an evaluation split or `dev` (the split cut from train: thinkact.data.dev; whether the cut is on is
+    thinkact.config's cross-section rule), each once (and at least one with `at_least_one`)."""
     for i, split in enumerate(splits):
-        if split not in EVAL_SPLITS:
-            raise ConfigError(f"{key}[{i}]", f"unknown evaluation split {split!r}; use {', '.join(EVAL_SPLITS)}")
+        if split not in (*EVAL_SPLITS, DEV):
+            raise ConfigError(f"{key}[{i}]", f"unknown evaluation split {split!r}; use {', '.join(EVAL_SPLITS)} or "
+                                             f"{DEV} (with the dev section)")
     no_repeats(key, splits)
     if at_least_one and not splits:
         raise ConfigError(key, f"list at least one of {', '.join(EVAL_SPLITS)}")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from thinkact.contract import Example, read_jsonl
+from thinkact.data.dev import DEV, held_episodes, held_rows, source_split, split_file
 from thinkact.env.spec import EpisodeSpec, episode_path, read_episodes
 from thinkact.errors import DataError, ThinkactError
 from thinkact.evaluation.episode_eval import (EpisodeEvaluation, Played, check_models as check_labels, play_model,
@@ -71,16 +72,18 @@ def label_of(spec: str) -> str:
 
 
 def eval_splits(params: RunParams, splits: Sequence[str], key: str = "evaluate.splits") -> dict[str, list[Example]]:
-    """split -> the examples evaluated: the first `evaluate.max_examples` of <paths.data>/<split>.jsonl (all when 0).
-    The evaluate stage and the promotion gate read them here, so both see the very same examples."""
+    """split -> the examples evaluated: the first `evaluate.max_examples` of <paths.data>/<split>.jsonl (all when 0);
+    `dev`: of the rows thinkact.data.dev holds out of train.jsonl (`dev.examples`). The evaluate stage and the
+    promotion gate read them here, so both see the very same examples."""
     limit = params.evaluate.max_examples or None
     out = {}
     for split in splits:
-        path = Path(params.paths.data) / f"{split}.jsonl"
+        path = split_file(params.paths.data, split)
         if not path.is_file():
             raise ThinkactError(f"{path}: missing; {key} in params.yaml names split '{split}' "
                                 f"(generate the data with `thinkact data generate` or fix {key})")
-        out[split] = read_jsonl(path)[:limit]
+        rows = read_jsonl(path)
+        out[split] = (held_rows(params.dev, rows, key) if split == DEV else rows)[:limit]
     return out
 
 
@@ -124,15 +127,18 @@ def nonempty(path: str | Path, specs: list[EpisodeSpec]) -> list[EpisodeSpec]:
 def episode_splits(params: RunParams, splits: Sequence[str], limit: int | None = None,
                    key: str = "evaluate.episodes.splits") -> dict[str, list[EpisodeSpec]]:
     """split -> the episodes played: the first `limit` (default `evaluate.episodes.max_examples`; 0: all) of
-    <paths.data>/episodes/<split>.jsonl."""
+    <paths.data>/episodes/<split>.jsonl; `dev`: of the episodes thinkact.data.dev holds out of the train episodes
+    (`dev.episodes`)."""
     limit = params.evaluate.episodes.max_examples if limit is None else limit
     out = {}
     for split in splits:
-        path = episode_path(params.paths.data, split)
+        path = episode_path(params.paths.data, source_split(split))
         if not path.is_file():
             raise ThinkactError(f"{path}: missing; {key} names split '{split}' (generate the episodes with "
                                 f"`thinkact data generate`, or fix {key})")
-        out[split] = nonempty(path, read_episodes(path, limit or 0))
+        specs = (held_episodes(params.dev, read_episodes(path), key)[:limit or None] if split == DEV
+                 else read_episodes(path, limit or 0))
+        out[split] = nonempty(path, specs)
     return out
 
 

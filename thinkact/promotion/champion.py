@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from thinkact.contract import Example
+from thinkact.data.dev import DEV, split_file
 from thinkact.errors import ThinkactError
 from thinkact.evaluation.metrics import score_examples
 from thinkact.evaluation.predict import predict_model
@@ -65,7 +66,9 @@ def eval_md5(params: RunParams) -> str:
     h.update(f"max_new_tokens={params.evaluate.max_new_tokens};".encode())
     for split in params.register.splits:
         h.update(f"{split}:{params.evaluate.max_examples}:".encode())
-        h.update(file_md5(Path(params.paths.data) / f"{split}.jsonl").encode())
+        if split == DEV:  # cut from train.jsonl: which rows is the cut's size and seed
+            h.update(f"{params.dev.examples}:{params.dev.seed}:".encode())
+        h.update(file_md5(split_file(params.paths.data, split)).encode())
     return h.hexdigest()
 
 

@@ -35,6 +35,7 @@ from thinkact.env.spec import EpisodeSpec
 from thinkact import distributed
 from thinkact.chat_format.template import PROMPT_KEY
 from thinkact.contract import Example, read_jsonl
+from thinkact.data.dev import kept_episodes, kept_rows
 from thinkact.errors import ConfigError, ThinkactError
 from thinkact.generation import prompt_text
 from thinkact.io import atomic_dir, atomic_write_json
@@ -224,18 +225,20 @@ def _difficulty(trainer: Any, rows: list[dict[str, Any]], params: RunParams, sta
 def train_grpo(params: RunParams, train: Sequence[Example] | Sequence[EpisodeSpec], out_dir: Path, run: Any,
                data_md5: str | None = None) -> GrpoResult:
     """GRPO from the SFT model (`grpo.init: sft`), one it kept at a step (`sft@<step>`) or the base model (`base`) on
-    `train` (per-turn examples, or episodes with `grpo.mode: episodes`); writes out_dir/model (atomically; its card
-    names where it started), rewards.json, samples/ and difficulty.jsonl (the `grpo.difficulty` pre-pass's records;
-    empty when it is off)."""
+    `train` (per-turn examples, or episodes with `grpo.mode: episodes`) less the dev split (`dev.examples` /
+    `dev.episodes`: thinkact.data.dev; the difficulty pre-pass sees only what is left); writes out_dir/model
+    (atomically; its card names where it started), rewards.json, samples/ and difficulty.jsonl (the
+    `grpo.difficulty` pre-pass's records; empty when it is off)."""
     checkpoints = out_dir / "checkpoints"
     config, peft_config, rewards = check_params(params, checkpoints)  # bad fields fail here, before the model loads
     episodes = params.grpo.mode == "episodes"
-    examples = list(train[: params.grpo.max_examples] if params.grpo.max_examples else train)
+    pool = (kept_episodes if episodes else kept_rows)(params.dev, train)  # the dev split is never trained on
+    examples = pool[: params.grpo.max_examples] if params.grpo.max_examples else pool
     set_cpu_threads(params.grpo.cpu_threads)
     model, tokenizer, start_dir, card = _start_model(params, examples, episodes)
     rows = episode_rows(examples, tokenizer) if episodes else grpo_rows(examples, tokenizer)
     key = fingerprint(STAGE, data_md5 or len(examples), card, params.model, params.grpo, params.prompt,
-                      *((params.episodes,) if episodes else ()))
+                      *((params.episodes,) if episodes else ()), *((params.dev,) if params.dev.on else ()))
     resume = resume_point(checkpoints, key)
     staged = checkpoints / SAMPLES  # samples are staged beside the checkpoints (so a resumed run keeps them) ...
     done = int(Path(resume).name.rsplit("-", 1)[-1]) if resume else 0

@@ -26,6 +26,7 @@ from trl.trainer import utils as trl_utils
 from thinkact import distributed
 from thinkact.chat_format.template import PROMPT_KEY, json_arguments, render_target, target_message
 from thinkact.contract import Example
+from thinkact.data.dev import kept_rows
 from thinkact.generation import prompt_text
 from thinkact.io import atomic_write_json
 from thinkact.models.base import load_base, set_cpu_threads, tiny_size
@@ -136,15 +137,17 @@ class SftResult:
 
 def train_sft(params: RunParams, train: Sequence[Example], out_dir: Path, run: Any, data_md5: str | None = None,
               callbacks: Sequence[Any] = (), cuts: Sequence[Example] = (), cuts_md5: str | None = None) -> SftResult:
-    """Train the SFT model on the train split `train`, then the gold episode cuts `cuts` (sft.episode_cuts; the
-    first sft.max_examples of both together), and write it to out_dir/model (atomically) and the models of
+    """Train the SFT model on the train split `train` less the dev split (`dev.examples`), then the gold episode cuts
+    `cuts` (sft.episode_cuts, cut from the episodes the dev split leaves: tasks.sft.episode_cuts; the first
+    sft.max_examples of both together), and write it to out_dir/model (atomically) and the models of
     sft.keep_steps to out_dir/steps/<step> (together, with the final model); metrics go to `run`.
-    The tiny built-in model is built from `train` alone (the same base model the evaluate stage builds). Extra
+    The tiny built-in model is built from the whole of `train` (the same base model the evaluate stage builds). Extra
     `callbacks` (e.g. the learning-curve probe in experiments/) join the trainer's."""
     checkpoints = out_dir / "checkpoints"
     config, peft_config = check_params(params, checkpoints)  # bad fields fail here, before the model loads
     set_cpu_threads(params.sft.cpu_threads)
-    everything = [*train, *cuts]
+    rows = kept_rows(params.dev, train)  # the dev split (dev.examples) is never trained on
+    everything = [*rows, *cuts]
     examples = everything[: params.sft.max_examples] if params.sft.max_examples else everything
     model, tokenizer = load_base(params, train)
     dataset = Dataset.from_list(sft_rows(examples, params.sft.with_reasoning))
@@ -153,7 +156,8 @@ def train_sft(params: RunParams, train: Sequence[Example], out_dir: Path, run: A
         print(f"[sft] warning: {cut} of {len(examples)} examples are longer than sft.trainer.max_length "
               f"({config.max_length} tokens) and lose the end of their target turn; raise it in params.yaml",
               flush=True)
-    key = fingerprint(STAGE, data_md5 or len(examples), cuts_md5, params.model, params.sft, params.prompt)
+    key = fingerprint(STAGE, data_md5 or len(examples), cuts_md5, params.model, params.sft, params.prompt,
+                      *((params.dev,) if params.dev.on else ()))  # a checkpoint of another cut is not resumed
     resume = resume_point(checkpoints, key)
     tracker = TrackingCallback(run, STAGE)
     kept = keep_steps(params, tokenizer, checkpoints / STEPS, data_md5, cuts_md5)  # staged beside the checkpoints
@@ -165,7 +169,7 @@ def train_sft(params: RunParams, train: Sequence[Example], out_dir: Path, run: A
         output = trainer.train(resume_from_checkpoint=resume)
     seconds = time.monotonic() - start
     result = SftResult(steps=trainer.state.global_step, train_loss=float(output.training_loss), seconds=round(seconds, 1),
-                       resumed_from=resume, examples=len(examples), episode_cuts=max(0, len(examples) - len(train)))
+                       resumed_from=resume, examples=len(examples), episode_cuts=max(0, len(examples) - len(rows)))
     save_final(trainer, tokenizer, out_dir / "model", model_card(params, data_md5, cuts_md5, steps=result.steps,
                                                                  train_loss=result.train_loss))
     if distributed.is_main():  # with several processes: one writer (save_final has waited for it)
