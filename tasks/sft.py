@@ -6,7 +6,8 @@ multi-turn demonstrations that make the baseline a fair agent) — less the dev 
 and params.yaml (`model`, `sft`, `dev`), writes
 `<paths.outputs>/sft/model/` (safetensors, tokenizer with the chat template, model card naming the train file's md5
 and this stage's MLflow run, which the register stage logs the registered version to), `steps/<step>/` (the model
-of each step in `sft.keep_steps`, whole and carded the same way, for `grpo.init: sft@<step>`; empty by default),
+of each step in `sft.keep_steps`, whole and carded the same way, for `grpo.init: sft@<step>`; `steps/kept.json`
+lists them, [] by default),
 `metrics.json` (DVC metrics) and `loss.json` (DVC plot); logs params, the train file as the run's dataset input
 (with its md5), the loss curve and the model card to MLflow. A rerun after a crash resumes from the last checkpoint
 in `<paths.outputs>/sft/checkpoints/` (the steps kept so far wait there too); the previous model and steps stay in
