@@ -131,7 +131,9 @@ class Summary:
             verdict = f"{version} stays @challenger; @champion remains version {champion}"
         else:
             verdict = f"{version} stays @challenger; there is no @champion yet"
-        out = ["", f"**Decision:** {verdict} — {d.get('reason', '')}"]
+        head, _, why = str(d.get("reason", "")).partition(" — ")
+        reason = why if why and "becomes @champion" in head else d.get("reason", "")  # gate.best's head: the verdict
+        out = ["", f"**Decision:** {verdict} — {reason}"]
         compared = [c for c in d.get("comparisons") or [] if isinstance(c, dict)]
         if compared:   # each paired comparison made, e.g. grpo − sft and sft − base (`register/decision.md`)
             out += ["", f"Compared on `{d.get('metric', '')}` (paired, lower bound must be above "

@@ -199,7 +199,8 @@ def test_register_stage_promotes_rejects_and_rolls_back(project):
         ("grpo", "base", True), ("grpo", "sft", False), ("sft", "base", True)]
     assert "**promote** sft (version 3)" in (out / "decision.md").read_text()
     md = summarize(Path(params.paths.outputs).parent, []).markdown()
-    assert "**Decision:** version 3 (sft) is the new @champion — sft (version 3) becomes @champion" in md
+    assert "**Decision:** version 3 (sft) is the new @champion — grpo (version " in md   # why, once
+    assert "becomes @champion" not in md and "becomes @champion" in (out / "decision.json").read_text()
     assert "grpo − sft +0 [+0, +0] fail; sft − base +0." in md and "models:/thinkact-agent@champion" in md
     mlflow.set_tracking_uri(registry.uri)  # MLflow's own loader, as `mlflow models serve` loads it
     mlflow.set_registry_uri(registry.uri)
