@@ -54,6 +54,8 @@ def test_stage_writes_and_logs_episodes_the_same_twice_and_keeps_them_on_a_bad_f
             for name in ("episode_success", "pass_k", "sampled_success", "calls_per_episode"):
                 assert name in row and f"{name}_ci" in row and f"{name}_n" in row
             assert row["episode_success_n"] == 4 and "seconds" not in row  # timings go to run.json only
+            kinds = episodes["by_kind"][model][split]  # issue #23: success per kind, the kinds summing to the split
+            assert sum(v["episode_success_n"] for k, v in kinds.items() if k != "tool_needing") == 4
     assert set(episodes["deltas"]) == {"sft-base", "grpo-sft"} and episodes["settings"]["k"] == 2
     assert episodes["settings"]["max_new_tokens"] == 16 and episodes["settings"]["batch_size"] == 8
     # sft and grpo are the same weights, played with the same seeds: every episode delta is 0
@@ -83,6 +85,10 @@ def test_stage_writes_and_logs_episodes_the_same_twice_and_keeps_them_on_a_bad_f
     assert logged["episodes/grpo/test_id/episode_success"] == episodes["grpo"]["test_id"]["episode_success"]
     assert "episodes/delta/grpo-sft/test_env/pass_k" in logged and "episodes/sft/test_id/seconds" in logged
     assert "grpo/test_id/tool_call_exact" in logged
+    kind = next(iter(episodes["by_kind"]["grpo"]["test_env"]))
+    assert logged[f"episodes/by_kind/grpo/test_env/{kind}/episode_success"] == pytest.approx(
+        episodes["by_kind"]["grpo"]["test_env"][kind]["episode_success"], abs=1e-6)
+    assert f"episodes/by_kind/delta/grpo-sft/test_env/{kind}/episode_success" in logged
     assert mlrun.data.tags["thinkact.episodes_md5.test_env"] == info["episodes"]["episodes_md5"]["test_env"]
     transcripts = {f.path for f in client.list_artifacts(mlrun.info.run_id, "predictions/episodes/grpo")}
     assert transcripts == {f"predictions/episodes/grpo/{s}.jsonl" for s in SPLITS}
@@ -116,7 +122,7 @@ def test_cli_plays_episode_files_and_splits_with_any_model(episode_project, tmp_
                                       "--out", str(out)])
     assert result.exit_code == 0, result.output
     episodes = json.loads((out / "metrics.json").read_text())["episodes"]
-    assert set(episodes) == {"tiny", "deltas", "settings"} and set(episodes["tiny"]) == {"mine", "test_id"}
+    assert set(episodes) == {"tiny", "deltas", "by_kind", "settings"} and set(episodes["tiny"]) == {"mine", "test_id"}
     assert episodes["tiny"]["mine"]["episode_success_n"] == 2 and episodes["tiny"]["test_id"]["episode_success_n"] == 3
     assert "pass_k" not in episodes["tiny"]["test_id"] and episodes["settings"]["k"] == 0
     assert (out / "predictions" / "episodes" / "tiny" / "mine.jsonl").is_file()

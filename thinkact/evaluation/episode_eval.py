@@ -10,7 +10,8 @@ scored by the episode rewards themselves (thinkact.rewards.episode_rewards: rewa
 `turns_per_episode` (assistant messages) and `invalid_call_rate` (share of an episode's calls the environment
 rejected; None without calls). Every metric gets a bootstrap interval over episodes, and each model a paired delta
 against the one before it (same episodes); throughput (episodes per second, greedy and sampled) is reported beside
-them.
+them. Episode success is also reported per kind and for the tool-needing kinds pooled, deltas included
+(thinkact.evaluation.episode_kinds: metrics.json's `by_kind`).
 
     ev = evaluate_episodes({"sft": (model, tokenizer), "grpo": lambda: load(...)}, {"test_env": specs}, params,
                            k=4, temperature=0.8, out_dir="outputs/evaluate")
@@ -37,6 +38,8 @@ from typing import Any
 from thinkact import distributed
 from thinkact.env.rollout import EpisodeRollout, play_episodes
 from thinkact.env.spec import EpisodeSpec
+from thinkact.evaluation.episode_kinds import (KEY as BY_KIND, TOOL_NEEDING, ByKind, kind_groups, kinds_json,
+                                               kinds_mlflow, summarize_kinds)
 from thinkact.evaluation.report import jsonl
 from thinkact.evaluation.stats import Estimate, bootstrap_ci, paired_delta
 from thinkact.evaluation.summary import default_pairs, flatten
@@ -46,7 +49,7 @@ from thinkact.rewards import EPISODE_NAMES, build
 
 DERIVED = ("pass_k", "sampled_success", "calls_per_episode", "turns_per_episode", "invalid_call_rate")
 UNBOUNDED = frozenset({"calls_per_episode", "turns_per_episode"})  # counts, not scores in [0, 1]
-RESERVED = ("deltas", "settings")
+RESERVED = ("deltas", "settings", BY_KIND)
 TRANSCRIPTS_DIR = Path("predictions") / "episodes"
 ModelSource = tuple[Any, Any] | Callable[[], tuple[Any, Any]]
 
@@ -80,23 +83,29 @@ class EpisodeEvaluation:
     summary: dict[str, dict[str, dict[str, Estimate]]]                # model -> split -> metric -> estimate
     deltas: dict[str, dict[str, dict[str, Estimate]]]                 # "a-b" -> split -> metric -> a − b
     throughput: dict[str, dict[str, dict[str, float]]]                # model -> split -> episodes/s, seconds
+    by_kind: ByKind                                                   # model -> split -> kind -> metric -> estimate
+    kind_deltas: ByKind                                               # "a-b" -> split -> kind -> metric -> a − b
 
     def metrics_json(self) -> dict[str, Any]:
-        """{model: {split: {metric, metric_ci, metric_n, episodes_per_second…}}, "deltas": …, "settings": …}."""
+        """{model: {split: {metric, metric_ci, metric_n, episodes_per_second…}}, "deltas": …, "by_kind": {model:
+        {split: {kind: …}}, "deltas": …}, "settings": …}."""
         out: dict[str, Any] = {m: {s: {**flatten(self.summary[m][s]), **self.throughput[m][s]} for s in self.splits}
                                for m in self.models}
         out["deltas"] = {pair: {s: flatten(d[s]) for s in self.splits} for pair, d in self.deltas.items()}
+        out[BY_KIND] = kinds_json(self.by_kind, self.kind_deltas)
         out["settings"] = copy.deepcopy(self.settings)
         return out
 
     def mlflow_metrics(self, prefix: str = "episodes") -> dict[str, float]:
-        """Every mean, delta and throughput as MLflow metric names `<prefix>/<model>/<split>/<metric>`."""
+        """Every mean, delta and throughput as MLflow metric names `<prefix>/<model>/<split>/<metric>`, the per-kind
+        ones as `<prefix>/by_kind/<model>/<split>/<kind>/<metric>` (episode_kinds.kinds_mlflow)."""
         out = {f"{prefix}/{m}/{s}/{k}": e.value for m in self.models for s in self.splits
                for k, e in self.summary[m][s].items() if e.value is not None}
         out.update({f"{prefix}/{m}/{s}/{k}": v for m in self.models for s in self.splits
                     for k, v in self.throughput[m][s].items()})
         out.update({f"{prefix}/delta/{pair}/{s}/{k}": e.value for pair, d in self.deltas.items()
                     for s in self.splits for k, e in d[s].items() if e.value is not None})
+        out.update(kinds_mlflow(self.by_kind, self.kind_deltas, prefix))
         return out
 
 
@@ -212,7 +221,9 @@ def summarize_episodes(played: Mapping[str, Played], splits: Mapping[str, Sequen
                    for sp in split_names} for m in names}
     deltas = {f"{a}-{b}": {sp: {k: paired_delta([r[k] for r in rows[a][sp]], [r[k] for r in rows[b][sp]], **boot)
                                 for k in metrics} for sp in split_names} for a, b in pairs}
-    return EpisodeEvaluation(names, split_names, metrics, s, specs, rows, transcripts, summary, deltas, speed)
+    by_kind, kind_deltas = summarize_kinds(specs, rows, pairs, boot)
+    return EpisodeEvaluation(names, split_names, metrics, s, specs, rows, transcripts, summary, deltas, speed,
+                             by_kind, kind_deltas)
 
 
 def evaluate_episodes(models: Mapping[str, ModelSource], splits: Mapping[str, Sequence[EpisodeSpec]], params: RunParams,
@@ -312,16 +323,32 @@ def _example(ev: EpisodeEvaluation, split: str, succeeded: bool) -> list[str]:
     return [f"No {'succeeded' if succeeded else 'failed'} episode in {split}.", ""]
 
 
+def _kind_table(ev: EpisodeEvaluation, split: str) -> list[str]:
+    """Success by kind: kinds (episodes in brackets) as columns, models and deltas as rows; none without kinds."""
+    groups = kind_groups(ev.specs[split])
+    if not groups:
+        return []
+    metric = "episode_success"
+    head = [f"{g.replace('_', '-') if g == TOOL_NEEDING else g} ({len(idx)})" for g, idx in groups.items()]
+    lines = [_row(["success by kind", *head]), _row(["---"] * (len(groups) + 1))]
+    lines += [_row([m, *(_cell(ev.by_kind[m][split][g][metric], metric) for g in groups)]) for m in ev.models]
+    lines += [_row([f"{a} − {b}", *(_cell(d[split][g][metric], metric, signed=True) for g in groups)])
+              for pair, d in ev.kind_deltas.items() for a, b in [pair.split("-", 1)]]
+    return [*lines, ""]
+
+
 def render_episode_markdown(ev: EpisodeEvaluation, title: str = "Agent episodes", level: int = 2) -> str:
-    """A report section: per split a table (models x metrics, mean ± CI), the paired deltas, and one succeeded
-    and one failed greedy transcript (from the last model that has one)."""
+    """A report section: per split a table (models x metrics, mean ± CI), the paired deltas, success by kind
+    (tool-needing: every kind but no_tool), and one succeeded and one failed greedy transcript (from the last model
+    that has one)."""
     s, boot, h = ev.settings, ev.settings["bootstrap"], "#" * level
     lines = [f"{h} {title}", "",
              f"Greedy play (success = pass^1) and, with k = {s['k']}, {s['k']} samples per episode at temperature "
              f"{s['temperature']} (pass^k: all k succeed). Bounds: {s['max_turns']} text turns, "
              f"{s['max_tool_calls']} tool calls, {s['max_new_tokens']} new tokens a turn. Cells: mean ± the larger "
              f"side of the {boot['confidence']:.0%} {boot['method']} bootstrap CI over episodes; scores in %, "
-             "calls and turns per episode as counts.", ""]
+             "calls and turns per episode as counts. Success by kind: the kind's episodes in brackets; tool-needing "
+             "pools every kind but no_tool.", ""]
     for split in ev.splits:
         lines += [f"{h}# {split} ({len(ev.specs[split])} episodes)", "",
                   _row(["model", *(LABELS.get(k, k) for k in ev.metrics), "episodes/s"]),
@@ -330,5 +357,5 @@ def render_episode_markdown(ev: EpisodeEvaluation, title: str = "Agent episodes"
                         f"{ev.throughput[m][split]['greedy_episodes_per_second']:.2f}"]) for m in ev.models]
         lines += [_row([f"{a} − {b}", *(_cell(d[split][k], k, signed=True) for k in ev.metrics), ""])
                   for pair, d in ev.deltas.items() for a, b in [pair.split("-", 1)]]
-        lines += ["", *_example(ev, split, True), *_example(ev, split, False)]
+        lines += ["", *_kind_table(ev, split), *_example(ev, split, True), *_example(ev, split, False)]
     return "\n".join(lines) + "\n"

@@ -12,9 +12,10 @@ failure leaves the previous results as they were; then every file is written ato
     log_evaluation(tracked, res, "outputs/evaluate")   # the caller's MLflow run
 
 Episodes add to the per-turn layout of thinkact.evaluation.report: metrics.json gets an `episodes` key (model ->
-split -> metric, metric_ci, metric_n; deltas; settings), report.md the episode section, predictions/episodes/
-<model>/<split>.jsonl the greedy transcripts, run.json an `episodes` entry (episodes per split, their md5, settings,
-seconds, throughput). With no per-turn examples (`thinkact evaluate --episodes`) only the episode part is written.
+split -> metric, metric_ci, metric_n; deltas; by_kind: success per episode kind, thinkact.evaluation.episode_kinds;
+settings), report.md the episode section, predictions/episodes/<model>/<split>.jsonl the greedy transcripts,
+run.json an `episodes` entry (episodes per split, their md5, settings, seconds, throughput). With no per-turn
+examples (`thinkact evaluate --episodes`) only the episode part is written.
 """
 from __future__ import annotations
 
