@@ -1,4 +1,5 @@
-"""Real server processes for integration tests: `mlflow server` and `prefect server start` on 127.0.0.1.
+"""Real server processes for integration tests: `mlflow server` and `prefect server start` on 127.0.0.1, and
+prefect.yaml's work-pool deployment run by a real process worker.
 
 Each starts on a free port in its own process group, is polled until its health endpoint answers, and is always
 terminated (SIGTERM to the group, then SIGKILL) when the `with` block ends; if it never becomes healthy, the test
@@ -7,11 +8,14 @@ fails with the end of its log.
     with mlflow_server(tmp_path) as url:   # http://127.0.0.1:PORT  (MLFLOW_TRACKING_URI)
     with prefect_server(tmp_path) as api:  # http://127.0.0.1:PORT/api  (PREFECT_API_URL)
     with mlflow_server(tmp_path, wait=False) as server:  # boots meanwhile; server.wait() returns its URL
+    run_id, worker_log = deploy_and_run_on_a_worker(deployable(checkout), env)  # env: PREFECT_API_URL, ...
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +27,7 @@ from pathlib import Path
 import httpx
 
 BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -100,3 +105,42 @@ def prefect_server(folder: Path) -> Iterator[str]:
                         env={"PREFECT_HOME": str(folder), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                              "PREFECT_API_URL": url}) as server:
         yield server.wait()
+
+
+def prefect_call(api: str, method: str, path: str, **json) -> dict | list:
+    """One call of Prefect's REST API at `api` (PREFECT_API_URL), its JSON answer."""
+    response = httpx.request(method, f"{api}{path}", json=json or None, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def deployable(checkout: Path, *folders: str) -> Path:
+    """`checkout` made deployable as a user's clone is: prefect.yaml, flows/ (the entrypoint) and `folders` copied
+    from the repo where the checkout has none yet."""
+    checkout.mkdir(parents=True, exist_ok=True)
+    for folder in ("flows", *folders):
+        if not (checkout / folder).exists():
+            shutil.copytree(REPO / folder, checkout / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "prefect.yaml", checkout)
+    return checkout
+
+
+def deploy_and_run_on_a_worker(checkout: Path, env: dict[str, str], *run_args: str, timeout: float = 240
+                               ) -> tuple[str, str]:
+    """As docs/operations.md says, in `checkout` against env's PREFECT_API_URL: create the process work pool,
+    `prefect deploy` prefect.yaml's scheduled-gpu, start a run of it by hand (`run_args`: e.g. --param
+    profile=quick) and a worker with --run-once. Returns the flow run's id and the worker's output."""
+    env = {**env, "PATH": f"{BIN}{os.pathsep}{env.get('PATH', os.environ['PATH'])}"}
+
+    def run(*cmd: str) -> subprocess.CompletedProcess:
+        proc = subprocess.run(cmd, cwd=checkout, env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, f"{' '.join(cmd[:3])}:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+        return proc
+
+    run("prefect", "work-pool", "create", "thinkact-gpu", "--type", "process", "--overwrite")
+    run("prefect", "--no-prompt", "deploy", "--name", "scheduled-gpu")
+    started = run("prefect", "deployment", "run", "thinkact-pipeline/scheduled-gpu", *run_args)
+    flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", started.stdout).group(1)
+    worker = subprocess.run(["prefect", "worker", "start", "--pool", "thinkact-gpu", "--run-once"], cwd=checkout,
+                            env=env, capture_output=True, text=True, timeout=timeout)
+    return flow_run_id, worker.stdout[-3000:] + worker.stderr[-3000:]

@@ -1,7 +1,9 @@
 """The Prefect flow: dvc.yaml's stage order, transient-only retries, skipped stages, and the whole pipeline on the
 quick profile under `prefect_test_harness` in a copy of the project (real DVC, real stages) against a real
 `mlflow server` on 127.0.0.1: parent/child runs with their tags and the registry checked through MlflowClient,
-a second run that skips every stage, a failing validate that stops the flow."""
+a second run that skips every stage, the shipped quick profile deployed to prefect.yaml's work pool and run by a
+process worker beside the default's outputs, `dvc exp run`, a bad parameter and a failing validate that stop the
+flow. One project serves them all, in file order: each real stage process costs seconds of start-up."""
 from __future__ import annotations
 
 import os
@@ -14,7 +16,7 @@ import pytest
 import yaml
 
 from conftest import write_params
-from servers import mlflow_server
+from servers import deploy_and_run_on_a_worker, deployable, mlflow_server, prefect_call
 from flows.pipeline import StageFailed, UnknownStage, is_transient, pipeline, run_stage, select_stages, stage_order
 from thinkact.project import PROJECT_ROOT
 from thinkact.errors import ConfigError
@@ -278,28 +280,48 @@ def _snapshot(folder: Path, skip: str) -> dict[str, bytes]:
 
 
 @pytest.mark.slow
-def test_a_profile_runs_its_own_pipeline_and_leaves_the_defaults_outputs_alone(project):
-    """A profile (profiles/alt.yaml) through the flow: its own dvc.yaml, dvc.lock and outputs; the default's outputs
-    byte for byte as they were; every MLflow run and the registry version tagged with the profile."""
+def test_a_profile_runs_on_a_work_pool_worker_and_leaves_the_defaults_outputs_alone(project, tmp_path):
+    """prefect.yaml's work-pool deployment, as a user deploys it from this checkout (flows/ and prefect.yaml added),
+    started with `--param profile=quick` (the shipped profiles/quick.yaml) and run by a process worker against the
+    module's Prefect server: every real stage a COMPLETED task run, in the profile's dvc.yaml order; its own
+    dvc.yaml, dvc.lock and outputs; the default's outputs byte for byte as they were; every MLflow run and the
+    registry version tagged with the profile, in the project's one store; a second run skips every stage."""
+    from prefect.settings import PREFECT_API_URL
+
+    deployable(project)
     (project / "profiles").mkdir(exist_ok=True)
-    (project / "profiles" / "alt.yaml").write_text(
-        "grpo:\n  trainer: {learning_rate: 1.0e-4}\nregister:\n  model_name: thinkact-agent-alt\n")
+    shutil.copy(PROJECT_ROOT / "profiles" / "quick.yaml", project / "profiles")
+    subprocess.run([*GIT, "add", "flows", "prefect.yaml", "profiles"], cwd=project, check=True, capture_output=True)
+    subprocess.run([*GIT, "commit", "-q", "-m", "deployable"], cwd=project, check=True)
     before = _snapshot(project / "outputs", "profiles")
-    result = pipeline(project=str(project), profile="alt")
-    assert set(result["stages"].values()) == {"ran"}, result["stages"]
+    api = PREFECT_API_URL.value()   # the harness's server
+    env = {**_env(), "PREFECT_API_URL": api, "PREFECT_HOME": str(tmp_path / "home"),
+           "MLFLOW_TRACKING_URI": os.environ["MLFLOW_TRACKING_URI"]}
+    flow_run_id, worker = deploy_and_run_on_a_worker(project, env, "--param", "profile=quick", timeout=1800)
+
+    flow_run = prefect_call(api, "GET", f"/flow_runs/{flow_run_id}")
+    assert flow_run["state"]["type"] == "COMPLETED", worker
+    assert flow_run["parameters"] == {"profile": "quick"}
+    order = stage_order(project / "profiles" / "quick" / "dvc.yaml")  # the profile's pipeline, written by the flow
+    assert order == ["check", "validate", "sft", "grpo", "evaluate", "register"]
+    tasks = prefect_call(api, "POST", "/task_runs/filter", flow_runs={"id": {"any_": [flow_run_id]}},
+                         sort="EXPECTED_START_TIME_ASC")
+    assert [(t["name"], t["state_type"]) for t in tasks] == [(stage, "COMPLETED") for stage in order], worker
+    markdown = flow_run_artifact(flow_run_id)
+    assert "(profile quick)" in markdown and "**Decision:** version " in markdown, markdown
+    assert "outputs/profiles/quick/evaluate/report.md" in markdown
+    assert all(f"| {stage} | ran |" in markdown for stage in order), markdown
     assert _snapshot(project / "outputs", "profiles") == before
-    alt = project / "outputs" / "profiles" / "alt"
-    assert (alt / "grpo" / "model" / "config.json").is_file() and (alt / "evaluate" / "metrics.json").is_file()
-    assert (project / "profiles" / "alt" / "dvc.lock").is_file()
-    assert "(profile alt)" in result["markdown"] and "outputs/profiles/alt/evaluate/report.md" in result["markdown"]
+    quick = project / "outputs" / "profiles" / "quick"
+    assert (quick / "grpo" / "model" / "config.json").is_file() and (quick / "register" / "decision.json").is_file()
+    assert (project / "profiles" / "quick" / "dvc.lock").is_file()
     client, runs = _mlflow(project)
-    (parent,) = [r for r in runs if r.data.tags.get("prefect.flow_run_id") and r.info.run_id == result["mlflow"]["run_id"]]
+    (parent,) = [r for r in runs if r.data.tags.get("prefect.flow_run_id") == flow_run_id]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    assert len(children) == 5 and {r.data.tags["thinkact.profile"] for r in [parent, *children]} == {"alt"}
-    assert not (project / "profiles" / "alt" / "mlflow").exists()   # the project's one store, not one per profile
-    version = client.get_model_version_by_alias("thinkact-agent-alt", "challenger")
-    assert version.tags["thinkact.profile"] == "alt"
-    again = pipeline(project=str(project), profile="alt")
+    assert len(children) == 5 and {r.data.tags["thinkact.profile"] for r in [parent, *children]} == {"quick"}
+    assert not (project / "profiles" / "quick" / "mlflow").exists()   # the project's one store, not one per profile
+    assert client.get_model_version_by_alias("thinkact-agent-quick", "challenger").tags["thinkact.profile"] == "quick"
+    again = pipeline(project=str(project), profile="quick")
     assert set(again["stages"].values()) == {"skipped"}
 
 
