@@ -2,6 +2,7 @@
 .prefect/ (nor reads them: a checkout where the pipeline has run holds both)."""
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -68,6 +69,8 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_unconfigure(config):
     shutil.rmtree(_PREFECT_HOME, ignore_errors=True)
+    if empty_mlflow_db.cache_info().currsize:
+        shutil.rmtree(empty_mlflow_db().parent, ignore_errors=True)
 
 
 def pytest_configure(config):
@@ -152,6 +155,24 @@ def save_untrained(params, *stages: str) -> None:
         tokenizer.save_pretrained(folder)
 
 
+@functools.cache
+def empty_mlflow_db() -> Path:
+    """An empty MLflow sqlite store as MLflow itself creates one (its tables, the Default experiment), made once per
+    test process: a copy of it is a new store without the ~1 s of schema migrations MLflow runs on a new file."""
+    from mlflow.tracking import MlflowClient
+
+    db = Path(tempfile.mkdtemp(prefix="thinkact-tests-mlflow-")) / "mlflow.db"
+    MlflowClient(f"sqlite:///{db}").search_experiments()
+    return db
+
+
+def new_mlflow_store(db: Path) -> str:
+    """A new, empty MLflow store at `db` (a copy of empty_mlflow_db()); its tracking URI."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(empty_mlflow_db(), db)
+    return f"sqlite:///{db}"
+
+
 def make_project(tmp_path, monkeypatch, overrides: dict | None = None, models: tuple[str, ...] = ()):
     """A quick-profile project under tmp_path (params.yaml with `overrides`, its own data, outputs, model cache and
     MLflow store, THINKACT_PARAMS pointing at it), with untrained quick models saved as the `models` stages'."""
@@ -159,7 +180,7 @@ def make_project(tmp_path, monkeypatch, overrides: dict | None = None, models: t
 
     path = write_params(tmp_path, overrides)
     monkeypatch.setenv("THINKACT_PARAMS", str(path))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", new_mlflow_store(tmp_path / "mlflow.db"))
     params = load_params(path)
     write_dataset(params.paths.data, params.data)
     save_untrained(params, *models)

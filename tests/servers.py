@@ -82,7 +82,10 @@ def server_process(cmd: list[str], url: str, health: str, log: Path, env: dict[s
 def mlflow_server(folder: Path, wait: bool = True) -> Iterator[str | Server]:
     """A tracking + registry server with a sqlite store and proxied artifacts under `folder`: its URL once healthy
     (with wait=False the Server at once, to boot while other setup runs)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    from conftest import new_mlflow_store
+
+    if not (folder / "mlflow.db").exists():
+        new_mlflow_store(folder / "mlflow.db")   # its tables made already: the server boots without migrating
     port = free_port()
     cmd = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
            "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",

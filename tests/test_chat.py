@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from conftest import QUICK, write_params
+from conftest import QUICK, new_mlflow_store, write_params
 from thinkact import chat
 from thinkact.errors import ThinkactError
 
@@ -29,7 +29,7 @@ def registered(tmp_path_factory):
     from thinkact.tracking.model_registry import Registry
 
     root = tmp_path_factory.mktemp("chat")
-    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}", "THINKACT_PARAMS": str(write_params(root))}
+    env = {"MLFLOW_TRACKING_URI": new_mlflow_store(root / "mlflow.db"), "THINKACT_PARAMS": str(write_params(root))}
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
             mp.setenv(key, value)

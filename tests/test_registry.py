@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import QUICK, write_params
+from conftest import QUICK, new_mlflow_store, write_params
 from thinkact.chat_format.template import render_target
 from thinkact.config import load_params
 
@@ -31,7 +31,7 @@ def tiny_folder(tmp_path_factory):
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", new_mlflow_store(tmp_path / "mlflow.db"))
     monkeypatch.delenv("THINKACT_TRACKING", raising=False)
     return tmp_path
 
@@ -121,7 +121,7 @@ def project(tmp_path, monkeypatch, tiny_folder):
                      "bootstrap": {"n_resamples": 500, "method": "percentile"}},
         "register": {"thresholds": {"format": 0.3}}})
     monkeypatch.setenv("THINKACT_PARAMS", str(path))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", new_mlflow_store(tmp_path / "mlflow.db"))
     params = load_params(path)
     write_dataset(params.paths.data, params.data)
     for role in ("sft", "grpo"):

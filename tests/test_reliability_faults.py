@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_params
+from conftest import new_mlflow_store, write_params
 from thinkact.project import PROJECT_ROOT
 from thinkact.config import load_params
 from thinkact.contract import Example, read_jsonl
@@ -186,7 +186,7 @@ def test_resumed_sft_keeps_the_whole_loss_curve(quick_project):
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     """One sqlite MLflow store for this module's registry tests (creating one takes seconds)."""
-    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    return new_mlflow_store(tmp_path_factory.mktemp("mlflow") / "mlflow.db")
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import torch
 
-from conftest import QUICK
+from conftest import QUICK, new_mlflow_store
 from servers import BIN, free_port, server_process
 from thinkact.chat_format.template import render_target
 from thinkact.project import PROJECT_ROOT
@@ -74,7 +74,7 @@ def registered(tmp_path_factory, taught):
 
     root = tmp_path_factory.mktemp("store")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        mp.setenv("MLFLOW_TRACKING_URI", new_mlflow_store(root / "mlflow.db"))
         mp.delenv("THINKACT_TRACKING", raising=False)
         registry = Registry(NAME)
         with stage_run("register") as run:

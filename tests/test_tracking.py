@@ -11,7 +11,7 @@ from dataclasses import asdict
 import pytest
 import yaml
 
-from conftest import write_params
+from conftest import new_mlflow_store, write_params
 from thinkact.config import load_params
 from thinkact.errors import ConfigError
 from thinkact.tracking import (
@@ -50,7 +50,7 @@ def project(tmp_path, monkeypatch, empty_store):
     subprocess.run([*GIT, "commit", "-q", "-m", "init"], cwd=tmp_path, check=True)
     monkeypatch.setenv("THINKACT_PARAMS", str(params))
     monkeypatch.setenv("THINKACT_TRACKING", "1")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", new_mlflow_store(tmp_path / "mlflow.db"))
     monkeypatch.delenv(PARENT_ENV, raising=False)
     return tmp_path
 
