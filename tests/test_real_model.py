@@ -16,6 +16,7 @@ LORA = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "target_modules": "all-li
 SYSTEM = "First think briefly, then call a tool or answer."
 REAL = {
     "model": {"base": "builtin:smollm2-135m"},
+    "data": {"distractors": {"min": 1, "max": 1}},   # one other tool in a prompt: shorter forward passes
     "prompt": {"system": SYSTEM, "tool_json": "compact"},
     "sft": {"max_examples": 4, "lora": LORA, "trainer": {"max_steps": 1, "per_device_train_batch_size": 2,
                                                          "max_length": 1024, "learning_rate": 1.0e-3}},
