@@ -37,9 +37,7 @@ from thinkact.contract import Example
 from thinkact.data.dev import DEV, split_file
 from thinkact.errors import ThinkactError
 from thinkact.evaluation.metrics import score_examples
-from thinkact.evaluation.predict import predict_model
 from thinkact.evaluation.score import read_predictions
-from thinkact.evaluation.runner import eval_splits
 from thinkact.io import file_md5
 from thinkact.project import RunParams
 from thinkact.promotion.gate import RULE_NONE, Decision, Scores, best, forced, gate
@@ -56,6 +54,8 @@ PROMOTE_TAG = "thinkact.gate.promote"      # the decision's outcome on the versi
 
 def eval_examples(params: RunParams) -> dict[str, list[Example]]:
     """split -> the examples the gate compares on (register.splits, as the evaluate stage selects them)."""
+    from thinkact.evaluation.runner import eval_splits  # torch + transformers: not on `register --help`
+
     return eval_splits(params, params.register.splits, key="register.splits")
 
 
@@ -103,6 +103,8 @@ def version_scores(registry, version, examples: Mapping[str, Sequence[Example]],
             stored = read_completions(folder, splits) if folder is not None else None
     if stored is not None and all(ex.id in stored[s] for s in splits for ex in examples[s]):
         return score(examples, stored, params), "evaluate stage" if local else "stored predictions"
+    from thinkact.evaluation.predict import predict_model  # torch + transformers: only when generating
+
     texts, _ = predict_model(version.uri, params, examples)
     return score(examples, texts, params), "generated again (its evaluation used other data)"
 
@@ -155,6 +157,8 @@ def baseline_scores(registry, challenger, role: str, examples: Mapping[str, Sequ
                  if (v.tags.get(REGISTER_RUN_TAG) or v.run_id) == registered_by and v.role == role]
         if twins:
             return version_scores(registry, twins[0], examples, md5, params)
+    from thinkact.evaluation.predict import predict_model  # torch + transformers: only when generating
+
     texts, _ = predict_model(role, params, examples)
     return score(examples, texts, params), "generated again"
 
