@@ -1,0 +1,118 @@
+"""The arms of the RL study (experiments/rl_study.py) and the params each one runs with.
+
+An arm is a params overlay on the study's base params (the repo's params.yaml + the dev cut + the study's paths and
+evaluation settings: `base_raw`) and the stage it trains. `sft` is trained once and evaluated with the base model;
+every other arm is compared with it, paired on the same dev rows and episodes. The GRPO arms start from `sft`'s
+model (their outputs folder links `<work>/sft/outputs/sft`); `sft_more` trains an SFT model of its own.
+
+    from rl_study_arms import ARMS, arm_overlay, base_raw
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+INIT = "sft@<init>"                # grpo.init placeholder: the kept SFT step (--init-step)
+BAND = {"band": [0.25, 0.75]}      # the band of docs/experiments.md, "GRPO difficulty pre-pass"
+DYNAMIC = {"max_rounds": 2}        # DynamicSamplingParams' default number of refill rounds
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    trains: str                    # the stage the arm trains: sft or grpo
+    why: str
+    overlay: dict[str, Any] = field(default_factory=dict)
+    needs: tuple[str, ...] = ("sft",)   # arms whose records this one needs first
+
+
+ARMS = (
+    Arm("sft", "sft", "the baseline every arm is paired with; trained once, its step checkpoints kept for sft@step",
+        needs=()),
+    Arm("grpo_lr0", "grpo", "GRPO with learning_rate 0: the same sampling and steps, no update - the noise control",
+        {"grpo": {"trainer": {"learning_rate": 0.0}}}),
+    Arm("grpo", "grpo", "the default recipe of params.yaml"),
+    Arm("sft_more", "sft", "compute-matched control: SFT retrained with extra steps costing the grpo arm's "
+        "training seconds", {"sft": {"keep_steps": []}}, needs=("sft", "grpo")),
+    Arm("grpo_band", "grpo", "grpo.difficulty band [0.25, 0.75]: train only on prompts with reward spread",
+        {"grpo": {"difficulty": BAND}}),
+    Arm("grpo_dynamic", "grpo", "grpo.dynamic_sampling: refill zero-spread groups from up to 2 more rounds",
+        {"grpo": {"dynamic_sampling": DYNAMIC}}),
+    Arm("grpo_init_step", "grpo", "GRPO from an earlier kept SFT step (grpo.init: sft@<init>): more left to learn",
+        {"grpo": {"init": INIT}}),
+    Arm("grpo_all", "grpo", "band + dynamic sampling + the earlier SFT step together",
+        {"grpo": {"difficulty": BAND, "dynamic_sampling": DYNAMIC, "init": INIT}}),
+)
+BY_NAME = {arm.name: arm for arm in ARMS}
+
+# --smoke: the quick profile's sizes (profiles/quick.yaml) on a few dev rows; every item and episode of the small
+# dev cut evaluated. The band is widened to all pass rates: a barely trained model may leave no prompt in
+# [0.25, 0.75] with groups of 2, and the smoke proves the plumbing, not the recipe.
+SMOKE = {"dev": {"examples": 16, "episodes": 10}, "evaluate": {"max_examples": 0, "episodes": {"max_examples": 0}}}
+SMOKE_BAND = {"band": [0.0, 1.0]}
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """thinkact.profiles.merge: mappings merged key by key, lists and values replaced."""
+    from thinkact.profiles import merge as merge_raw
+    return merge_raw(base, over)
+
+
+def base_raw(root: Path, *, smoke: bool, dev_examples: int | None, dev_episodes: int | None, episode_k: int,
+             init_step: int | None) -> dict[str, Any]:
+    """The study's base params (a raw mapping): params.yaml (+ profiles/quick.yaml and SMOKE with `smoke`), the
+    dev cut, the repo's data and model cache, SFT keeping the init step, evaluation on dev only (greedy episodes
+    plus `episode_k` samples). paths.outputs is set per arm (`arm_raw`)."""
+    from thinkact.profiles import read_overlay
+    raw = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
+    if smoke:
+        raw = merge(merge(raw, read_overlay("quick", root)), SMOKE)
+    dev = {"examples": dev_examples if dev_examples is not None else raw["dev"]["examples"] if smoke else 240,
+           "episodes": dev_episodes if dev_episodes is not None else raw["dev"]["episodes"] if smoke else 60}
+    steps = int(raw["sft"]["trainer"]["max_steps"])
+    init = init_step if init_step is not None else max(1, steps // 2)
+    if not 1 <= init < steps:
+        raise SystemExit(f"--init-step {init}: must be a step before sft.trainer.max_steps ({steps})")
+    return merge(raw, {"dev": dev, "paths": {"data": str(root / "data"), "models_cache": str(root / ".cache/models")},
+                       "sft": {"keep_steps": [init]},
+                       "evaluate": {"splits": ["dev"], "episodes": {"splits": ["dev"], "k": episode_k}}})
+
+
+def init_step(raw: dict[str, Any]) -> int:
+    return int(raw["sft"]["keep_steps"][0])
+
+
+def matched_steps(sft: dict[str, Any], grpo: dict[str, Any]) -> dict[str, Any]:
+    """sft_more's SFT length: the sft arm's steps plus as many steps as the grpo arm's training seconds buy at the
+    sft arm's seconds per step (both from the stages' metrics.json `seconds`: training only, model loading and
+    saving excluded, as both stages pay those once). Retrained from scratch with the longer schedule, so its extra
+    cost over `sft` is the grpo arm's."""
+    steps, seconds = sft["train"]["steps"], sft["train"]["seconds"]
+    per_step = seconds / max(steps, 1)
+    extra = max(1, round(grpo["train"]["seconds"] / per_step)) if per_step > 0 else steps
+    return {"sft_steps": steps, "sft_seconds": seconds, "sft_seconds_per_step": round(per_step, 4),
+            "grpo_seconds": grpo["train"]["seconds"], "extra_steps": extra, "max_steps": steps + extra}
+
+
+def arm_overlay(arm: Arm, raw: dict[str, Any], records: dict[str, dict], smoke: bool) -> dict[str, Any]:
+    """The arm's overlay, resolved: the init placeholder -> sft@<kept step>, sft_more's matched step count, the
+    smoke's wide band."""
+    over = copy.deepcopy(arm.overlay)
+    grpo = over.get("grpo", {})
+    if grpo.get("init") == INIT:
+        grpo["init"] = f"sft@{init_step(raw)}"
+    if smoke and "difficulty" in grpo:
+        grpo["difficulty"] = SMOKE_BAND
+    if arm.name == "sft_more":
+        match = matched_steps(records["sft"], records["grpo"])
+        over = merge(over, {"sft": {"trainer": {"max_steps": match["max_steps"]}}})
+    return over
+
+
+def arm_raw(raw: dict[str, Any], over: dict[str, Any], outputs: Path, models: list[str]) -> dict[str, Any]:
+    """The params an arm's stages read: base + overlay, its own outputs folder, only `models` evaluated."""
+    return merge(merge(raw, over), {"paths": {"outputs": str(outputs)}, "evaluate": {"models": models}})
