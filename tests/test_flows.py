@@ -32,7 +32,10 @@ FLOW_QUICK = {
     "grpo": {"max_examples": 16, "sample_every": 1, "trainer": {
         "max_steps": 2, "per_device_train_batch_size": 4, "num_generations": 2, "max_completion_length": 24,
         "save_steps": 1}},
-    "evaluate": {"max_examples": 8, "max_new_tokens": 24, "batch_size": 8, "bootstrap": {"n_resamples": 200}},
+    "evaluate": {"max_examples": 8, "max_new_tokens": 24, "batch_size": 8, "bootstrap": {"n_resamples": 200},
+                 "splits": ["test_id"], "episodes": {"splits": ["test_id"]}},   # one split: each split is seconds
+    "register": {"splits": ["test_id"]},
+    "schedule": {"cron": "15 4 * * 1", "timezone": "Europe/Berlin"},   # what the work pool's deployment must get
 }
 
 
@@ -281,9 +284,10 @@ def _snapshot(folder: Path, skip: str) -> dict[str, bytes]:
 
 @pytest.mark.slow
 def test_a_profile_runs_on_a_work_pool_worker_and_leaves_the_defaults_outputs_alone(project, tmp_path):
-    """prefect.yaml's work-pool deployment, as a user deploys it from this checkout (flows/ and prefect.yaml added),
-    started with `--param profile=quick` (the shipped profiles/quick.yaml) and run by a process worker against the
-    module's Prefect server: every real stage a COMPLETED task run, in the profile's dvc.yaml order; its own
+    """prefect.yaml's work-pool deployment, as a user deploys it from this checkout (flows/ and prefect.yaml added):
+    params.yaml's cron and timezone, the process pool, the checkout as its working directory; started with `--param
+    profile=quick` (the shipped profiles/quick.yaml) and run by a process worker against the module's Prefect
+    server: every real stage a COMPLETED task run, in the profile's dvc.yaml order; its own
     dvc.yaml, dvc.lock and outputs; the default's outputs byte for byte as they were; every MLflow run and the
     registry version tagged with the profile, in the project's one store; a second run skips every stage."""
     from prefect.settings import PREFECT_API_URL
@@ -299,6 +303,11 @@ def test_a_profile_runs_on_a_work_pool_worker_and_leaves_the_defaults_outputs_al
            "MLFLOW_TRACKING_URI": os.environ["MLFLOW_TRACKING_URI"]}
     flow_run_id, worker = deploy_and_run_on_a_worker(project, env, "--param", "profile=quick", timeout=1800)
 
+    deployment = prefect_call(api, "GET", "/deployments/name/thinkact-pipeline/scheduled-gpu")
+    (schedule,) = deployment["schedules"]   # params.yaml's schedule (FLOW_QUICK), not a default
+    assert (schedule["schedule"]["cron"], schedule["schedule"]["timezone"]) == ("15 4 * * 1", "Europe/Berlin")
+    assert deployment["work_pool_name"] == "thinkact-gpu"
+    assert deployment["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]["directory"] == str(project)
     flow_run = prefect_call(api, "GET", f"/flow_runs/{flow_run_id}")
     assert flow_run["state"]["type"] == "COMPLETED", worker
     assert flow_run["parameters"] == {"profile": "quick"}
@@ -369,8 +378,9 @@ def test_failing_validate_stops_the_flow(project):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["validate"]["rows"]["train"]["min"] = 100000  # the gate now fails on the quick data
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    stages = [s for s in stage_order(project / "dvc.yaml") if s != "check"]   # check's own failures: the test above
     with pytest.raises(StageFailed, match="'validate' failed.*not retried"):
-        pipeline(project=str(project))
+        pipeline(project=str(project), stages=stages)
     client, runs = _mlflow(project)
     parent = [r for r in runs if r.info.run_name == "pipeline"][-1]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]

@@ -1,9 +1,8 @@
 """Integration with a real `prefect server start` on 127.0.0.1 (PREFECT_API_URL pointed at it):
 `python -m flows.pipeline` records its flow run, task runs and summary artifact there (MLflow in the project's
-default sqlite store, parent/child checked); prefect.yaml's work-pool deployment gets params.yaml's cron and
-timezone, and a process worker runs it from the checkout it was deployed from (a toy one-stage dvc.yaml).
-(The whole pipeline against a real `mlflow server`, and every real stage of the quick profile run by a worker from
-the work pool, are in test_flows.py: one project serves both.)"""
+default sqlite store, parent/child checked). (The whole pipeline against a real `mlflow server`, and prefect.yaml's
+work-pool deployment — params.yaml's cron and timezone — run by a process worker through every real stage of the
+quick profile, are in test_flows.py: one project serves both.)"""
 from __future__ import annotations
 
 import os
@@ -14,9 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import write_params
-from servers import deploy_and_run_on_a_worker, deployable, prefect_call, prefect_server
-from test_flows import TOY_STAGES, flow_run_artifact, stage_project
+from servers import prefect_call, prefect_server
+from test_flows import flow_run_artifact, stage_project
 from thinkact.project import PROJECT_ROOT
 
 BIN = Path(sys.executable).parent
@@ -59,23 +57,3 @@ def test_flow_run_is_recorded_on_a_real_prefect_server(prefect_api, tmp_path):
     assert set(runs) == {"pipeline", "validate"}
     assert runs["validate"].data.tags["mlflow.parentRunId"] == runs["pipeline"].info.run_id
     assert runs["pipeline"].data.tags["prefect.flow_run_id"] == run["id"]
-
-
-def test_work_pool_deployment_takes_the_schedule_from_params_and_runs_on_a_worker(prefect_api, tmp_path):
-    """prefect.yaml as a user deploys it from a checkout (here a toy one: one DVC stage, no model)."""
-    checkout = deployable(tmp_path / "checkout", "thinkact")
-    write_params(checkout, {"schedule": {"cron": "15 4 * * 1", "timezone": "Europe/Berlin"}})
-    (checkout / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"ok": TOY_STAGES["ok"]}}))
-    env = _env(prefect_api, tmp_path / "home", THINKACT_TRACKING="0")
-    subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=checkout, env=env, check=True)
-    flow_run_id, worker = deploy_and_run_on_a_worker(checkout, env)
-
-    deployment = prefect_call(prefect_api, "GET", "/deployments/name/thinkact-pipeline/scheduled-gpu")
-    (schedule,) = deployment["schedules"]
-    assert (schedule["schedule"]["cron"], schedule["schedule"]["timezone"]) == ("15 4 * * 1", "Europe/Berlin")
-    assert deployment["work_pool_name"] == "thinkact-gpu"
-    assert deployment["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]["directory"] == str(checkout)
-    state = prefect_call(prefect_api, "GET", f"/flow_runs/{flow_run_id}")["state"]
-    assert state["type"] == "COMPLETED", worker
-    assert (checkout / "ok.txt").read_text() == "1"  # the stage ran in the deployed checkout
-    assert "| ok | ran |" in flow_run_artifact(flow_run_id, api_url=prefect_api)
