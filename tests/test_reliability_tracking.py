@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import write_params
+from conftest import new_mlflow_store, write_params
 from servers import BIN, free_port, mlflow_server, prefect_server, server_process
 from flows.pipeline import StageFailed, is_transient, run_stage
 from thinkact.project import PROJECT_ROOT
@@ -111,6 +111,8 @@ def test_a_dead_server_fails_chat_with_a_registry_model_in_seconds_with_one_line
 @contextlib.contextmanager
 def _mlflow_at(folder: Path, port: int) -> Iterator[str]:
     """`mlflow server` on a fixed port (so it can come back where the client expects it), store under `folder`."""
+    if not (folder / "mlflow.db").exists():
+        new_mlflow_store(folder / "mlflow.db")
     cmd = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
            "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}", "--artifacts-destination",
            str(folder / "artifacts")]
