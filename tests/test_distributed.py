@@ -146,7 +146,7 @@ def test_sharded_evaluation_equals_one_process(two_process_run):
 
 
 def test_a_process_killed_mid_training_fails_the_stage_and_the_rerun_resumes(tmp_path, monkeypatch):
-    steps = 100  # the kill lands after the first checkpoint (step 5): 95 steps before the run could end (~10 s here)
+    steps = 50  # the kill lands after the first checkpoint (step 5): 45 steps before the run could end (~5 s here)
     params = make_project(tmp_path, monkeypatch, {"sft": {"trainer": {"max_steps": steps, "save_steps": 5,
                                                                       "logging_steps": 5}}})
     env = {**os.environ, "THINKACT_PARAMS": os.environ["THINKACT_PARAMS"]}
