@@ -5,7 +5,7 @@
 # 2 workers for this machine's 2 cores (each worker's torch gets its share of them, tests/conftest.py). --dist loadfile:
 # a test module is one unit on one worker, so the fixtures its tests share (a server, a trained model, a project
 # they run on in order) are made once; --no-loadscope-reorder keeps conftest's order, the longest modules first.
-# About 14 minutes on 2 cores (docs/experiments.md, "Test suite time").
+# About 10 minutes on 2 cores (docs/experiments.md, "Test suite time").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-env.sh 2> >(grep -v "^WARNING: Location 'file:" >&2)
