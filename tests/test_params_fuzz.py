@@ -108,6 +108,8 @@ EXTRA: dict[str, list[Any]] = {
     "sft.lora": [{"r": 0}, {"lora_dropout": 1.5}, {"rank": 4}],
     "sft.keep_steps": [[0], [-2], [2, 2], [3001], [1.5], [True], ["2"], [None]],   # 3001: past sft.trainer.max_steps
     "episodes.max_turns": [0], "episodes.max_tool_calls": [0], "episodes.max_new_tokens": [0],
+    "episodes.faults.transient": [1.5], "episodes.faults.rate_limit": [1.01], "episodes.faults.validation": [2],
+    "episodes.faults": [{"transient": 0.7, "validation": 0.7}, {"retries": 2}],   # the rates add up past 1
     # sft@2: a step sft.keep_steps ([] here) does not keep
     "grpo.init": ["bogus", "sft@2", "sft@0", "sft@", "sft@x", "sft@-1", "sft@ 2", "checkpoint-2", "SFT"],
     "grpo.mode": ["dialogue"], "grpo.rewards[0]": ["nope", "episode_success"], "grpo.rewards[1]": ["tool_call"],

@@ -4,6 +4,7 @@
               (`<data>/episodes/<split>.jsonl`: `episode_path`, `read_episodes`)
 - `settings`: `EpisodesParams`, params.yaml's `episodes:` section: the bounds of one episode and its tokens per turn
 - `tool_env`: `ToolEnvironment`, which plays one spec: tool calls checked, simulated, recorded and bounded
+- `faults`:   the injected tool faults of `episodes.faults` (503, 429, 422), drawn per episode and call
 - `user`:     the simulated user's replies to the assistant's texts
 - `rollout`:  `play_episodes`, the one rollout loop (a model plays specs; evaluation greedy, GRPO sampled)
 - `columns`:  what the episode rewards read: a data set's `episode` column (the gold) and the played

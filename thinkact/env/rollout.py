@@ -18,7 +18,8 @@ params.yaml's `episodes:`). An episode ends when the environment is done (a fina
 `max_turns` texts / `max_tool_calls` calls passed: failed), or when the completion would exceed its token budget
 `max_completion_tokens` (default `max_new_tokens * (max_turns + max_tool_calls)`: every assistant message the
 bounds allow at full length; then `truncated`, not done, not a success). The completion always ends with the
-last generated token: nothing is appended after the final turn.
+last generated token: nothing is appended after the final turn. The tools fail as `episodes.faults` says
+(thinkact.env.faults: drawn per episode id and call, so GRPO and evaluation meet the same faults; all 0: none).
 
     rollouts = play_episodes(model, tokenizer, specs, params.episodes, num_samples=4, temperature=0.8, seed=step)
     r = rollouts[0]                 # the 4 samples of specs[i] are rollouts[4 * i: 4 * i + 4]
@@ -125,8 +126,9 @@ def _strip_end(text: str) -> str:
 class _Episode:
     """A rollout in progress: the environment, the transcript and the token streams."""
 
-    def __init__(self, tokenizer: Any, spec: EpisodeSpec, sample: int, max_turns: int, max_tool_calls: int):
-        self.env = ToolEnvironment(spec, max_turns=max_turns, max_tool_calls=max_tool_calls)
+    def __init__(self, tokenizer: Any, spec: EpisodeSpec, sample: int, settings: EpisodesParams):
+        max_turns, max_tool_calls = settings.max_turns, settings.max_tool_calls
+        self.env = ToolEnvironment(spec, max_turns=max_turns, max_tool_calls=max_tool_calls, faults=settings.faults)
         messages = opening_messages(spec)
         ids = tokenizer(render(tokenizer, spec, messages, True), add_special_tokens=False)["input_ids"]
         self.out = EpisodeRollout(spec, sample, messages, list(ids), max_turns=max_turns,
@@ -242,7 +244,8 @@ def play_episodes(model: Any, tokenizer: Any, specs: Sequence[EpisodeSpec],
                   top_p: float = 1.0, top_k: int = 0, progress: str | None = None) -> list[EpisodeRollout]:
     """Play `num_samples` episodes of every spec; the samples of specs[i] are at [i * num_samples, (i+1) * num_samples).
 
-    `settings` bound every episode (`max_turns`, `max_tool_calls`) and every assistant turn (`max_new_tokens`).
+    `settings` bound every episode (`max_turns`, `max_tool_calls`) and every assistant turn (`max_new_tokens`),
+    and set the tools' faults (`faults`).
     Greedy when `temperature` is 0, else sampled at `temperature` (with `top_p`/`top_k`; 0 = off), deterministic
     for a `seed`. `max_completion_tokens` (default `max_new_tokens * (max_turns + max_tool_calls)`) bounds the
     whole completion, inserted tokens included. The model is put in eval mode while playing and given back in the
@@ -255,7 +258,7 @@ def play_episodes(model: Any, tokenizer: Any, specs: Sequence[EpisodeSpec],
     stop, pad = _stop_ids(tokenizer)
     sampling = ({"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": top_k}
                 if temperature > 0 else {"do_sample": False})
-    episodes = [_Episode(tokenizer, spec, j, max_turns, max_tool_calls) for spec in specs for j in range(num_samples)]
+    episodes = [_Episode(tokenizer, spec, j, settings) for spec in specs for j in range(num_samples)]
     was_training = model.training
     model.eval()
     bar = Progress(progress or "", len(episodes), unit="episodes", enabled=progress is not None)

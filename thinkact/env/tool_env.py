@@ -9,7 +9,10 @@ text messages go to `respond`: while the spec holds values the user left out and
 (instead of a call) is a clarifying question and the simulated user gives them all (thinkact.env.user);
 otherwise text is the final answer, the user has nothing to add and the episode ends. Calls past
 `max_tool_calls`, or texts past `max_turns`, end the episode as failed. Results depend only on the calls and
-texts, in order (the simulators seed on the call itself).
+texts, in order (the simulators seed on the call itself). With `faults` (params.yaml `episodes.faults`, off by
+default) a call that would succeed may meet an injected fault instead (thinkact.env.faults): an error result of
+kind `transient`, `rate_limit` or `validation` (`FAULT_KINDS`), recorded as the call's error (`CallRecord.faulted`),
+drawn from the episode id and the call, at most once per distinct call (the same call sent again runs).
 
     env = ToolEnvironment(max_turns=4, max_tool_calls=8)
     env.reset(episode=spec.to_json())        # a data set row: reset(**row); spec.held = {"order_id": "ORD-12345"}
@@ -32,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from thinkact.contract import strict_json_loads
+from thinkact.env.faults import call_key, draw_fault
+from thinkact.env.settings import FAULT_KINDS, FaultParams
 from thinkact.env.spec import EpisodeSpec
 from thinkact.env.user import LIMIT_REPLY, NOTHING_TO_ADD, clarification_reply
 from thinkact.tool_schemas import arguments_error, tool_infos
@@ -50,11 +55,17 @@ class CallRecord:
     name: str | None   # the tool name; None when the call named none
     arguments: Any     # the parsed arguments object when parsing got that far, else the raw value given
     result: str        # the JSON string returned to the model
-    error: str | None  # None for a valid call, else one of ERROR_KINDS
+    error: str | None  # None for a valid call, else one of ERROR_KINDS, or of FAULT_KINDS for an injected fault
 
     @property
     def valid(self) -> bool:
+        """The call ran (no error, no fault)."""
         return self.error is None
+
+    @property
+    def faulted(self) -> bool:
+        """The call was valid but met an injected fault (thinkact.env.faults): not the model's mistake."""
+        return self.error in FAULT_KINDS
 
 
 @dataclass(frozen=True)
@@ -126,12 +137,15 @@ def unpack_call(tool_call: Any) -> tuple[Any, Any, str | None]:
 
 
 class ToolEnvironment:
-    """Plays one episode; `reset` starts the next. Bounds: `max_turns` texts, `max_tool_calls` calls."""
+    """Plays one episode; `reset` starts the next. Bounds: `max_turns` texts, `max_tool_calls` calls (faulted ones
+    too). `faults`: the injected tool faults (None: none, as for the gold demonstrations)."""
 
-    def __init__(self, spec: EpisodeSpec | None = None, *, max_turns: int = 4, max_tool_calls: int = 8):
+    def __init__(self, spec: EpisodeSpec | None = None, *, max_turns: int = 4, max_tool_calls: int = 8,
+                 faults: FaultParams | None = None):
         if max_turns < 1 or max_tool_calls < 1:
             raise ValueError(f"max_turns and max_tool_calls must be >= 1, got {max_turns}, {max_tool_calls}")
         self.max_turns, self.max_tool_calls = max_turns, max_tool_calls
+        self.faults = faults if faults is not None and faults.on else None
         self._start(spec)
 
     def _start(self, spec: EpisodeSpec | None) -> None:
@@ -141,6 +155,7 @@ class ToolEnvironment:
         self._calls: list[CallRecord] = []
         self._turns: list[TurnRecord] = []
         self._given: set[str] = set()
+        self._faulted: set[str] = set()  # the calls (call_key) that met a fault: sent again, they run
         self._done = self._failed = False
         self._final: str | None = None
 
@@ -192,9 +207,21 @@ class ToolEnvironment:
         if name not in SIMULATORS:
             raise _Rejected("tool_error", f"tool {name!r} is not available right now")
         try:
-            return json.dumps(simulate(name, arguments), separators=RESULT_SEPARATORS, allow_nan=False)
+            result = json.dumps(simulate(name, arguments), separators=RESULT_SEPARATORS, allow_nan=False)
         except Exception as e:  # noqa: BLE001 - a simulator failure is a tool result, not a crash
             raise _Rejected("tool_error", f"tool {name!r} failed: {type(e).__name__}: {e}") from None
+        self._inject(name, arguments)
+        return result
+
+    def _inject(self, name: str, arguments: dict[str, Any]) -> None:
+        """Raise the injected fault this call meets, if any: at most once per distinct call in an episode."""
+        if self.faults is None:
+            return
+        key = call_key(name, arguments)
+        fault = None if key in self._faulted else draw_fault(self.faults, self._spec.id, name, arguments)
+        if fault is not None:
+            self._faulted.add(key)
+            raise _Rejected(*fault)
 
     # -- text messages ---------------------------------------------------------------------------------------
     def respond(self, text: str) -> str:
@@ -240,7 +267,13 @@ class ToolEnvironment:
 
     @property
     def invalid_calls(self) -> int:
-        return sum(not c.valid for c in self._calls)
+        """The model's invalid calls: rejected calls, injected faults left out."""
+        return sum(not c.valid and not c.faulted for c in self._calls)
+
+    @property
+    def faulted_calls(self) -> int:
+        """Calls that met an injected fault."""
+        return sum(c.faulted for c in self._calls)
 
     @property
     def outstanding(self) -> tuple[str, ...]:

@@ -11,7 +11,10 @@ scored by the episode rewards themselves (thinkact.rewards.episode_rewards: rewa
 rejected; None without calls). Every metric gets a bootstrap interval over episodes, and each model a paired delta
 against the one before it (same episodes); throughput (episodes per second, greedy and sampled) is reported beside
 them. Episode success is also reported per kind and for the tool-needing kinds pooled, deltas included
-(thinkact.evaluation.episode_kinds: metrics.json's `by_kind`).
+(thinkact.evaluation.episode_kinds: metrics.json's `by_kind`). With tool faults on (any rate of `episodes.faults`
+above 0: thinkact.env.faults) every figure is played with them, and each split is also played greedily without
+them: `episode_success_no_faults` (with its interval, deltas and per-kind figures) beside `episode_success`; with
+every rate 0 that pass is not played and nothing of it is written.
 
     ev = evaluate_episodes({"sft": (model, tokenizer), "grpo": lambda: load(...)}, {"test_env": specs}, params,
                            k=4, temperature=0.8, out_dir="outputs/evaluate")
@@ -37,9 +40,10 @@ from typing import Any
 
 from thinkact import distributed
 from thinkact.env.rollout import EpisodeRollout, play_episodes
+from thinkact.env.settings import EpisodesParams
 from thinkact.env.spec import EpisodeSpec
-from thinkact.evaluation.episode_kinds import (KEY as BY_KIND, TOOL_NEEDING, ByKind, kind_groups, kinds_json,
-                                               kinds_mlflow, summarize_kinds)
+from thinkact.evaluation.episode_kinds import (KEY as BY_KIND, KIND_METRICS, TOOL_NEEDING, ByKind, kind_groups,
+                                               kinds_json, kinds_mlflow, summarize_kinds)
 from thinkact.evaluation.report import jsonl
 from thinkact.evaluation.stats import Estimate, bootstrap_ci, paired_delta
 from thinkact.evaluation.summary import default_pairs, flatten
@@ -49,6 +53,7 @@ from thinkact.rewards import EPISODE_NAMES, build
 
 DERIVED = ("pass_k", "sampled_success", "calls_per_episode", "turns_per_episode", "invalid_call_rate")
 UNBOUNDED = frozenset({"calls_per_episode", "turns_per_episode"})  # counts, not scores in [0, 1]
+NO_FAULTS = "episode_success_no_faults"  # greedy success with the tools' faults off (only when they are on)
 RESERVED = ("deltas", "settings", BY_KIND)
 TRANSCRIPTS_DIR = Path("predictions") / "episodes"
 ModelSource = tuple[Any, Any] | Callable[[], tuple[Any, Any]]
@@ -64,9 +69,10 @@ def settings_record(params: RunParams, k: int | None = None, temperature: float 
     """How episodes are played and summarised, as metrics.json (`settings`) and run.json record it."""
     k, temperature = sampling(params, k, temperature)
     ep, ev = params.episodes, params.evaluate
-    return {"k": k, "temperature": temperature, "max_new_tokens": ep.max_new_tokens, "max_turns": ep.max_turns,
-            "max_tool_calls": ep.max_tool_calls, "batch_size": ev.batch_size, "seed": params.model.seed,
-            "bootstrap": asdict(ev.bootstrap)}
+    out = {"k": k, "temperature": temperature, "max_new_tokens": ep.max_new_tokens, "max_turns": ep.max_turns,
+           "max_tool_calls": ep.max_tool_calls, "batch_size": ev.batch_size, "seed": params.model.seed,
+           "bootstrap": asdict(ev.bootstrap)}
+    return {**out, "faults": asdict(ep.faults)} if ep.faults.on else out
 
 
 @dataclass
@@ -110,7 +116,8 @@ class EpisodeEvaluation:
 
 
 def score_rollouts(rollouts: Sequence[EpisodeRollout]) -> list[dict[str, float | None]]:
-    """The episode rewards of each rollout (by calling the registered rewards), plus calls, turns, invalid rate."""
+    """The episode rewards of each rollout (by calling the registered rewards), plus calls, turns, and the invalid
+    rate of the model's calls (injected faults are the tools', not the model's: left out)."""
     episodes = [r.spec.to_json() for r in rollouts]
     results = [json.dumps(r.result()) for r in rollouts]
     blank = [""] * len(rollouts)
@@ -120,15 +127,17 @@ def score_rollouts(rollouts: Sequence[EpisodeRollout]) -> list[dict[str, float |
         row = {name: values[i] for name, values in columns.items()}
         row["calls_per_episode"] = float(len(r.calls))
         row["turns_per_episode"] = float(r.assistant_turns)
-        row["invalid_call_rate"] = (sum(not c.valid for c in r.calls) / len(r.calls)) if r.calls else None
+        made = [c for c in r.calls if not c.faulted]
+        row["invalid_call_rate"] = (sum(not c.valid for c in made) / len(made)) if made else None
         rows.append(row)
     return rows
 
 
 def _play(model: Any, tokenizer: Any, specs: list[EpisodeSpec], params: RunParams, k: int, temperature: float,
-          label: str) -> list[EpisodeRollout]:
-    """`k` rollouts of every spec (greedy when `temperature` is 0) under params' episode settings and batch size."""
-    return play_episodes(model, tokenizer, specs, params.episodes, num_samples=k, temperature=temperature,
+          label: str, settings: EpisodesParams | None = None) -> list[EpisodeRollout]:
+    """`k` rollouts of every spec (greedy when `temperature` is 0) under params' episode settings (or `settings`)
+    and batch size."""
+    return play_episodes(model, tokenizer, specs, settings or params.episodes, num_samples=k, temperature=temperature,
                          batch_size=params.evaluate.batch_size, seed=params.model.seed, progress=label)
 
 
@@ -147,6 +156,20 @@ def _transcript(label: str, split: str, r: EpisodeRollout, row: dict[str, Any], 
             "success": row["episode_success"], "scores": row, "result": r.result(), "samples_success": samples}
 
 
+def _no_faults(model: Any, tokenizer: Any, label: str, specs: list[EpisodeSpec], params: RunParams,
+               rows: list[dict]) -> float:
+    """With the tools' faults on: the same greedy play without them, its success into `rows` (NO_FAULTS); seconds."""
+    if not params.episodes.faults.on:
+        return 0.0
+    t0 = time.perf_counter()
+    settings = params.episodes.without_faults()
+    clean = distributed.shard_map(specs, lambda part: _play(
+        model, tokenizer, part, params, 1, 0.0, f"[episodes] {label} greedy, no faults", settings))
+    for row, clean_row in zip(rows, score_rollouts(clean)):
+        row[NO_FAULTS] = clean_row["episode_success"]
+    return time.perf_counter() - t0
+
+
 def _play_split(model: Any, tokenizer: Any, label: str, split: str, specs: list[EpisodeSpec], params: RunParams,
                 k: int, temperature: float) -> tuple[list[dict], list[dict], dict[str, float]]:
     """(metric rows, transcript rows, throughput) of one model on one split."""
@@ -156,6 +179,7 @@ def _play_split(model: Any, tokenizer: Any, label: str, split: str, specs: list[
         model, tokenizer, part, params, 1, 0.0, f"[episodes] {label} / {split} greedy"))
     greedy_s = time.perf_counter() - t0
     rows = score_rollouts(greedy)
+    clean_s = _no_faults(model, tokenizer, f"{label} / {split}", specs, params, rows)
     if k > 0 and specs:
         t1 = time.perf_counter()
         samples = distributed.shard_map(specs, lambda part: _sampled(
@@ -168,13 +192,13 @@ def _play_split(model: Any, tokenizer: Any, label: str, split: str, specs: list[
         row["pass_k"] = None if ok is None else float(all(ok))
         row["sampled_success"] = None if ok is None else sum(ok) / len(ok)
     speed = {"greedy_episodes_per_second": round(len(specs) / greedy_s, 3) if greedy_s > 0 else 0.0,
-             "seconds": round(greedy_s + sampled_s, 2)}
+             "seconds": round(greedy_s + clean_s + sampled_s, 2)}
     if k > 0:
         speed["sampled_episodes_per_second"] = round(len(specs) * k / sampled_s, 3) if sampled_s > 0 else 0.0
     transcripts = [_transcript(label, split, r, row, k_succ) for r, row, k_succ in zip(greedy, rows, samples)]
     succeeded = sum(row["episode_success"] or 0 for row in rows)
     print(f"[episodes] {label} / {split}: {len(specs)} episodes, {succeeded:.0f} succeeded (greedy), "
-          f"{greedy_s + sampled_s:.1f} s", flush=True)
+          f"{greedy_s + clean_s + sampled_s:.1f} s", flush=True)
     return rows, transcripts, speed
 
 
@@ -215,13 +239,14 @@ def summarize_episodes(played: Mapping[str, Played], splits: Mapping[str, Sequen
     transcripts = {m: {sp: played[m][sp][1] for sp in split_names} for m in names}
     speed = {m: {sp: played[m][sp][2] for sp in split_names} for m in names}
     sampled = ["pass_k", "sampled_success"] if s["k"] > 0 else []
-    metrics = [EPISODE_NAMES[0], *sampled, *EPISODE_NAMES[1:], *DERIVED[2:]]  # success and pass^k first
+    clean = [NO_FAULTS] if params.episodes.faults.on else []
+    metrics = [EPISODE_NAMES[0], *clean, *sampled, *EPISODE_NAMES[1:], *DERIVED[2:]]  # success and pass^k first
     boot = params.evaluate.bootstrap.kwargs()
     summary = {m: {sp: {k: bootstrap_ci([r[k] for r in rows[m][sp]], **boot) for k in metrics}
                    for sp in split_names} for m in names}
     deltas = {f"{a}-{b}": {sp: {k: paired_delta([r[k] for r in rows[a][sp]], [r[k] for r in rows[b][sp]], **boot)
                                 for k in metrics} for sp in split_names} for a, b in pairs}
-    by_kind, kind_deltas = summarize_kinds(specs, rows, pairs, boot)
+    by_kind, kind_deltas = summarize_kinds(specs, rows, pairs, boot, (*KIND_METRICS, *clean))
     return EpisodeEvaluation(names, split_names, metrics, s, specs, rows, transcripts, summary, deltas, speed,
                              by_kind, kind_deltas)
 
@@ -260,7 +285,8 @@ def write_transcripts(ev: EpisodeEvaluation, out_dir: str | Path) -> Path:
 
 
 # -- Markdown ------------------------------------------------------------------------------------------------
-LABELS = {"episode_success": "success", "pass_k": "pass^k", "sampled_success": "sampled success",
+LABELS = {"episode_success": "success", NO_FAULTS: "success (no faults)", "pass_k": "pass^k",
+          "sampled_success": "sampled success",
           "episode_call_recall": "call recall", "episode_call_precision": "call precision",
           "episode_answer_facts": "facts stated", "episode_valid_calls": "valid calls",
           "episode_turns": "turn budget used", "calls_per_episode": "calls/episode",
@@ -337,6 +363,15 @@ def _kind_table(ev: EpisodeEvaluation, split: str) -> list[str]:
     return [*lines, ""]
 
 
+def _faults_note(settings: dict[str, Any]) -> str:
+    f = settings.get("faults")
+    if not f:
+        return ""
+    return (f" Tool faults on (per call: transient {f['transient']:g}, rate limit {f['rate_limit']:g}, validation "
+            f"{f['validation']:g}; seed {f['seed']}): every figure is with them; success (no faults) is the same "
+            "greedy play without them.")
+
+
 def render_episode_markdown(ev: EpisodeEvaluation, title: str = "Agent episodes", level: int = 2) -> str:
     """A report section: per split a table (models x metrics, mean ± CI), the paired deltas, success by kind
     (tool-needing: every kind but no_tool), and one succeeded and one failed greedy transcript (from the last model
@@ -348,7 +383,7 @@ def render_episode_markdown(ev: EpisodeEvaluation, title: str = "Agent episodes"
              f"{s['max_tool_calls']} tool calls, {s['max_new_tokens']} new tokens a turn. Cells: mean ± the larger "
              f"side of the {boot['confidence']:.0%} {boot['method']} bootstrap CI over episodes; scores in %, "
              "calls and turns per episode as counts. Success by kind: the kind's episodes in brackets; tool-needing "
-             "pools every kind but no_tool.", ""]
+             "pools every kind but no_tool." + _faults_note(s), ""]
     for split in ev.splits:
         lines += [f"{h}# {split} ({len(ev.specs[split])} episodes)", "",
                   _row(["model", *(LABELS.get(k, k) for k in ev.metrics), "episodes/s"]),

@@ -10,6 +10,7 @@ overall figures, with the same bootstrap settings, on the episodes of that kind:
 Layout: metrics.json's `episodes` gets one key, `by_kind`, that repeats the layout around it one level deeper,
 
     episodes.by_kind.<model>.<split>.<kind>        {episode_success, episode_success_ci, episode_success_n}
+                                                   (+ episode_success_no_faults… when the tools' faults are on)
     episodes.by_kind.deltas.<a-b>.<split>.<kind>   the same, for a − b
 
 so what reads `episodes.<model>.<split>` reads `episodes.by_kind.<model>.<split>.<kind>` the same way (the
@@ -57,18 +58,19 @@ def kind_groups(specs: Sequence[EpisodeSpec]) -> dict[str, list[int]]:
 
 
 def summarize_kinds(specs: Mapping[str, Sequence[EpisodeSpec]], rows: Rows, pairs: Sequence[tuple[str, str]],
-                    boot: Mapping[str, Any]) -> tuple[ByKind, ByKind]:
+                    boot: Mapping[str, Any], metrics: Sequence[str] = KIND_METRICS) -> tuple[ByKind, ByKind]:
     """(model -> split -> group -> metric -> estimate, "a-b" -> split -> group -> metric -> a − b) over each group's
-    episodes: `bootstrap_ci` and `paired_delta` with the bootstrap settings `boot` (BootstrapParams.kwargs())."""
+    episodes: `bootstrap_ci` and `paired_delta` with the bootstrap settings `boot` (BootstrapParams.kwargs()), for
+    `metrics` (KIND_METRICS; the episode evaluation adds episode_success_no_faults when the tools' faults are on)."""
     groups = {sp: kind_groups(list(s)) for sp, s in specs.items()}
 
     def column(model: str, split: str, idx: list[int], metric: str) -> list[float | None]:
         return [rows[model][split][i].get(metric) for i in idx]
 
-    summary = {m: {sp: {g: {k: bootstrap_ci(column(m, sp, idx, k), **boot) for k in KIND_METRICS}
+    summary = {m: {sp: {g: {k: bootstrap_ci(column(m, sp, idx, k), **boot) for k in metrics}
                         for g, idx in groups[sp].items()} for sp in specs} for m in rows}
     deltas = {f"{a}-{b}": {sp: {g: {k: paired_delta(column(a, sp, idx, k), column(b, sp, idx, k), **boot)
-                                    for k in KIND_METRICS} for g, idx in groups[sp].items()} for sp in specs}
+                                    for k in metrics} for g, idx in groups[sp].items()} for sp in specs}
               for a, b in pairs}
     return summary, deltas
 

@@ -15,6 +15,11 @@ A made call left unmatched is extra; an extra call is state-changing when the ca
 (a `state_changing` attribute of thinkact.world.catalog.ToolDef, if the catalog has one) or, failing that, when
 its name's first word is one of `CHANGING_VERBS` (cancel_order, book_hotel, transfer_funds, …). A fact is stated
 when its normalised text (compare.normalize_string) is a substring of the normalised final answer.
+
+Injected tool faults (params.yaml `episodes.faults`, thinkact.env.faults) are the world's, not the model's: a
+faulted call is not among the calls the rewards count (`Played.calls` leaves it out), so it costs neither precision
+nor valid calls, and never matches a gold call (it did not run: the model must send it again). It still counts as
+a call attempt where no tool is needed, and its turn counts in `episode_turns` (a retry costs a turn).
 """
 from __future__ import annotations
 
@@ -80,7 +85,7 @@ def _success(gold: Gold, played: Played) -> float:
     changed = any(played.calls[i][2] and state_changing(played.calls[i][0]) for i in extra)
     facts = facts_stated(played.final_answer, gold)
     answered = bool(played.final_answer and played.final_answer.strip())
-    needless = not gold.calls and bool(played.calls)  # an episode that needs no tool: any call attempt fails it
+    needless = not gold.calls and bool(played.calls or played.faulted)  # no tool needed: any call attempt fails it
     ok = played.ended and answered and hits == len(gold.calls) and not changed and not needless
     return float(ok and facts in (None, 1.0))
 

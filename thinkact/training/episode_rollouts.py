@@ -9,7 +9,9 @@ through `ToolEnvironment` (schema-checked; a bad call comes back as an error res
 the simulated user answer questions. TRL gets the token streams with `env_mask` (tool results and user replies are
 0, so they never carry loss: TRL multiplies its loss mask by it) and forwards `episode_result` to the episode
 rewards (thinkact.rewards.episode_rewards). `tools/call_frequency` (calls per episode) and `tools/failure_frequency`
-(invalid calls per call) are logged under TRL's own names.
+(the model's invalid calls per call) are logged under TRL's own names. The tools fail as `episodes.faults` says,
+the very faults evaluation meets (thinkact.env.faults: drawn per episode and call); with any fault rate above 0,
+`tools/fault_frequency` (injected faults per call) is logged too, and faults are not in failure_frequency.
 
     rows = episode_rows(specs, tokenizer)                      # the GRPO data set: prompt, episode, id
     rollout = EpisodeRollouts(specs, rows, params.episodes)    # GRPOTrainer(..., rollout_func=rollout)
@@ -55,10 +57,14 @@ class EpisodeRollouts:
             top_p=args.top_p, top_k=args.top_k or 0, batch_size=len(prompts), seed=seed,
             max_completion_tokens=args.max_completion_length)
         calls = sum(len(r.calls) for r in rollouts)
-        failed = sum(c.error is not None for r in rollouts for c in r.calls)
-        counts = trainer.accelerator.gather(torch.tensor([calls, failed, len(rollouts)], device=trainer.accelerator.device))
-        calls, failed, episodes = counts.view(-1, 3).sum(0).tolist()
+        failed = sum(not c.valid and not c.faulted for r in rollouts for c in r.calls)
+        faulted = sum(c.faulted for r in rollouts for c in r.calls)
+        counts = trainer.accelerator.gather(torch.tensor([calls, failed, faulted, len(rollouts)],
+                                                         device=trainer.accelerator.device))
+        calls, failed, faulted, episodes = counts.view(-1, 4).sum(0).tolist()
         metrics = trainer._metrics["train" if model.training else "eval"]  # TRL's per-step metric buffer
         metrics["tools/call_frequency"].append(calls / max(episodes, 1))
         metrics["tools/failure_frequency"].append(failed / calls if calls else 0.0)
+        if settings.faults.on:
+            metrics["tools/fault_frequency"].append(faulted / calls if calls else 0.0)
         return trl_output(rollouts)
