@@ -2,8 +2,9 @@
 
 `metrics.json` keeps every metric with its interval as a list (what tools read). DVC drops lists and shows one row
 per metrics file with one column per key, so dvc.yaml declares this folder as the evaluate stage's metrics
-instead: one small file per figure and model — `exact_<model>.json` (tool_call_exact: the call or answer matches
-exactly) and `episodes_<model>.json` (agent-episode success, greedy) — and per compared pair the paired delta in
+instead: one small file per figure and model — `exact_<model>.json` (tool_call_exact: the calls match the target
+exactly, names and every argument; scored on the rows whose target is a call, answer and clarify rows have none)
+and `episodes_<model>.json` (agent-episode success, greedy) — and per compared pair the paired delta in
 percentage points (`exact_grpo-sft.json`, ...). Each file holds the splits as keys, each interval as `<split>_lo` /
 `<split>_hi` scalars, so a table has a row per model and nine columns (three more per BFCL category of
 `evaluate.bfcl`: its split `bfcl_<category>`, an external benchmark outside the promotion gate):
