@@ -36,8 +36,8 @@ from thinkact.config import load_params
 # docs/experiments.md "Test suite time"); then the other modules with slow tests, then the rest, in file order.
 # A module renamed or missing here only runs later; nothing is skipped.
 LONGEST_FIRST = ["test_flows.py", "test_distributed.py", "test_real_model.py", "test_reliability_tracking.py",
-                 "test_servers.py", "test_validate.py", "test_models.py", "test_sft.py", "test_grpo.py", "test_profiles.py",
-                 "test_params_fuzz.py", "test_profile_gpu_qwen3.py", "test_gpu_check.py", "test_serve_chat.py",
+                 "test_servers.py", "test_validate.py", "test_models.py", "test_sft.py", "test_grpo.py",
+                 "test_profiles.py", "test_params_fuzz.py", "test_profile_gpu_qwen3.py", "test_gpu_check.py", "test_serve_chat.py",
                  "test_lineage.py", "test_evaluate_stage.py", "test_episode_stage.py", "test_rollout.py"]
 
 
