@@ -21,20 +21,13 @@ from pathlib import Path
 import pytest
 
 from conftest import new_mlflow_store, write_params
+from test_reliability_inputs import good_line
 from thinkact.project import PROJECT_ROOT
 from thinkact.config import load_params
 from thinkact.contract import Example, read_jsonl
 from thinkact.errors import ThinkactError
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def _good_line() -> dict:
-    return {"id": "ex-1", "domain": "orders", "split": "test_id",
-            "tools": [{"type": "function", "function": {"name": "get_order", "parameters": {
-                "type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}}}],
-            "messages": [{"role": "user", "content": "Where is ORD-1?"}],
-            "target": {"tool_calls": [{"name": "get_order", "arguments": {"order_id": "ORD-1"}}]}}
 
 
 # ------------------------------------------------------------------------------------ 6. a corrupt model folder
@@ -278,7 +271,7 @@ def test_evaluate_output_file_that_is_a_folder_fails_before_any_model_loads(tmp_
     out = tmp_path / "eval"
     (out / "metrics.json").mkdir(parents=True)
     with pytest.raises(ThinkactError, match=r"metrics.json: is a folder"):
-        run_evaluation(params, {"m": "no/such-model"}, {"test_id": [Example.from_dict(_good_line())]}, out)
+        run_evaluation(params, {"m": "no/such-model"}, {"test_id": [Example.from_dict(good_line())]}, out)
 
 
 # ------------------------------------------------------------------------------------------- 7. the stage lock

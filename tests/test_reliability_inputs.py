@@ -14,7 +14,8 @@ DEEP = "[" * 100_000 + "]" * 100_000  # RecursionError in json.loads
 MID = "[" * 70 + "]" * 70            # parses, but deeper than contract.MAX_DEPTH
 
 
-def _good_line() -> dict:
+def good_line() -> dict:
+    """One valid per-turn example (a call of get_order), the base every malformed-input case changes."""
     return {"id": "ex-1", "domain": "orders", "split": "test_id",
             "tools": [{"type": "function", "function": {"name": "get_order", "parameters": {
                 "type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}}}],
@@ -34,7 +35,7 @@ def _good_line() -> dict:
 def test_validate_refuses_deep_nesting_nan_and_surrogates_naming_file_and_line(tmp_path, bad, words):
     from thinkact.validation.rows import read_rows
 
-    good = json.dumps(_good_line())
+    good = json.dumps(good_line())
     path = tmp_path / "data.jsonl"
     path.write_text(good + "\n" + good[:-1] + f', "source": {{"x": {bad}}}}}\n', encoding="utf-8")
     rows = read_rows(path)
@@ -55,7 +56,7 @@ def test_validate_fails_on_an_empty_or_blank_file_naming_it(tmp_path, content):
     episodes = tmp_path / "episodes"  # an episode file of a data folder too
     episodes.mkdir()
     (episodes / "test_id.jsonl").write_text(content)
-    (tmp_path / "train.jsonl").write_text(json.dumps(_good_line()).replace('"test_id"', '"train"') + "\n")
+    (tmp_path / "train.jsonl").write_text(json.dumps(good_line()).replace('"test_id"', '"train"') + "\n")
     report = validate(tmp_path, shape=False)
     assert not report.success and "episodes/test_id.jsonl: no examples" in report.summary()
 
@@ -64,7 +65,7 @@ def test_score_refuses_a_deeply_nested_prediction_line_and_scores_a_deep_complet
     from thinkact.evaluation.score import score_file
 
     data = tmp_path / "data.jsonl"
-    data.write_text(json.dumps(_good_line()) + "\n")
+    data.write_text(json.dumps(good_line()) + "\n")
     preds = tmp_path / "preds.jsonl"
     preds.write_text(f'{{"id": "ex-1", "completion": "x", "extra": {DEEP}}}\n')
     with pytest.raises(DataError, match=r"preds.jsonl:1: nested more than 64 levels"):
@@ -109,8 +110,8 @@ def test_openai_import_refuses_deep_nan_and_surrogates_naming_line_and_field(tmp
     (lambda d: d["target"]["tool_calls"][0]["arguments"].update(order_id=json.loads(MID)), None, "nested more than"),
 ])
 def test_write_jsonl_refuses_what_could_not_be_read_back_naming_the_row(tmp_path, change, field, words):
-    good = _good_line()
-    bad = _good_line()
+    good = good_line()
+    bad = good_line()
     change(bad)
     out = tmp_path / "out.jsonl"
     with pytest.raises(DataError) as err:
