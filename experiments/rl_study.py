@@ -2,7 +2,8 @@
 never on the test splits — with paired 95 % intervals, so the team can pick the default recipe.
 
 Every arm (experiments/rl_study_arms.py: `sft`, `sft_more`, `grpo_lr0`, `grpo`, `grpo_band`, `grpo_dynamic`,
-`grpo_init_step`, `grpo_all`, each a params overlay and a one-line why) runs the real stages as
+`grpo_init_step`, `grpo_all`, the episode arms `grpo_ep`, `grpo_ep_success`, `grpo_ep_band`, the faulty world's
+`sft_faults` and `grpo_ep_faults`, and `sft_more_ep`; each a params overlay and a one-line why) runs the real stages as
 `python -m tasks.<stage>` with THINKACT_PARAMS (MLflow off) in its own outputs folder `<work>/<arm>/outputs`:
 `sft` trains the baseline once (keeping its step at --init-step for `sft@step`) and evaluates base and sft; a GRPO
 arm links `<work>/sft/outputs/sft`, trains grpo and evaluates grpo alone; `sft_more` retrains SFT with as many
@@ -132,14 +133,14 @@ def prepare(arm: Arm, raw: dict, work: Path, records: dict[str, dict], smoke: bo
     shutil.rmtree(folder, ignore_errors=True)  # an unfinished arm starts over: honest seconds, no stale checkpoint
     outputs = folder / "outputs"
     outputs.mkdir(parents=True)
-    if arm.trains == "grpo":
+    if arm.trains in ("grpo", "none"):
         shared = work / "sft" / "outputs" / "sft"
         if not (shared / "model" / "config.json").is_file():
             raise SystemExit(f"[study] {arm.name}: {shared}/model is gone (the --work folder was cleared?); redo "
                              "the baseline with --force sft, then the arms after it")
         (outputs / "sft").symlink_to(shared, target_is_directory=True)
     over = arm_overlay(arm, raw, records, smoke)
-    full = arm_raw(raw, over, outputs, ["base", "sft"] if arm.name == "sft" else [arm.trains])
+    full = arm_raw(raw, over, outputs, ["base", "sft"] if arm.name == "sft" else [evaluated(arm)])
     params = params_from_raw(full, f"experiments/rl_study.py, arm {arm.name}")  # a bad overlay fails here
     (folder / "params.yaml").write_text(yaml.safe_dump(full, sort_keys=False), encoding="utf-8")
     return folder, over, params
@@ -149,16 +150,18 @@ def run_arm(arm: Arm, raw: dict, work: Path, records: dict[str, dict], smoke: bo
     """Train and evaluate one arm, then pair it with its reference; its record."""
     folder, over, params = prepare(arm, raw, work, records, smoke)
     print(f"[study] {arm.name}: {arm.why}; overlay {json.dumps(over)}", flush=True)
-    seconds = {arm.trains: run_stage(arm.name, arm.trains, folder / "params.yaml")}
+    seconds = {} if arm.trains == "none" else {arm.trains: run_stage(arm.name, arm.trains, folder / "params.yaml")}
     seconds["evaluate"] = run_stage(arm.name, "evaluate", folder / "params.yaml")
     outputs = folder / "outputs"
-    train = json.loads((outputs / arm.trains / "metrics.json").read_text(encoding="utf-8"))
+    train = {} if arm.trains == "none" else \
+        json.loads((outputs / arm.trains / "metrics.json").read_text(encoding="utf-8"))
     ref_model, ref_eval = ("base", outputs / "evaluate") if arm.name == "sft" else \
-        ("sft", work / "sft" / "outputs" / "evaluate")
+        ("sft", work / arm.ref / "outputs" / "evaluate")
     t0 = time.perf_counter()
-    figs = figures(params, outputs / "evaluate", arm.trains, ref_eval, ref_model)
+    figs = figures(params, outputs / "evaluate", evaluated(arm), ref_eval, ref_model)
     seconds["figures"] = round(time.perf_counter() - t0, 1)
-    record = {"arm": arm.name, "why": arm.why, "trains": arm.trains, "vs": ref_model, "overlay": over,
+    vs = "base" if arm.name == "sft" else arm.ref
+    record = {"arm": arm.name, "why": arm.why, "trains": arm.trains, "vs": vs, "overlay": over,
               "smoke": smoke, "dev": raw["dev"], "git": git_state(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                                                 time.gmtime()),
               "sft_finished": None if arm.name == "sft" else records["sft"]["finished"],
@@ -166,9 +169,14 @@ def run_arm(arm: Arm, raw: dict, work: Path, records: dict[str, dict], smoke: bo
     if arm.trains == "grpo":
         record["grpo"] = {**{k: train.get(k) for k in GRPO_KEYS}, "difficulty": train.get("difficulty"),
                           "entropy": None}  # TRL's entropy is not in the stage's metrics.json (MLflow only)
-    if arm.name == "sft_more":
-        record["matched"] = matched_steps(records["sft"], records["grpo"])
+    if arm.match:
+        record["matched"] = {"arm": arm.match, **matched_steps(records["sft"], records[arm.match])}
     return record
+
+
+def evaluated(arm: Arm) -> str:
+    """The model an arm's evaluate stage plays: the one it trains, or sft for an arm that trains none."""
+    return "sft" if arm.trains == "none" else arm.trains
 
 
 def read_records(results: Path) -> dict[str, dict]:
@@ -225,10 +233,12 @@ def report(records: dict[str, dict]) -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "Means on dev (%, arm vs its reference):", ""]
     lines += [f"- {name} vs {r['vs']}: {_means(r['figures'])}" for name, r in records.items()]
-    if "sft_more" in records:
-        m = records["sft_more"].get("matched", {})
-        lines += ["", f"sft_more: {m.get('sft_steps')} + {m.get('extra_steps')} SFT steps (the grpo arm's "
-                      f"{m.get('grpo_seconds')} s of training at {m.get('sft_seconds_per_step')} s per SFT step)."]
+    for name, r in records.items():
+        if "matched" in r:
+            m = r["matched"]
+            lines += ["", f"{name}: {m.get('sft_steps')} + {m.get('extra_steps')} SFT steps (the "
+                          f"{m.get('arm', 'grpo')} arm's {m.get('grpo_seconds')} s of training at "
+                          f"{m.get('sft_seconds_per_step')} s per SFT step)."]
     return "\n".join(lines) + "\n"
 
 

@@ -3,7 +3,9 @@
 An arm is a params overlay on the study's base params (the repo's params.yaml + the dev cut + the study's paths and
 evaluation settings: `base_raw`) and the stage it trains. `sft` is trained once and evaluated with the base model;
 every other arm is compared with it, paired on the same dev rows and episodes. The GRPO arms start from `sft`'s
-model (their outputs folder links `<work>/sft/outputs/sft`); `sft_more` trains an SFT model of its own.
+model (their outputs folder links `<work>/sft/outputs/sft`); `sft_more` and `sft_more_ep` train SFT models of their
+own (compute-matched to `grpo` and to `grpo_ep`). `sft_faults` trains nothing: it plays the sft model's dev episodes
+in the faulty world (`episodes.faults`: FAULTS), the reference of the arms that train and play in that world.
 
     from rl_study_arms import ARMS, arm_overlay, base_raw
 """
@@ -19,15 +21,34 @@ import yaml
 INIT = "sft@<init>"                # grpo.init placeholder: the kept SFT step (--init-step)
 BAND = {"band": [0.25, 0.75]}      # the band of docs/experiments.md, "GRPO difficulty pre-pass"
 DYNAMIC = {"max_rounds": 2}        # DynamicSamplingParams' default number of refill rounds
+# The faulty world (params.yaml `episodes.faults`): a tenth of good calls get a retryable 503, a twentieth a 429, a
+# twentieth a validation error naming a field; the same in GRPO's episodes and in evaluation.
+FAULTS = {"episodes": {"faults": {"transient": 0.1, "rate_limit": 0.05, "validation": 0.05, "seed": 0}}}
+# GRPO on whole episodes (grpo.mode: episodes): the episode rewards (success, with partial credit for the gold calls
+# made, the facts stated and valid calls: item 4, docs/rewards.md), whole episodes up to 640 tokens, the learning rate
+# of docs/experiments.md "GRPO on agent episodes" (1e-4: 1e-3 collapsed, 3e-4 drifted down over 240 steps), 120
+# steps (4 episodes a step: about one pass over the 540 train episodes left after the dev cut).
+EP_REWARDS = ["episode_success", "episode_call_recall", "episode_answer_facts", "episode_valid_calls"]
+EPISODES = {"grpo": {"mode": "episodes", "rewards": EP_REWARDS, "reward_options": {},
+                     "trainer": {"reward_weights": [1.0, 0.5, 0.5, 0.2], "max_completion_length": 640,
+                                 "max_steps": 120, "learning_rate": 1.0e-4}}}
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """thinkact.profiles.merge: mappings merged key by key, lists and values replaced."""
+    from thinkact.profiles import merge as merge_raw
+    return merge_raw(base, over)
 
 
 @dataclass(frozen=True)
 class Arm:
     name: str
-    trains: str                    # the stage the arm trains: sft or grpo
+    trains: str                    # the stage the arm trains: sft, grpo, or none (it evaluates the sft model)
     why: str
     overlay: dict[str, Any] = field(default_factory=dict)
     needs: tuple[str, ...] = ("sft",)   # arms whose records this one needs first
+    ref: str = "sft"               # the arm whose evaluation this one is paired with (its model: `sft`, or base)
+    match: str | None = None       # an SFT control: the GRPO arm whose training seconds its extra steps cost
 
 
 ARMS = (
@@ -37,7 +58,7 @@ ARMS = (
         {"grpo": {"trainer": {"learning_rate": 0.0}}}),
     Arm("grpo", "grpo", "the default recipe of params.yaml"),
     Arm("sft_more", "sft", "compute-matched control: SFT retrained with extra steps costing the grpo arm's "
-        "training seconds", {"sft": {"keep_steps": []}}, needs=("sft", "grpo")),
+        "training seconds", {"sft": {"keep_steps": []}}, needs=("sft", "grpo"), match="grpo"),
     Arm("grpo_band", "grpo", "grpo.difficulty band [0.25, 0.75]: train only on prompts with reward spread",
         {"grpo": {"difficulty": BAND}}),
     Arm("grpo_dynamic", "grpo", "grpo.dynamic_sampling: refill zero-spread groups from up to 2 more rounds",
@@ -46,6 +67,19 @@ ARMS = (
         {"grpo": {"init": INIT}}),
     Arm("grpo_all", "grpo", "band + dynamic sampling + the earlier SFT step together",
         {"grpo": {"difficulty": BAND, "dynamic_sampling": DYNAMIC, "init": INIT}}),
+    Arm("grpo_ep", "grpo", "GRPO on whole episodes, tools running (grpo.mode: episodes), episode rewards with "
+        "partial credit", EPISODES),
+    Arm("grpo_ep_success", "grpo", "as grpo_ep with the outcome reward alone (episode_success): what the partial "
+        "credit of item 4 adds", merge(EPISODES, {"grpo": {"rewards": ["episode_success"],
+                                                                  "trainer": {"reward_weights": [1.0]}}})),
+    Arm("grpo_ep_band", "grpo", "grpo_ep on the train episodes whose pass rate is in [0.25, 0.75]",
+        merge(EPISODES, {"grpo": {"difficulty": BAND}})),
+    Arm("sft_faults", "none", "no training: the sft model plays the dev episodes in the faulty world (FAULTS) - "
+        "what faults cost it, and the reference of the faulty-world arms", FAULTS),
+    Arm("grpo_ep_faults", "grpo", "grpo_ep trained and evaluated in the faulty world, paired with sft_faults",
+        merge(EPISODES, FAULTS), needs=("sft", "sft_faults"), ref="sft_faults"),
+    Arm("sft_more_ep", "sft", "compute-matched control of grpo_ep: SFT retrained with extra steps costing its "
+        "training seconds", {"sft": {"keep_steps": []}}, needs=("sft", "grpo_ep"), match="grpo_ep"),
 )
 BY_NAME = {arm.name: arm for arm in ARMS}
 
@@ -54,12 +88,6 @@ BY_NAME = {arm.name: arm for arm in ARMS}
 # [0.25, 0.75] with groups of 2, and the smoke proves the plumbing, not the recipe.
 SMOKE = {"dev": {"examples": 16, "episodes": 10}, "evaluate": {"max_examples": 0, "episodes": {"max_examples": 0}}}
 SMOKE_BAND = {"band": [0.0, 1.0]}
-
-
-def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """thinkact.profiles.merge: mappings merged key by key, lists and values replaced."""
-    from thinkact.profiles import merge as merge_raw
-    return merge_raw(base, over)
 
 
 def base_raw(root: Path, *, smoke: bool, dev_examples: int | None, dev_episodes: int | None, episode_k: int,
@@ -100,15 +128,17 @@ def matched_steps(sft: dict[str, Any], grpo: dict[str, Any]) -> dict[str, Any]:
 
 def arm_overlay(arm: Arm, raw: dict[str, Any], records: dict[str, dict], smoke: bool) -> dict[str, Any]:
     """The arm's overlay, resolved: the init placeholder -> sft@<kept step>, sft_more's matched step count, the
-    smoke's wide band."""
+    smoke's wide band and step count."""
     over = copy.deepcopy(arm.overlay)
     grpo = over.get("grpo", {})
     if grpo.get("init") == INIT:
         grpo["init"] = f"sft@{init_step(raw)}"
     if smoke and "difficulty" in grpo:
         grpo["difficulty"] = SMOKE_BAND
-    if arm.name == "sft_more":
-        match = matched_steps(records["sft"], records["grpo"])
+    if smoke:  # the quick profile's step count, whatever the arm's recipe says
+        grpo.get("trainer", {}).pop("max_steps", None)
+    if arm.match:
+        match = matched_steps(records["sft"], records[arm.match])
         over = merge(over, {"sft": {"trainer": {"max_steps": match["max_steps"]}}})
     return over
 
