@@ -51,7 +51,7 @@ WORK, SMOKE_WORK = Path("/tmp/thinkact-study"), Path("/tmp/thinkact-study-smoke"
 PREFIX = "rl_study_"
 GROUPS = ("single", "chain", "parallel", "clarify", "no_tool", "tool_needing")  # episode_kinds.GROUPS
 GRPO_KEYS = ("steps", "examples", "seconds_per_step", "reward_first", "reward_last", "zero_spread_first",
-             "zero_spread_last")
+             "zero_spread_last", "entropy_first", "entropy_last")
 
 
 def git_state() -> dict[str, Any]:
@@ -167,8 +167,7 @@ def run_arm(arm: Arm, raw: dict, work: Path, records: dict[str, dict], smoke: bo
               "sft_finished": None if arm.name == "sft" else records["sft"]["finished"],
               "figures": figs, "train": train, "seconds": seconds, "work": str(folder)}
     if arm.trains == "grpo":
-        record["grpo"] = {**{k: train.get(k) for k in GRPO_KEYS}, "difficulty": train.get("difficulty"),
-                          "entropy": None}  # TRL's entropy is not in the stage's metrics.json (MLflow only)
+        record["grpo"] = {**{k: train.get(k) for k in GRPO_KEYS}, "difficulty": train.get("difficulty")}
     if arm.match:
         record["matched"] = {"arm": arm.match, **matched_steps(records["sft"], records[arm.match])}
     return record

@@ -88,6 +88,7 @@ def test_prepass_filters_to_the_band_and_every_trained_group_has_spread(fixed_po
     assert summary["candidates"] == 15 and summary["kept"] == 9 and summary["seconds"] > 0
     assert summary["pass_rates"] == {"0.00": 3, "0.25": 3, "0.50": 3, "0.75": 3, "1.00": 3}
     assert metrics["zero_spread_first"] == metrics["zero_spread_last"] == 0.0  # every group in the band has spread
+    assert all(isinstance(metrics[k], float) and metrics[k] >= 0 for k in ("entropy_first", "entropy_last"))
     assert "difficulty: 9 of 15 prompts" in capsys.readouterr().out
     client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
     (found,) = client.search_runs([client.get_experiment_by_name("thinkact").experiment_id])

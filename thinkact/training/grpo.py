@@ -56,6 +56,7 @@ SECTION = "grpo.trainer"
 SAMPLES = "samples"  # <out>/samples: completions with their rewards every grpo.sample_every steps (a DVC out)
 EDGE_SHARE = 0.1  # reward_first / reward_last: mean total reward over the first / last 10 % of steps
 ZERO_SPREAD = "frac_reward_zero_std"  # TRL's share of a step's groups whose rewards are all equal (no gradient)
+ENTROPY = "entropy"  # TRL's mean token entropy of a step's completions (near 0: every sample the same)
 
 
 def grpo_rows(examples: Sequence[Example], tokenizer: Any) -> list[dict[str, Any]]:
@@ -111,6 +112,8 @@ class GrpoResult:
     rewards_last: dict[str, float]
     zero_spread_first: float | None = None  # share of zero-spread groups (TRL's frac_reward_zero_std), first 10 %
     zero_spread_last: float | None = None   # ... and last 10 % of steps: near 1, GRPO has nothing left to learn
+    entropy_first: float | None = None      # mean token entropy of the completions (TRL's `entropy`), first 10 %
+    entropy_last: float | None = None       # ... and last 10 % of steps: near 0, the policy samples one answer
     difficulty: dict[str, Any] | None = None  # the grpo.difficulty pre-pass (thinkact.training.difficulty); None: off
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,10 +134,15 @@ def reward_history(log_history: Sequence[dict[str, Any]], names: Sequence[str]) 
     return rows
 
 
-def _zero_spread(log_history: Sequence[dict[str, Any]]) -> dict[str, float | None]:
-    rows = [{ZERO_SPREAD: e[ZERO_SPREAD]} for e in log_history if ZERO_SPREAD in e]
-    return {"zero_spread_first": _edge_mean(rows, ZERO_SPREAD, last=False),
-            "zero_spread_last": _edge_mean(rows, ZERO_SPREAD, last=True)}
+def _diagnostics(log_history: Sequence[dict[str, Any]]) -> dict[str, float | None]:
+    """Why GRPO learns or not, over the first and last 10 % of steps: the share of zero-spread groups and the
+    completions' mean token entropy (TRL's `frac_reward_zero_std` and `entropy`)."""
+    out: dict[str, float | None] = {}
+    for name, key in (("zero_spread", ZERO_SPREAD), ("entropy", ENTROPY)):
+        rows = [{key: e[key]} for e in log_history if isinstance(e.get(key), (int, float))]
+        out[f"{name}_first"] = _edge_mean(rows, key, last=False)
+        out[f"{name}_last"] = _edge_mean(rows, key, last=True)
+    return out
 
 
 def _edge_mean(rows: Sequence[dict[str, float]], key: str, last: bool) -> float | None:
@@ -262,7 +270,7 @@ def train_grpo(params: RunParams, train: Sequence[Example] | Sequence[EpisodeSpe
                         reward_first=_edge_mean(history, "reward", last=False),
                         reward_last=_edge_mean(history, "reward", last=True),
                         rewards_last={n: v for n in names if (v := _edge_mean(history, n, last=True)) is not None},
-                        **_zero_spread(trainer.state.log_history), difficulty=chosen)
+                        **_diagnostics(trainer.state.log_history), difficulty=chosen)
     save_final(trainer, tokenizer, out_dir / "model", {
         "stage": STAGE, "mode": params.grpo.mode, "base": params.model.base, "init": params.grpo.init,
         "start": str(start_dir) if start_dir else params.model.base,
