@@ -294,8 +294,10 @@ def run_arms(args: argparse.Namespace) -> None:
     args.results.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     for arm in ARMS:
-        if arm.name not in selected or (arm.name in records and not forced & {arm.name, "all"}):
-            continue
+        fresh = {k: r for k, r in read_records(args.results).items() if r["dev"] == raw["dev"]}
+        records.update(fresh)
+        if arm.name not in selected or (arm.name in fresh and not forced & {arm.name, "all"}):
+            continue  # (re-read before each arm: another runner on other arms may have finished one meanwhile)
         missing = [n for n in arm.needs if n not in records]
         if missing:
             raise SystemExit(f"[study] {arm.name} needs the arm(s) {', '.join(missing)} first (add them to --arms)")
