@@ -160,8 +160,8 @@ class Summary:
         store = f"MLFLOW_TRACKING_URI={uri} " if uri and not uri.startswith(("http://", "https://")) else ""
         out += ["Next:",
                 f"- talk to the {alias}: `thinkact chat --model {model}`",
-                f"- serve it (from the project root): `{store}mlflow models serve -m {model} --env-manager local "
-                "-p 5001`",
+                f"- serve it over the OpenAI API: `thinkact serve --model {model}`; or MLflow's `/invocations` (from "
+                f"the project root): `{store}mlflow models serve -m {model} --env-manager local -p 5001`",
                 f"- the full tables and figures: `{self.outputs}/evaluate/report.md`, "
                 f"`{self.outputs}/evaluate/plots/index.html`, `dvc metrics show {self.outputs}/evaluate/headline`"]
         return out

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from thinkact.cli.helptext import CONTEXT, Command, Group, version_callback
 from thinkact.cli.profile import profile_app
+from thinkact.cli.serve import serve
 from thinkact.errors import ThinkactError
 from thinkact.quiet import quiet
 
@@ -356,6 +357,9 @@ def _answer_once(loaded: Any, tokenizer: Any, message: str, tool_list: list, cal
         print(json.dumps({**turn, "model": info}, ensure_ascii=False))
     else:
         chat_mod.show(out, turn)
+
+
+app.command("serve", cls=Command)(serve)  # thinkact/cli/serve.py: the model behind the OpenAI API
 
 
 def main() -> None:
