@@ -3,7 +3,8 @@ never on the test splits — with paired 95 % intervals, so the team can pick th
 
 Every arm (experiments/rl_study_arms.py: `sft`, `sft_more`, `grpo_lr0`, `grpo`, `grpo_band`, `grpo_dynamic`,
 `grpo_init_step`, `grpo_all`, the episode arms `grpo_ep`, `grpo_ep_success`, `grpo_ep_band`, the faulty world's
-`sft_faults` and `grpo_ep_faults`, and `sft_more_ep`; each a params overlay and a one-line why) runs the real stages as
+`sft_faults` and `grpo_ep_faults`, `grpo_ep_more` and `grpo_ep_band_more` (from sft_more's model), and
+`sft_more_ep`; each a params overlay and a one-line why) runs the real stages as
 `python -m tasks.<stage>` with THINKACT_PARAMS (MLflow off) in its own outputs folder `<work>/<arm>/outputs`:
 `sft` trains the baseline once (keeping its step at --init-step for `sft@step`) and evaluates base and sft; a GRPO
 arm links `<work>/sft/outputs/sft`, trains grpo and evaluates grpo alone; `sft_more` retrains SFT with as many
@@ -134,10 +135,10 @@ def prepare(arm: Arm, raw: dict, work: Path, records: dict[str, dict], smoke: bo
     outputs = folder / "outputs"
     outputs.mkdir(parents=True)
     if arm.trains in ("grpo", "none"):
-        shared = work / "sft" / "outputs" / "sft"
+        shared = work / arm.start / "outputs" / "sft"
         if not (shared / "model" / "config.json").is_file():
             raise SystemExit(f"[study] {arm.name}: {shared}/model is gone (the --work folder was cleared?); redo "
-                             "the baseline with --force sft, then the arms after it")
+                             f"the baseline with --force {arm.start}, then the arms after it")
         (outputs / "sft").symlink_to(shared, target_is_directory=True)
     over = arm_overlay(arm, raw, records, smoke)
     full = arm_raw(raw, over, outputs, ["base", "sft"] if arm.name == "sft" else [evaluated(arm)])

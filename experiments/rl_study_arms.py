@@ -48,6 +48,7 @@ class Arm:
     overlay: dict[str, Any] = field(default_factory=dict)
     needs: tuple[str, ...] = ("sft",)   # arms whose records this one needs first
     ref: str = "sft"               # the arm whose evaluation this one is paired with (its model: `sft`, or base)
+    start: str = "sft"             # a GRPO arm: the SFT arm whose outputs/sft it links (the model grpo.init: sft is)
     match: str | None = None       # an SFT control: the GRPO arm whose training seconds its extra steps cost
 
 
@@ -78,6 +79,11 @@ ARMS = (
         "what faults cost it, and the reference of the faulty-world arms", FAULTS),
     Arm("grpo_ep_faults", "grpo", "grpo_ep trained and evaluated in the faulty world, paired with sft_faults",
         merge(EPISODES, FAULTS), needs=("sft", "sft_faults"), ref="sft_faults"),
+    Arm("grpo_ep_more", "grpo", "grpo_ep from sft_more's longer-trained SFT model, paired with it: does RL add to a "
+        "stronger start?", EPISODES, needs=("sft", "sft_more"), ref="sft_more", start="sft_more"),
+    Arm("grpo_ep_band_more", "grpo", "grpo_ep_band from sft_more's model, paired with it",
+        merge(EPISODES, {"grpo": {"difficulty": BAND}}), needs=("sft", "sft_more"), ref="sft_more",
+        start="sft_more"),
     Arm("sft_more_ep", "sft", "compute-matched control of grpo_ep: SFT retrained with extra steps costing its "
         "training seconds", {"sft": {"keep_steps": []}}, needs=("sft", "grpo_ep"), match="grpo_ep"),
 )
