@@ -33,6 +33,9 @@ EPISODES = {"grpo": {"mode": "episodes", "rewards": EP_REWARDS, "reward_options"
                      "trainer": {"reward_weights": [1.0, 0.5, 0.5, 0.2], "max_completion_length": 640,
                                  "max_steps": 120, "learning_rate": 1.0e-4}}}
 
+# More exploration for episode GRPO: sampling at temperature 1.0, 8 episodes a group (2 groups a step), lr 3e-4.
+HOT = {"grpo": {"trainer": {"temperature": 1.0, "num_generations": 8, "learning_rate": 3.0e-4}}}
+
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """thinkact.profiles.merge: mappings merged key by key, lists and values replaced."""
@@ -84,6 +87,11 @@ ARMS = (
     Arm("grpo_ep_band_more", "grpo", "grpo_ep_band from sft_more's model, paired with it",
         merge(EPISODES, {"grpo": {"difficulty": BAND}}), needs=("sft", "sft_more"), ref="sft_more",
         start="sft_more"),
+    Arm("grpo_ep_hot", "grpo", "grpo_ep exploring more: temperature 1.0, groups of 8, lr 3e-4 (the recipe of the "
+        "issue's fourth probe) - the SFT policy is so peaked that groups of 4 at 0.7 rarely differ",
+        merge(EPISODES, HOT)),
+    Arm("grpo_ep_hot_more", "grpo", "grpo_ep_hot from sft_more's model, paired with it",
+        merge(EPISODES, HOT), needs=("sft", "sft_more"), ref="sft_more", start="sft_more"),
     Arm("sft_more_ep", "sft", "compute-matched control of grpo_ep: SFT retrained with extra steps costing its "
         "training seconds", {"sft": {"keep_steps": []}}, needs=("sft", "grpo_ep"), match="grpo_ep"),
 )
