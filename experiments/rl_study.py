@@ -1,15 +1,15 @@
 """The RL study (issue #23, item 6): GRPO recipes ("arms") against the SFT baseline on a dev split cut from train —
 never on the test splits — with paired 95 % intervals, so the team can pick the default recipe.
 
-Every arm (experiments/rl_study_arms.py: `sft`, `sft_more`, `grpo_lr0`, `grpo`, `grpo_band`, `grpo_dynamic`,
-`grpo_init_step`, `grpo_all`, the episode arms `grpo_ep`, `grpo_ep_success`, `grpo_ep_band`, the faulty world's
-`sft_faults` and `grpo_ep_faults`, `grpo_ep_more` and `grpo_ep_band_more` (from sft_more's model), and
-`sft_more_ep`; each a params overlay and a one-line why) runs the real stages as
+Every arm (experiments/rl_study_arms.py, `ARMS`: the baseline `sft`, the controls `grpo_lr0`, `sft_more` and
+`sft_more_ep`, the per-turn levers `grpo`, `grpo_band`, `grpo_dynamic`, `grpo_init_step`, `grpo_all`, the episode
+arms `grpo_ep*`, and the faulty world's `sft_faults`; each a params overlay and a one-line why) runs the real stages as
 `python -m tasks.<stage>` with THINKACT_PARAMS (MLflow off) in its own outputs folder `<work>/<arm>/outputs`:
 `sft` trains the baseline once (keeping its step at --init-step for `sft@step`) and evaluates base and sft; a GRPO
-arm links `<work>/sft/outputs/sft`, trains grpo and evaluates grpo alone; `sft_more` retrains SFT with as many
-extra steps as the `grpo` arm's training seconds buy (compute-matched). Evaluation: `evaluate.splits` and
-`evaluate.episodes.splits` are [dev] only. Each arm is then paired with sft (sft itself with base) on the very same
+arm links `<work>/<its start arm>/outputs/sft` (sft, or sft_more), trains grpo and evaluates grpo alone; `sft_more`
+retrains SFT with as many extra steps as the `grpo` arm's training seconds buy (compute-matched). Evaluation:
+`evaluate.splits` and `evaluate.episodes.splits` are [dev] only. Each arm is then paired with its reference arm (sft,
+sft_faults or sft_more; sft itself with base) on the very same
 dev rows and episodes, reusing the register gate's code (thinkact.promotion: completions re-scored, paired
 bootstrap by example id) and the evaluate stage's per-kind episode summary (thinkact.evaluation.episode_kinds).
 
