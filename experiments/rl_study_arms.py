@@ -92,6 +92,10 @@ ARMS = (
         merge(EPISODES, HOT)),
     Arm("grpo_ep_hot_more", "grpo", "grpo_ep_hot from sft_more's model, paired with it",
         merge(EPISODES, HOT), needs=("sft", "sft_more"), ref="sft_more", start="sft_more"),
+    Arm("sft_4500", "sft", "SFT's learning curve on dev episodes: 4,500 steps (sft_more, 6,646, beat 3,000)",
+        {"sft": {"keep_steps": [], "trainer": {"max_steps": 4500}}}),
+    Arm("sft_9000", "sft", "SFT's learning curve on dev episodes: 9,000 steps - still rising past sft_more?",
+        {"sft": {"keep_steps": [], "trainer": {"max_steps": 9000}}}),
     Arm("sft_more_ep", "sft", "compute-matched control of grpo_ep: SFT retrained with extra steps costing its "
         "training seconds", {"sft": {"keep_steps": []}}, needs=("sft", "grpo_ep"), match="grpo_ep"),
 )
