@@ -153,8 +153,9 @@ def arm_overlay(arm: Arm, raw: dict[str, Any], records: dict[str, dict], smoke: 
         grpo["init"] = f"sft@{init_step(raw)}"
     if smoke and "difficulty" in grpo:
         grpo["difficulty"] = SMOKE_BAND
-    if smoke:  # the quick profile's step count, whatever the arm's recipe says
+    if smoke:  # the quick profile's step counts, whatever the arm's recipe says
         grpo.get("trainer", {}).pop("max_steps", None)
+        over.get("sft", {}).get("trainer", {}).pop("max_steps", None)
     if arm.match:
         match = matched_steps(records["sft"], records[arm.match])
         over = merge(over, {"sft": {"trainer": {"max_steps": match["max_steps"]}}})
