@@ -166,9 +166,10 @@ def _read_config(config_file: str, source: str | None) -> dict[str, Any]:
     return config
 
 
-def _free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on now (the OS picks it): for a launch's rendezvous, a server, a test's server."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -179,6 +180,6 @@ def launch_command(module: str, num_processes: int, config_file: str | None) -> 
     if config_file:
         cmd += ["--config_file", config_file]
     else:  # DDP on this machine; accelerate's torchrun path also starts several CPU processes (gloo) without a GPU
-        cmd += ["--multi_gpu", "--num_machines", "1", "--main_process_port", str(_free_port()),
+        cmd += ["--multi_gpu", "--num_machines", "1", "--main_process_port", str(free_port()),
                 "--mixed_precision", "no", "--dynamo_backend", "no"]
     return cmd + ["-m", module]

@@ -67,6 +67,11 @@ class CallRecord:
         """The call was valid but met an injected fault (thinkact.env.faults): not the model's mistake."""
         return self.error in FAULT_KINDS
 
+    @property
+    def mistaken(self) -> bool:
+        """The model's mistake: the call was rejected, and not by an injected fault."""
+        return self.error is not None and not self.faulted
+
 
 @dataclass(frozen=True)
 class TurnRecord:
@@ -268,7 +273,7 @@ class ToolEnvironment:
     @property
     def invalid_calls(self) -> int:
         """The model's invalid calls: rejected calls, injected faults left out."""
-        return sum(not c.valid and not c.faulted for c in self._calls)
+        return sum(c.mistaken for c in self._calls)
 
     @property
     def faulted_calls(self) -> int:

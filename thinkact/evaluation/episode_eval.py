@@ -128,7 +128,7 @@ def score_rollouts(rollouts: Sequence[EpisodeRollout]) -> list[dict[str, float |
         row["calls_per_episode"] = float(len(r.calls))
         row["turns_per_episode"] = float(r.assistant_turns)
         made = [c for c in r.calls if not c.faulted]
-        row["invalid_call_rate"] = (sum(not c.valid for c in made) / len(made)) if made else None
+        row["invalid_call_rate"] = (sum(c.mistaken for c in made) / len(made)) if made else None
         rows.append(row)
     return rows
 

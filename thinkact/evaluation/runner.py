@@ -32,9 +32,9 @@ from thinkact.contract import Example, read_jsonl
 from thinkact.data.dev import DEV, held_episodes, held_rows, source_split, split_file
 from thinkact.env.spec import EpisodeSpec, episode_path, read_episodes
 from thinkact.errors import DataError, ThinkactError
-from thinkact.evaluation.episode_eval import (NO_FAULTS, EpisodeEvaluation, Played, check_models as check_labels,
-                                              play_model, render_episode_markdown, sampling, settings_record,
-                                              summarize_episodes, write_transcripts)
+from thinkact.evaluation.episode_eval import (LABELS, NO_FAULTS, EpisodeEvaluation, Played,
+                                              check_models as check_labels, play_model, render_episode_markdown,
+                                              sampling, settings_record, summarize_episodes, write_transcripts)
 from thinkact.evaluation.headline import HEADLINE_DIR, write_headline
 from thinkact.evaluation.plots import reward_curves_png
 from thinkact.evaluation.plots_page import write_plots_page
@@ -273,7 +273,7 @@ def episode_headline(eev: EpisodeEvaluation) -> str:
     """A row per model: greedy success (and without the tools' faults, when they are on) and pass^k per split
     (mean ± CI), as Markdown."""
     shown = [k for k in ("episode_success", NO_FAULTS, "pass_k") if k in eev.metrics]
-    names = {"episode_success": "success", NO_FAULTS: "success (no faults)", "pass_k": f"pass^{eev.settings['k']}"}
+    names = {**LABELS, "pass_k": f"pass^{eev.settings['k']}"}
     lines = ["| " + " | ".join(["model", *(f"{s} {names[k]}" for s in eev.splits for k in shown)]) + " |",
              "| " + " | ".join(["---"] * (len(eev.splits) * len(shown) + 1)) + " |"]
     lines += ["| " + " | ".join([m, *(cell(eev.summary[m][s][k], k) for s in eev.splits for k in shown)]) + " |"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
+from thinkact.distributed import free_port
 from thinkact.errors import ThinkactError
 from thinkact.models.base import set_cpu_threads
 from thinkact.serving.engine import ServedModel
@@ -33,12 +34,6 @@ def check_port(host: str, port: int) -> None:
     except OSError as e:
         raise ThinkactError(f"cannot listen on {host}:{port} ({e.strerror or e}): pick another --port, or stop "
                             "what holds it") from None
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def _stderr(line: str) -> None:

@@ -57,7 +57,7 @@ class EpisodeRollouts:
             top_p=args.top_p, top_k=args.top_k or 0, batch_size=len(prompts), seed=seed,
             max_completion_tokens=args.max_completion_length)
         calls = sum(len(r.calls) for r in rollouts)
-        failed = sum(not c.valid and not c.faulted for r in rollouts for c in r.calls)
+        failed = sum(c.mistaken for r in rollouts for c in r.calls)
         faulted = sum(c.faulted for r in rollouts for c in r.calls)
         counts = trainer.accelerator.gather(torch.tensor([calls, failed, faulted, len(rollouts)],
                                                          device=trainer.accelerator.device))
