@@ -282,7 +282,7 @@ def test_fuzz_ten_thousand_random_and_malformed_calls():
         kinds[_check(env, result)] += 1
         if r.random() < 0.005:  # texts: clarifications, answers (which end the episode), the turn bound
             assert isinstance(env.respond(_text(r)), str)
-    assert sum(kinds.values()) == 10_000 and set(kinds) == {"ok", *ERROR_KINDS}, kinds
+    assert sum(kinds.values()) == 10_000 and set(kinds) == {"ok", *ERROR_KINDS} - {"unavailable"}, kinds  # the simulators always answer
     assert min(kinds["ok"], kinds["invalid_arguments"], kinds["malformed_call"]) > 500 and kinds["limit"] < 2000, kinds
     assert time.perf_counter() - started < 30
 

@@ -145,7 +145,7 @@ def _catalog_tools():
 
 
 def _result(name, arguments):
-    from thinkact.env.tool_env import RESULT_SEPARATORS
+    from thinkact.tools.base import RESULT_SEPARATORS
     from thinkact.world.simulators import simulate
 
     return json.dumps(simulate(name, arguments), separators=RESULT_SEPARATORS)

@@ -41,6 +41,7 @@ from thinkact.env.settings import EpisodesParams
 from thinkact.env.spec import EpisodeSpec
 from thinkact.env.tool_env import CallRecord, ToolEnvironment, TurnRecord
 from thinkact.progress import Progress
+from thinkact.tools.registry import open_tools
 
 END_OF_TURN = "<|im_end|>"
 CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
@@ -128,7 +129,8 @@ class _Episode:
 
     def __init__(self, tokenizer: Any, spec: EpisodeSpec, sample: int, settings: EpisodesParams):
         max_turns, max_tool_calls = settings.max_turns, settings.max_tool_calls
-        self.env = ToolEnvironment(spec, max_turns=max_turns, max_tool_calls=max_tool_calls, faults=settings.faults)
+        self.env = ToolEnvironment(spec, max_turns=max_turns, max_tool_calls=max_tool_calls, faults=settings.faults,
+                                   tools=open_tools(settings.tools))
         messages = opening_messages(spec)
         ids = tokenizer(render(tokenizer, spec, messages, True), add_special_tokens=False)["input_ids"]
         self.out = EpisodeRollout(spec, sample, messages, list(ids), max_turns=max_turns,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from thinkact.errors import ConfigError
+from thinkact.tools.params import ToolsParams
 from thinkact.typed_yaml import number, whole
 
 # The faults a tool call can meet (the keys of `episodes.faults` and the `kind` of the error result the model sees):
@@ -56,12 +57,14 @@ class FaultParams:
 @dataclass(frozen=True)
 class EpisodesParams:
     """How an agent episode is played (thinkact.env.rollout), the same in GRPO (`grpo.mode: episodes`) and in the
-    evaluate stage's episode evaluation: bounds per episode, tokens per assistant turn, and the tools' faults."""
+    evaluate stage's episode evaluation: bounds per episode, tokens per assistant turn, the tools' faults, and where
+    the tools run (`tools`: thinkact.tools; the simulated world by default)."""
 
     max_turns: int = 4           # assistant text turns (questions, the answer); past it the episode ends, failed
     max_tool_calls: int = 6      # tool calls, valid or not (faulted ones too); past it the episode ends, failed
     max_new_tokens: int = 144    # generated tokens per assistant turn
     faults: FaultParams = FaultParams()
+    tools: ToolsParams = ToolsParams()
 
     def __post_init__(self):
         for key in ("max_turns", "max_tool_calls", "max_new_tokens"):
@@ -69,6 +72,8 @@ class EpisodesParams:
                 raise ConfigError(f"episodes.{key}", "must be an integer >= 1")
         if not isinstance(self.faults, FaultParams):
             raise ConfigError("episodes.faults", f"must be a mapping of {', '.join(FAULT_KINDS)} and seed")
+        if not isinstance(self.tools, ToolsParams):
+            raise ConfigError("episodes.tools", "must be a mapping: source, module, schemas, command, url, timeout_s")
 
     def without_faults(self) -> "EpisodesParams":
         """The same settings with every fault rate 0 (evaluation's no-fault pass)."""

@@ -1,10 +1,11 @@
-"""One agent episode over the simulated tools: tool calls are checked, run, recorded and bounded.
+"""One agent episode over a tool set: tool calls are checked, run, recorded and bounded.
 
 `ToolEnvironment` plays one `EpisodeSpec` (thinkact.env.spec). Every tool call goes through `call` (or
 `call_raw` for a raw call object): it is checked against the offered tool's JSON Schema
-(thinkact.tool_schemas), then run by the deterministic simulators (thinkact.world.simulators). Whatever the
-model sends, the result is a JSON string, never an exception: the simulator's result, formatted as the tool
-messages of the generated data, or `{"error": "...", "kind": K}` with K one of `ERROR_KINDS`. The assistant's
+(thinkact.tool_schemas), then run by the tool set (thinkact.tools: by default the deterministic simulators of
+thinkact.world; a Python module or an MCP server with `episodes.tools`). Whatever the model sends, the result is
+a string, never an exception: the tool's result text (the simulators' JSON is formatted as the tool messages of
+the generated data), or `{"error": "...", "kind": K}` with K one of `ERROR_KINDS`. The assistant's
 text messages go to `respond`: while the spec holds values the user left out and has not given yet, any text
 (instead of a call) is a clarifying question and the simulated user gives them all (thinkact.env.user);
 otherwise text is the final answer, the user has nothing to add and the episode ends. Calls past
@@ -40,11 +41,12 @@ from thinkact.env.settings import FAULT_KINDS, FaultParams
 from thinkact.env.spec import EpisodeSpec
 from thinkact.env.user import LIMIT_REPLY, NOTHING_TO_ADD, clarification_reply
 from thinkact.tool_schemas import arguments_error, tool_infos
-from thinkact.world.simulators import SIMULATORS, simulate
+from thinkact.tools.base import ToolFailure, ToolSet
+from thinkact.tools.builtin import BuiltinTools
 
-ERROR_KINDS = ("unknown_tool", "invalid_arguments", "malformed_call", "tool_error", "limit")
+# unavailable: the tool set could not answer (a timeout, a server gone; thinkact.tools.base): not the model's mistake
+ERROR_KINDS = ("unknown_tool", "invalid_arguments", "malformed_call", "tool_error", "unavailable", "limit")
 TURN_KINDS = ("clarify", "answer", "limit", "ended")
-RESULT_SEPARATORS = (", ", ": ")  # as the tool messages of the generated data (thinkact.data.generator)
 _MAX_MESSAGE = 300
 
 
@@ -69,8 +71,9 @@ class CallRecord:
 
     @property
     def mistaken(self) -> bool:
-        """The model's mistake: the call was rejected, and not by an injected fault."""
-        return self.error is not None and not self.faulted
+        """The model's mistake: the call was rejected, and not by an injected fault or a tool that could not
+        answer (kind unavailable)."""
+        return self.error is not None and not self.faulted and self.error != "unavailable"
 
 
 @dataclass(frozen=True)
@@ -143,13 +146,15 @@ def unpack_call(tool_call: Any) -> tuple[Any, Any, str | None]:
 
 class ToolEnvironment:
     """Plays one episode; `reset` starts the next. Bounds: `max_turns` texts, `max_tool_calls` calls (faulted ones
-    too). `faults`: the injected tool faults (None: none, as for the gold demonstrations)."""
+    too). `faults`: the injected tool faults (None: none, as for the gold demonstrations). `tools`: where calls run
+    (thinkact.tools; None: the simulated world's tools)."""
 
     def __init__(self, spec: EpisodeSpec | None = None, *, max_turns: int = 4, max_tool_calls: int = 8,
-                 faults: FaultParams | None = None):
+                 faults: FaultParams | None = None, tools: ToolSet | None = None):
         if max_turns < 1 or max_tool_calls < 1:
             raise ValueError(f"max_turns and max_tool_calls must be >= 1, got {max_turns}, {max_tool_calls}")
         self.max_turns, self.max_tool_calls = max_turns, max_tool_calls
+        self.tools = tools if tools is not None else BuiltinTools()
         self.faults = faults if faults is not None and faults.on else None
         self._start(spec)
 
@@ -209,11 +214,11 @@ class ToolEnvironment:
         problem = arguments_error(self._infos, {"tool_calls": [{"name": name, "arguments": arguments}]})
         if problem:
             raise _Rejected("invalid_arguments", problem)
-        if name not in SIMULATORS:
-            raise _Rejected("tool_error", f"tool {name!r} is not available right now")
         try:
-            result = json.dumps(simulate(name, arguments), separators=RESULT_SEPARATORS, allow_nan=False)
-        except Exception as e:  # noqa: BLE001 - a simulator failure is a tool result, not a crash
+            result = self.tools.run(name, arguments)
+        except ToolFailure as e:
+            raise _Rejected(e.kind, e.message) from None
+        except Exception as e:  # noqa: BLE001 - a tool set's own bug is a tool result, not a crash
             raise _Rejected("tool_error", f"tool {name!r} failed: {type(e).__name__}: {e}") from None
         self._inject(name, arguments)
         return result
