@@ -1,7 +1,8 @@
 """Stage `validate`: the data gate before any training.
 
 Runs the Great Expectations suite of thinkact.validation (contract, tools, hygiene, shape; bounds in
-params.yaml `validate`) over `paths.data`, writes `<paths.outputs>/validate/report.json` (DVC metrics) and
+params.yaml `validate`; an episode file's gold calls replayed on the tool set of `episodes.tools`) over
+`paths.data`, writes `<paths.outputs>/validate/report.json` (DVC metrics) and
 `<paths.outputs>/validate/data_docs/` (GX data docs HTML), and logs both to MLflow when tracking is on.
 When any expectation fails it still writes the report, prints a short summary (each failed expectation,
 how many rows, up to `validate.show_ids` offending ids with the reason) and exits 1, so `dvc repro` and
@@ -35,9 +36,10 @@ def run(params: Params) -> dict:
     """Validate `params.paths.data` into `<outputs>/validate`; raise ValidationFailed if any expectation fails."""
     out = params.paths.stage_dir(STAGE)
     print(f"[{STAGE}] checking {params.paths.data} (Great Expectations, a few seconds) ...", file=sys.stderr)
-    logged = {STAGE: asdict(params.validate), "paths": asdict(params.paths)}
+    logged = {STAGE: asdict(params.validate), "paths": asdict(params.paths),
+              "episodes": {"tools": asdict(params.episodes.tools)}}
     with stage_run(STAGE, params=logged) as tracked:
-        report = validate_to_dir(params.paths.data, params.validate, out)
+        report = validate_to_dir(params.paths.data, params.validate, out, tools=params.episodes.tools)
         tracked.log_metrics(report.metrics())
         tracked.log_artifact(out / REPORT_FILE)
         if (out / DOCS_DIR).is_dir():

@@ -19,11 +19,14 @@ past sessions, kept in `$XDG_STATE_HOME/thinkact/chat_history` or else `~/.think
 registered name and version number (the alias resolved at load time); name and version are null otherwise.
 
 With `--simulate` nobody is asked: every `<tool_call>` block is run through `thinkact.env.tool_env.ToolEnvironment` over
-the offered tools (the built-in simulators answer; an unknown tool, bad arguments or a malformed call come back
-as the environment's error result), shown as a typed result would be, and the model continues until it answers
-or `episodes.max_tool_calls` calls were made for the message (one shot and interactive alike):
+the offered tools on the configured tool set (params.yaml `episodes.tools`, thinkact.tools: the built-in simulators by
+default, or your Python module or MCP server; an unknown tool, bad arguments, a malformed call, a tool that fails
+or does not answer in time come back as the environment's error result), shown as a typed result would be, and the
+model continues until it answers or `episodes.max_tool_calls` calls were made for the message (one shot and
+interactive alike). With your own tool set and no `--tools` file, its tools are the ones offered:
 
     thinkact chat --model grpo --tools tools.json --simulate --message "Where is order ORD-12345?"
+    thinkact chat --model grpo --simulate --message "3 km in miles?"     # episodes.tools: {source: python, ...}
 """
 from __future__ import annotations
 
@@ -50,6 +53,9 @@ from thinkact.errors import DataError, ThinkactError
 from thinkact.evaluation.predict import load_for_eval, resolve_spec
 from thinkact.generation import generate_completions
 from thinkact.tool_schemas import openai_tools
+from thinkact.tools.base import ToolSet
+from thinkact.tools.params import ToolsParams
+from thinkact.tools.registry import open_tools
 from thinkact.tracking.model_registry import MARKER, PREFIX, parse_uri
 
 if TYPE_CHECKING:  # the root of params (thinkact.config) composes the layers' sections: a type only here
@@ -154,14 +160,27 @@ def one_shot(model: Any, tokenizer: Any, message: str, tools: Sequence[dict[str,
 
 
 # -- simulated tools -----------------------------------------------------------------------------------------
-def simulator(tools: Sequence[dict[str, Any]], max_tool_calls: int) -> ToolEnvironment:
-    """A tool environment over the offered tools (the built-in simulators run them), at most `max_tool_calls`
-    calls; a schema the environment cannot use is one error."""
+def simulated_tools(settings: ToolsParams | None,
+                    offered: Sequence[dict[str, Any]]) -> tuple[ToolSet, list[dict[str, Any]]]:
+    """(the tool set `--simulate` runs calls on, the tools offered): the configured tool set (params.yaml
+    `episodes.tools`; None: the built-in one), opened once per process; the offered tools are `offered` (the
+    `--tools` file), or, when none is given and the tool set is not the built-in world, the tool set's own."""
+    tool_set = open_tools(settings)
+    tools = list(offered)
+    if not tools and tool_set.kind != "builtin":
+        tools = tool_set.schemas()
+    return tool_set, tools
+
+
+def simulator(tools: Sequence[dict[str, Any]], max_tool_calls: int,
+              tool_set: ToolSet | None = None) -> ToolEnvironment:
+    """A tool environment over the offered tools, run on `tool_set` (None: the built-in simulators), at most
+    `max_tool_calls` calls; a schema the environment cannot use is one error."""
     try:
         spec = EpisodeSpec(id="chat", user="chat", tools=tuple(tools))
     except DataError as e:
         raise ThinkactError(f"--tools: {e.problem}") from None
-    return ToolEnvironment(spec, max_tool_calls=max_tool_calls)
+    return ToolEnvironment(spec, max_tool_calls=max_tool_calls, tools=tool_set)
 
 
 def run_tools(env: ToolEnvironment, turn: dict[str, Any]) -> list[dict[str, Any]]:
@@ -219,10 +238,11 @@ def simulated_exchange(model: Any, tokenizer: Any, messages: list[dict[str, Any]
 
 def simulated_one_shot(model: Any, tokenizer: Any, message: str, tools: Sequence[dict[str, Any]],
                        max_tool_calls: int, *, system: str | None = None, console: Any = None,
-                       **generation: Any) -> list[dict[str, Any]]:
-    """`one_shot` with the tools simulated: every turn until the answer (or the call bound)."""
+                       tool_set: ToolSet | None = None, **generation: Any) -> list[dict[str, Any]]:
+    """`one_shot` with the tools run on `tool_set` (None: the built-in simulators): every turn until the answer (or
+    the call bound)."""
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": message}]
-    return simulated_exchange(model, tokenizer, messages, tools, simulator(tools, max_tool_calls), console,
+    return simulated_exchange(model, tokenizer, messages, tools, simulator(tools, max_tool_calls, tool_set), console,
                               **generation)
 
 
@@ -287,18 +307,20 @@ def ask(console: Any, prompt: str, editing: bool = False) -> str:
 
 def interactive(model: Any, tokenizer: Any, tools: Sequence[dict[str, Any]], console: Any, *,
                 system: str | None = None, simulate_calls: int = 0, label: str | None = None,
-                editing: bool | None = None, **generation: Any) -> None:
+                editing: bool | None = None, tool_set: ToolSet | None = None, **generation: Any) -> None:
     """A read-eval loop on the console; tool calls ask for their results, or with `simulate_calls` > 0 are
-    answered by the simulators (at most that many calls per message). `label` names the model in the banner;
-    `editing`: line editing and history (default: when stdin and stdout are terminals, `line_editing`)."""
+    answered by `tool_set` (None: the built-in simulators; at most that many calls per message). `label` names the
+    model in the banner; `editing`: line editing and history (default: when stdin and stdout are terminals,
+    `line_editing`)."""
     if simulate_calls:
-        simulator(tools, simulate_calls)  # a tools list the environment cannot use fails before the first message
+        simulator(tools, simulate_calls, tool_set)  # a tools list the environment cannot use fails before the first
     with line_editing(editing) as on:
-        _loop(model, tokenizer, tools, console, system, simulate_calls, label, on, generation)
+        _loop(model, tokenizer, tools, console, system, simulate_calls, label, on, generation, tool_set)
 
 
 def _loop(model: Any, tokenizer: Any, tools: Sequence[dict[str, Any]], console: Any, system: str | None,
-          simulate_calls: int, label: str | None, editing: bool, generation: dict[str, Any]) -> None:
+          simulate_calls: int, label: str | None, editing: bool, generation: dict[str, Any],
+          tool_set: ToolSet | None = None) -> None:
     start = [{"role": "system", "content": system}] if system else []
     messages = list(start)
     names = ", ".join(t["function"]["name"] for t in tools) or "none"
@@ -321,8 +343,8 @@ def _loop(model: Any, tokenizer: Any, tools: Sequence[dict[str, Any]], console: 
             continue
         messages.append({"role": "user", "content": text})
         if simulate_calls:
-            simulated_exchange(model, tokenizer, messages, tools, simulator(tools, simulate_calls), console,
-                               **generation)
+            simulated_exchange(model, tokenizer, messages, tools, simulator(tools, simulate_calls, tool_set),
+                               console, **generation)
             continue
         while True:
             turn = reply(model, tokenizer, messages, tools, **generation)

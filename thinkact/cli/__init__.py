@@ -92,18 +92,36 @@ def data_import(
     split: Annotated[Optional[str], typer.Option(metavar="SPLIT", help="Split written into each example (bfcl: "
                                                                        "test_task, openai: train).")] = None,
     out: Annotated[Path, typer.Option(metavar="FILE", help="Output contract JSONL.")] = Path("imported.jsonl"),
+    episodes: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Also write the conversations' agent "
+                                                                          "episodes here (openai; e.g. "
+                                                                          "data/episodes/train.jsonl).")] = None,
 ) -> None:
-    """Convert BFCL (from the installed bfcl-eval package) or OpenAI-style chat JSONL to contract JSONL.
+    """Convert BFCL (from the installed bfcl-eval package) or OpenAI-style chat JSONL to contract JSONL; with
+    --episodes, logged conversations also become agent episodes (those that cannot are listed with the reason).
 
     \b
     Examples:
     thinkact data import chats.jsonl --out my_train.jsonl
+    thinkact data import chats.jsonl --out data/train.jsonl --episodes data/episodes/train.jsonl
     thinkact data import --format bfcl --category simple_python --out bfcl_simple.jsonl
     """
-    from thinkact.importers import import_to_file
+    from thinkact.importers import import_to_file, import_with_episodes
 
-    n = import_to_file(format.value, out, category=category, source=source, split=split)
-    console.print(f"{out}: {n} examples")
+    if episodes is None:
+        n = import_to_file(format.value, out, category=category, source=source, split=split)
+        console.print(f"{out}: {n} examples")
+        return
+    if format is not ImportFormat.openai or source is None:
+        raise ThinkactError("--episodes needs --format openai and an input FILE of logged conversations")
+    found = import_with_episodes(source, out, episodes, split=split)
+    skipped, shown = found.skipped, 20
+    console.print(f"{found.conversations} conversations → {len(found.examples)} turns, {len(found.episodes)} episodes"
+                  f"; {len(skipped)} not episodes" + (":" if skipped else ""), highlight=False, soft_wrap=True)
+    for s in skipped[:shown]:
+        console.print(f"  {s.line()}", highlight=False, soft_wrap=True, markup=False)
+    if len(skipped) > shown:
+        console.print(f"  … and {len(skipped) - shown} more", highlight=False)
+    console.print(f"wrote {out} and {episodes}", highlight=False, soft_wrap=True, markup=False)
 
 
 @data_app.command("stats", cls=Command)
@@ -289,15 +307,17 @@ def chat(
     message: Annotated[Optional[str], typer.Option(metavar="TEXT", help="One-shot: answer this message and exit.")]
     = None,
     tools: Annotated[Optional[Path], typer.Option(metavar="FILE", help="JSON list of OpenAI function schemas "
-                                                                       "offered.")] = None,
+                                                                       "offered (with --simulate and your own "
+                                                                       "episodes.tools: those tools when left "
+                                                                       "out).")] = None,
     system: Annotated[Optional[str], typer.Option(metavar="TEXT", help="A system message.")] = None,
     max_new_tokens: Annotated[int, typer.Option(metavar="N", help="Longest reply in tokens.")] = 256,
     temperature: Annotated[float, typer.Option(metavar="T", help="0: greedy.")] = 0.0,
     simulate: Annotated[bool, typer.Option(
         "--simulate", metavar="",
-        help="Answer the model's tool calls with the built-in tool simulators instead of asking you (an unknown "
-             "tool or bad arguments get the environment's error result); at most episodes.max_tool_calls calls "
-             "per message.")] = False,
+        help="Answer the model's tool calls with the tool set of episodes.tools (the built-in simulators by "
+             "default) instead of asking you (an unknown tool, bad arguments, a tool that fails or times out get "
+             "the environment's error result); at most episodes.max_tool_calls calls per message.")] = False,
     json_out: Annotated[bool, typer.Option("--json", metavar="", help="One-shot: print the parsed reply as JSON "
                                                                       "(with --simulate: the last turn, and every "
                                                                       "turn under \"turns\"), and under \"model\" "
@@ -319,8 +339,10 @@ def chat(
 
     params = load_params()
     tool_list = chat_mod.load_tools(tools)
-    if simulate:
-        chat_mod.simulator(tool_list, params.episodes.max_tool_calls)  # unusable tool schemas: one error, first
+    tool_set = None
+    if simulate:  # the configured tool set runs the calls; your own offers its tools when --tools is left out
+        tool_set, tool_list = chat_mod.simulated_tools(params.episodes.tools, tool_list)
+        chat_mod.simulator(tool_list, params.episodes.max_tool_calls, tool_set)  # unusable schemas: one error, first
         if not tool_list:
             console.print("[yellow]--simulate without --tools: no tool is offered, every call gets an "
                           "unknown_tool error[/]")
@@ -332,23 +354,25 @@ def chat(
     if message is None:
         label = model + (f" (version {info['version']})" if info["version"] is not None else "")
         chat_mod.interactive(loaded, tokenizer, tool_list, out, system=system, simulate_calls=calls, label=label,
-                             **generation)
+                             tool_set=tool_set, **generation)
         return
     _answer_once(loaded, tokenizer, message, tool_list, calls if simulate else None, system=system,
-                 json_out=json_out, info=info, out=out, generation=generation)
+                 json_out=json_out, info=info, out=out, generation=generation, tool_set=tool_set)
 
 
 def _answer_once(loaded: Any, tokenizer: Any, message: str, tool_list: list, calls: int | None, *,
-                 system: str | None, json_out: bool, info: dict, out: Console, generation: dict) -> None:
+                 system: str | None, json_out: bool, info: dict, out: Console, generation: dict,
+                 tool_set: Any = None) -> None:
     """`thinkact chat --message`: one reply shown (or printed as JSON with `info`, the model that answered); with
-    `calls` (--simulate: at most that many tool calls) the simulators answer its tool calls, every turn shown."""
+    `calls` (--simulate: at most that many tool calls) `tool_set` (the configured one) answers its tool calls, every
+    turn shown."""
     import json
 
     from thinkact import chat as chat_mod
 
     if calls is not None:
         turns = chat_mod.simulated_one_shot(loaded, tokenizer, message, tool_list, calls, system=system,
-                                            console=None if json_out else out, **generation)
+                                            console=None if json_out else out, tool_set=tool_set, **generation)
         if json_out:
             print(json.dumps({**turns[-1], "turns": turns, "model": info}, ensure_ascii=False))
         return

@@ -2,8 +2,10 @@
 
 A file (a user's data, an import) gets the contract, tools and hygiene checks; a folder is a data set and
 also gets the shape checks (rows per split, turn-type shares) from params.yaml `validate`, when a
-params.yaml is found (else the shape bounds are empty). Exit code: 0 all expectations hold, 1 some fail,
-2 nothing could be validated (no such path, a folder without JSONL, bad params.yaml).
+params.yaml is found (else the shape bounds are empty); a folder's episode files have their gold calls replayed on
+the tool set of params.yaml `episodes.tools` (the built-in world without a params.yaml). Exit code: 0 all
+expectations hold, 1 some fail, 2 nothing could be validated (no such path, a folder without JSONL, bad params.yaml,
+a tool set that cannot be opened).
 """
 from __future__ import annotations
 
@@ -14,24 +16,28 @@ from rich.markup import escape
 
 from thinkact.config import load_params
 from thinkact.project import params_path
+from thinkact.tools.params import ToolsParams
 from thinkact.validation.params import ValidateParams
 from thinkact.errors import ThinkactError
 from thinkact.validation import validate, validate_to_dir
 
 
-def _params() -> ValidateParams:
-    return load_params().validate if params_path().is_file() else ValidateParams()
+def _params() -> tuple[ValidateParams, ToolsParams]:
+    if not params_path().is_file():
+        return ValidateParams(), ToolsParams()
+    params = load_params()
+    return params.validate, params.episodes.tools
 
 
 def validate_command(path: Path, report_dir: Path | None = None, *, console: Console | None = None) -> int:
     """Validate `path`, print the summary; with `report_dir`, also write report.json and data_docs/ there."""
     console = console or Console(stderr=True, highlight=False)
     try:
-        params = _params()
+        params, tools = _params()
         if report_dir is not None:
-            report = validate_to_dir(path, params, report_dir)
+            report = validate_to_dir(path, params, report_dir, tools=tools)
         else:
-            report = validate(path, params)
+            report = validate(path, params, tools=tools)
     except ThinkactError as e:
         console.print(f"[red]error:[/red] {escape(str(e))}")
         return 2

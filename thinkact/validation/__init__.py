@@ -2,11 +2,13 @@
 
     from thinkact.validation import validate, validate_to_dir
     report = validate("data", params.validate)                      # a Report; report.success
+    report = validate("data", params.validate, tools=params.episodes.tools)  # gold calls on that tool set
     report = validate_to_dir("data", params.validate, "outputs/validate")   # + report.json, data_docs/
 
 `path` is a folder of <split>.jsonl files (a data set: shape checks on by default) or one JSONL file
 (a user's data or an import: contract, tools and hygiene checks only, unless shape=True). A folder's
-episodes/<split>.jsonl files, when it has them, are checked too (`episodes.*` checks).
+episodes/<split>.jsonl files, when it has them, are checked too (`episodes.*` checks; their gold calls are
+replayed on the tool set of `tools`, params.yaml `episodes.tools`: the simulated world by default).
 A line that cannot be read (not strict JSON: NaN / Infinity, nested over 64 levels, a lone surrogate, ...)
 is a failing row, not a crash, and so is an empty or blank-only file; a missing path or a folder without
 JSONL raises DataError. Modules: rows.py (per-row table), tools.py (jsonschema checks), suite.py (GX),
@@ -19,6 +21,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from thinkact.tools.params import ToolsParams
 from thinkact.validation.params import ValidateParams
 from thinkact.io import atomic_dir, atomic_write_json
 from thinkact.validation.episode_checks import episode_table
@@ -30,8 +33,9 @@ __all__ = ["DOCS_DIR", "REPORT_FILE", "Report", "validate", "validate_to_dir"]
 
 
 def validate(path: str | Path, params: ValidateParams | None = None, *, shape: bool | None = None,
-             docs_dir: str | Path | None = None) -> Report:
-    """Validate a data folder or JSONL file; build GX data docs into `docs_dir` when given."""
+             docs_dir: str | Path | None = None, tools: ToolsParams | None = None) -> Report:
+    """Validate a data folder or JSONL file; build GX data docs into `docs_dir` when given. `tools`: where the
+    episode files' gold calls run (None: the built-in world)."""
     start = time.perf_counter()
     params = params if params is not None else ValidateParams()
     path = Path(path)
@@ -39,7 +43,7 @@ def validate(path: str | Path, params: ValidateParams | None = None, *, shape: b
     read = time.perf_counter()
     shape = path.is_dir() if shape is None else shape
 
-    episodes = episode_table(path)
+    episodes = episode_table(path, tools)
     checked = time.perf_counter()
     outcomes = run_suite(frame(rows), params, shape, Path(docs_dir) if docs_dir is not None else None,
                          extra=[episodes.table] if episodes else [])
@@ -55,13 +59,13 @@ def validate(path: str | Path, params: ValidateParams | None = None, *, shape: b
 
 
 def validate_to_dir(path: str | Path, params: ValidateParams | None, out_dir: str | Path, *,
-                    shape: bool | None = None) -> Report:
+                    shape: bool | None = None, tools: ToolsParams | None = None) -> Report:
     """Validate and write `out_dir`/report.json and `out_dir`/data_docs/, each replaced only when complete.
 
     Only those two entries of `out_dir` are touched; the report is written whether or not the data pass."""
     out = Path(out_dir)
     with atomic_dir(out / DOCS_DIR) as docs_tmp:
-        report = validate(path, params, shape=shape, docs_dir=docs_tmp)
+        report = validate(path, params, shape=shape, docs_dir=docs_tmp, tools=tools)
     index = out / DOCS_DIR / "index.html"
     report.docs_index = str(index) if index.is_file() else None
     atomic_write_json(out / REPORT_FILE, report.to_dict())

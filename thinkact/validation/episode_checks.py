@@ -3,6 +3,7 @@
     from thinkact.validation.episode_checks import episode_table
     found = episode_table("data")        # None when the folder has no episodes/
     found.table, found.counts            # a suite.Table for run_suite(extra=...), episodes per split
+    episode_table("data", tools=params.episodes.tools)    # gold calls replayed on that tool set (default: built-in)
 
 Episodes are optional (an imported data set has none); when a data folder has them, every line becomes one row
 with error columns (None: passes or does not apply), each checked by a GX expectation:
@@ -12,8 +13,10 @@ with error columns (None: passes or does not apply), each checked by a GX expect
     kind_error      the kind disagrees with the gold calls (no_tool: none; single: one; chain, parallel: two or
                     more; clarify: held values)
     calls_error     a gold call names no offered tool, breaks its tool's JSON Schema, or fails when played on the
-                    ToolEnvironment (e.g. a tool with no simulator)
-    facts_error     a fact is not a value of the gold results (the environment's own results)
+                    ToolEnvironment over the configured tool set (params.yaml `episodes.tools`: the simulated world
+                    by default; a tool the set lacks, a tool that raises, hangs or returns non-JSON)
+    facts_error     a fact is not a value of the gold results (the tool set's own results; a plain-text result:
+                    the fact must occur in the text)
     held_error      a held value is stated in the opening message, or no gold call uses it
     shared_error    an evaluation episode opens with the same message as a train episode (case and spacing ignored)
 """
@@ -27,6 +30,9 @@ from typing import Any
 
 from thinkact.env.spec import EPISODES_DIR, EpisodeSpec, opening_key, shape_error
 from thinkact.env.tool_env import ToolEnvironment
+from thinkact.tools.base import ToolSet
+from thinkact.tools.params import ToolsParams
+from thinkact.tools.registry import open_tools
 from thinkact.contract import SPLITS, TRAIN_SPLIT, json_object
 from thinkact.world.slots import render_value
 from thinkact.errors import DataError
@@ -83,11 +89,20 @@ def _in_results(fact: str, results: list[Any]) -> bool:
     return False
 
 
-def _played(spec: EpisodeSpec) -> tuple[str | None, list[Any]]:
-    """(error, decoded results) of the gold calls played on a ToolEnvironment."""
-    env = ToolEnvironment(max_tool_calls=max(1, len(spec.gold_calls)))
+def _decoded(result: str) -> Any:
+    """A result as JSON when it is JSON, else its text (a user's tool may answer in plain text)."""
+    try:
+        return json.loads(result)
+    except ValueError:
+        return result
+
+
+def _played(spec: EpisodeSpec, tools: ToolSet | None = None) -> tuple[str | None, list[Any]]:
+    """(error, decoded results) of the gold calls played on a ToolEnvironment over `tools` (None: the built-in
+    world)."""
+    env = ToolEnvironment(max_tool_calls=max(1, len(spec.gold_calls)), tools=tools)
     env.reset(episode=spec)
-    results = [json.loads(env.call(c.name, c.arguments)) for c in spec.gold_calls]
+    results = [_decoded(env.call(c.name, c.arguments)) for c in spec.gold_calls]
     for i, record in enumerate(env.calls):
         if record.error:
             return f"gold_calls.{i}: the environment returns {record.error}: {json.loads(record.result)['error']}", []
@@ -118,7 +133,7 @@ def _kind_error(kind: Any, calls: int, held: Any) -> str | None:
     return None
 
 
-def _errors(obj: dict[str, Any], name: str, number: int) -> dict[str, str | None]:
+def _errors(obj: dict[str, Any], name: str, number: int, tools: ToolSet | None) -> dict[str, str | None]:
     """The error columns of one readable line."""
     problem = shape_error(obj, name, number)
     if problem is not None:
@@ -132,7 +147,7 @@ def _errors(obj: dict[str, Any], name: str, number: int) -> dict[str, str | None
     if out["calls_error"]:
         return out
     spec = EpisodeSpec.from_dict(obj, name, number)
-    out["calls_error"], results = _played(spec)
+    out["calls_error"], results = _played(spec, tools)
     missing = [f for f in spec.facts if not _in_results(f, results)]
     if missing and out["calls_error"] is None:
         out["facts_error"] = f"facts.{spec.facts.index(missing[0])}: {missing[0]!r} is not a value of any gold result"
@@ -140,7 +155,8 @@ def _errors(obj: dict[str, Any], name: str, number: int) -> dict[str, str | None
     return out
 
 
-def _row(obj: dict[str, Any] | None, read_error: str | None, name: str, number: int) -> dict[str, Any]:
+def _row(obj: dict[str, Any] | None, read_error: str | None, name: str, number: int,
+         tools: ToolSet | None = None) -> dict[str, Any]:
     stem = Path(name).stem
     o = obj or {}
     row = dict.fromkeys(COLUMNS)
@@ -150,7 +166,7 @@ def _row(obj: dict[str, Any] | None, read_error: str | None, name: str, number: 
                 "kind": o.get("kind") if isinstance(o.get("kind"), str) else None,
                 "opening": opening_key(o["user"]) if isinstance(o.get("user"), str) else None})
     if obj is not None:
-        row.update(_errors(obj, name, number))
+        row.update(_errors(obj, name, number, tools))
     return row
 
 
@@ -165,8 +181,9 @@ def _shared(rows: list[dict[str, Any]]) -> None:
             r["shared_error"] = f"user: same opening message as a train episode ({train[r['opening']]})"
 
 
-def read_episode_rows(files: list[Path]) -> list[dict[str, Any]]:
-    """One row per non-blank line of the episode files (where: `episodes/<file>:<line>`)."""
+def read_episode_rows(files: list[Path], tools: ToolSet | None = None) -> list[dict[str, Any]]:
+    """One row per non-blank line of the episode files (where: `episodes/<file>:<line>`); gold calls are replayed
+    on `tools` (None: the built-in world)."""
     rows = []
     for f in files:
         name = f"{EPISODES_DIR}/{f.name}"
@@ -178,7 +195,7 @@ def read_episode_rows(files: list[Path]) -> list[dict[str, Any]]:
                         obj, problem = json_object(raw.rstrip(b"\r\n"), name, number), None
                     except DataError as e:
                         obj, problem = None, e.problem
-                    rows.append(_row(obj, problem, name, number))
+                    rows.append(_row(obj, problem, name, number, tools))
         if len(rows) == before:
             rows.append(empty_file_row(_row(None, EMPTY_FILE, name, 0), name))
     _shared(rows)
@@ -223,12 +240,14 @@ def frame(rows: list[dict[str, Any]]):
     return df
 
 
-def episode_table(path: str | Path) -> Found | None:
-    """The episode checks of a data folder, or None when it has no episode files."""
+def episode_table(path: str | Path, tools: ToolsParams | None = None) -> Found | None:
+    """The episode checks of a data folder, or None when it has no episode files. `tools`: the tool set the gold
+    calls are replayed on (params.yaml `episodes.tools`; None: the built-in world), opened only when there are
+    episode files (a module that cannot be opened is one ConfigError naming the key)."""
     files = episode_files(path)
     if not files:
         return None
-    rows = read_episode_rows(files)
+    rows = read_episode_rows(files, open_tools(tools))
     counts = Counter(Path(r["where"].rsplit(":", 1)[0]).stem for r in rows if r["read_error"] != EMPTY_FILE)
     ordered = sorted(counts.items(), key=lambda kv: (SPLITS.index(kv[0]) if kv[0] in SPLITS else len(SPLITS), kv[0]))
     table = Table("episodes", "thinkact_episodes", frame(rows), episode_expectations())
