@@ -92,36 +92,18 @@ def data_import(
     split: Annotated[Optional[str], typer.Option(metavar="SPLIT", help="Split written into each example (bfcl: "
                                                                        "test_task, openai: train).")] = None,
     out: Annotated[Path, typer.Option(metavar="FILE", help="Output contract JSONL.")] = Path("imported.jsonl"),
-    episodes: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Also write the conversations' agent "
-                                                                          "episodes here (openai; e.g. "
-                                                                          "data/episodes/train.jsonl).")] = None,
 ) -> None:
-    """Convert BFCL (from the installed bfcl-eval package) or OpenAI-style chat JSONL to contract JSONL; with
-    --episodes, logged conversations also become agent episodes (those that cannot are listed with the reason).
+    """Convert BFCL (from the installed bfcl-eval package) or OpenAI-style chat JSONL to contract JSONL.
 
     \b
     Examples:
     thinkact data import chats.jsonl --out my_train.jsonl
-    thinkact data import chats.jsonl --out data/train.jsonl --episodes data/episodes/train.jsonl
     thinkact data import --format bfcl --category simple_python --out bfcl_simple.jsonl
     """
-    from thinkact.importers import import_to_file, import_with_episodes
+    from thinkact.importers import import_to_file
 
-    if episodes is None:
-        n = import_to_file(format.value, out, category=category, source=source, split=split)
-        console.print(f"{out}: {n} examples")
-        return
-    if format is not ImportFormat.openai or source is None:
-        raise ThinkactError("--episodes needs --format openai and an input FILE of logged conversations")
-    found = import_with_episodes(source, out, episodes, split=split)
-    skipped, shown = found.skipped, 20
-    console.print(f"{found.conversations} conversations → {len(found.examples)} turns, {len(found.episodes)} episodes"
-                  f"; {len(skipped)} not episodes" + (":" if skipped else ""), highlight=False, soft_wrap=True)
-    for s in skipped[:shown]:
-        console.print(f"  {s.line()}", highlight=False, soft_wrap=True, markup=False)
-    if len(skipped) > shown:
-        console.print(f"  … and {len(skipped) - shown} more", highlight=False)
-    console.print(f"wrote {out} and {episodes}", highlight=False, soft_wrap=True, markup=False)
+    n = import_to_file(format.value, out, category=category, source=source, split=split)
+    console.print(f"{out}: {n} examples")
 
 
 @data_app.command("stats", cls=Command)
