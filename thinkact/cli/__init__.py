@@ -89,21 +89,40 @@ def data_import(
                                                                                     "bfcl.")] = ImportFormat.openai,
     category: Annotated[Optional[str], typer.Option(metavar="CATEGORY", help="BFCL category, e.g. simple_python, "
                                                                              "parallel, live_simple.")] = None,
-    split: Annotated[Optional[str], typer.Option(metavar="SPLIT", help="Split written into each example (bfcl: "
-                                                                       "test_task, openai: train).")] = None,
+    split: Annotated[Optional[str], typer.Option(metavar="SPLIT", help="Split written into each example and "
+                                                                       "episode (bfcl: test_task, openai: "
+                                                                       "train).")] = None,
     out: Annotated[Path, typer.Option(metavar="FILE", help="Output contract JSONL.")] = Path("imported.jsonl"),
+    episodes: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Also write the conversations' agent "
+                                                                          "episodes here (openai; e.g. "
+                                                                          "data/episodes/train.jsonl).")] = None,
 ) -> None:
-    """Convert BFCL (from the installed bfcl-eval package) or OpenAI-style chat JSONL to contract JSONL.
+    """Convert BFCL (from the installed bfcl-eval package) or OpenAI-style chat JSONL to contract JSONL; with
+    --episodes, logged conversations also become agent episodes (those that cannot are listed with the reason).
 
     \b
     Examples:
     thinkact data import chats.jsonl --out my_train.jsonl
+    thinkact data import chats.jsonl --out data/train.jsonl --episodes data/episodes/train.jsonl
     thinkact data import --format bfcl --category simple_python --out bfcl_simple.jsonl
     """
-    from thinkact.importers import import_to_file
+    from thinkact.importers import import_to_file, import_with_episodes
 
-    n = import_to_file(format.value, out, category=category, source=source, split=split)
-    console.print(f"{out}: {n} examples")
+    if episodes is None:
+        n = import_to_file(format.value, out, category=category, source=source, split=split)
+        console.print(f"{out}: {n} examples")
+        return
+    if format is not ImportFormat.openai or source is None:
+        raise ThinkactError("--episodes needs --format openai and an input FILE of logged conversations")
+    found = import_with_episodes(source, out, episodes, split=split)
+    skipped, shown = found.skipped, 20
+    console.print(f"{found.conversations} conversations → {len(found.examples)} turns, {len(found.episodes)} episodes"
+                  f"; {len(skipped)} not episodes" + (":" if skipped else ""), highlight=False, soft_wrap=True)
+    for s in skipped[:shown]:
+        console.print(f"  {s.line()}", highlight=False, soft_wrap=True, markup=False)
+    if len(skipped) > shown:
+        console.print(f"  … and {len(skipped) - shown} more", highlight=False)
+    console.print(f"wrote {out} and {episodes}", highlight=False, soft_wrap=True, markup=False)
 
 
 @data_app.command("stats", cls=Command)

@@ -5,8 +5,12 @@ carry `tool_calls` ({"type": "function", "function": {"name", "arguments"}}, arg
 JSON string) or `content`, and `tool` messages carry results. Every assistant turn becomes one contract
 Example: messages = the conversation before that turn, target = its tool calls (arguments parsed) or its
 content; `reasoning_content`/`reasoning` on the turn becomes the gold thought. Ids: `<id>:<turn>` when
-the line has an id, else `<file stem>:<line>:<turn>` (turn = index of the message). Every malformed line
-raises DataError naming the file, the line and the field.
+the line has an id, else `<file stem>:<line>:<turn>` (turn = index of the message). Turn types: a call is
+`call` (the first, before any clarifying question), `parallel` (several at once) or `call_from_history`; a text
+is `answer` after a call, `clarify` before the first call of a conversation that has one, else `no_tool`.
+Every malformed line raises DataError naming the file, the line and the field; so does a call to a tool the
+line's `tools` does not declare. `read_conversations` yields each line parsed (the episode importer,
+openai_episodes.py, reads the same conversations).
 
     thinkact data import --format openai conversations.jsonl --out data/imported.jsonl
     from thinkact.importers.openai import import_openai
@@ -15,6 +19,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,12 +126,31 @@ def _messages(raw: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _conversation(obj: dict[str, Any], base_id: str, source: dict[str, Any], split: str, domain: str
-                  ) -> list[dict[str, Any]]:
+def _undeclared(tools: list[dict[str, Any]], messages: list[dict[str, Any]]) -> None:
+    """A call to a tool the conversation does not declare is a defect of the line (nothing can be scored)."""
+    declared = [t["function"]["name"] for t in tools]
+    for i, m in enumerate(messages):
+        for j, call in enumerate(m.get("tool_calls") or []):
+            name = call["function"]["name"]
+            if name not in declared:
+                raise _Bad(f"messages.{i}.tool_calls.{j}.function.name",
+                           f"tool {name!r} is not declared in the conversation's tools "
+                           f"(declared: {', '.join(declared) or 'none'}); declare it or remove the call")
+
+
+def _text_turn(messages: list[dict[str, Any]], i: int, calls_before: int) -> str:
+    if calls_before:
+        return "answer"
+    later_call = any(m.get("tool_calls") for m in messages[i + 1:])
+    follows = messages[i + 1]["role"] if i + 1 < len(messages) else None
+    return "clarify" if later_call and follows == "user" else "no_tool"
+
+
+def _conversation(tools: list[dict[str, Any]], messages: list[dict[str, Any]], base_id: str,
+                  source: dict[str, Any], split: str, domain: str) -> list[dict[str, Any]]:
     """The contract dicts of one conversation: one per assistant turn that follows at least one message."""
-    tools, messages = _tools(obj.get("tools")), _messages(obj.get("messages"))
     history = [{k: v for k, v in m.items() if k not in ("reasoning_content", "reasoning")} for m in messages]
-    out = []
+    out, calls_before, asked = [], 0, False
     for i, m in enumerate(messages):
         if m["role"] != "assistant" or i == 0:
             continue
@@ -133,9 +158,13 @@ def _conversation(obj: dict[str, Any], base_id: str, source: dict[str, Any], spl
                              "messages": history[:i], "source": {**source, "turn": i}}
         if m.get("tool_calls"):
             calls = [{"name": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in m["tool_calls"]]
-            d["target"], d["turn_type"] = {"tool_calls": calls}, "parallel" if len(calls) > 1 else "call"
+            d["target"] = {"tool_calls": calls}
+            d["turn_type"] = "parallel" if len(calls) > 1 else "call" if not (calls_before or asked) \
+                else "call_from_history"
+            calls_before += len(calls)
         elif m.get("content"):
-            d["target"] = {"content": m["content"]}
+            d["target"], d["turn_type"] = {"content": m["content"]}, _text_turn(messages, i, calls_before)
+            asked = asked or d["turn_type"] == "clarify"
         else:
             raise _Bad(f"messages.{i}", "assistant message has neither tool_calls nor content")
         thought = m.get("reasoning_content") or m.get("reasoning")
@@ -145,10 +174,24 @@ def _conversation(obj: dict[str, Any], base_id: str, source: dict[str, Any], spl
     return out
 
 
-def import_openai(path: str | os.PathLike, split: str = "train", domain: str | None = None) -> list[Example]:
-    """All examples of one OpenAI-style chat JSONL file, in file order (domain defaults to the file stem)."""
+@dataclass(frozen=True)
+class Conversation:
+    """One line of an OpenAI-style chat file, parsed: its tools and messages (arguments parsed, contents as
+    text) and the contract examples of its assistant turns."""
+
+    path: str
+    line: int
+    id: str                          # the line's id, else <file stem>:<line>
+    tools: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
+    examples: list[Example]
+
+
+def read_conversations(path: str | os.PathLike, split: str = "train", domain: str | None = None
+                       ) -> Iterator[Conversation]:
+    """Every conversation of one OpenAI-style chat JSONL file, in file order (domain defaults to the file stem);
+    a malformed line raises DataError naming the file, the line and the field."""
     p = Path(path)
-    examples: list[Example] = []
     seen: dict[str, int] = {}
     for number, obj in iter_json_lines(p):
         src_id = obj.get("id")
@@ -162,8 +205,15 @@ def import_openai(path: str | os.PathLike, split: str = "train", domain: str | N
         if src_id is not None:
             source["id"] = src_id
         try:
-            dicts = _conversation(obj, base, source, split, domain or p.stem)
+            tools, messages = _tools(obj.get("tools")), _messages(obj.get("messages"))
+            _undeclared(tools, messages)
+            dicts = _conversation(tools, messages, base, source, split, domain or p.stem)
         except _Bad as e:
             raise DataError(str(p), number, e.field, e.problem, _HINT) from None
-        examples.extend(Example.from_dict(d, str(p), number) for d in dicts)
-    return examples
+        yield Conversation(str(p), number, base, tools, messages,
+                           [Example.from_dict(d, str(p), number) for d in dicts])
+
+
+def import_openai(path: str | os.PathLike, split: str = "train", domain: str | None = None) -> list[Example]:
+    """All examples of one OpenAI-style chat JSONL file, in file order (domain defaults to the file stem)."""
+    return [e for c in read_conversations(path, split, domain) for e in c.examples]

@@ -85,8 +85,10 @@ def _in_split(split: str):
     return Column("split") == split
 
 
-def build_expectations(params: ValidateParams, shape: bool) -> list[tuple[Check, Any]]:
-    """(check, GX expectation) pairs, in the order the summary lists them."""
+def build_expectations(params: ValidateParams, shape: bool, present: set[str] | None = None
+                       ) -> list[tuple[Check, Any]]:
+    """(check, GX expectation) pairs, in the order the summary lists them. `present`: the splits that have rows
+    (None: all of params.rows); a split allowed to be empty (rows min 0) that is gets no turn-share checks."""
     import great_expectations.expectations as gxe
 
     out: list[tuple[Check, Any]] = []
@@ -132,12 +134,14 @@ def build_expectations(params: ValidateParams, shape: bool) -> list[tuple[Check,
               reason="id {value!r} is used more than once"),
         gxe.ExpectColumnValuesToBeUnique, column="id")
     null("hygiene.no_train_leak", "leak_error", "no id or prompt of train appears in an evaluation split")
-    return out + _shape_expectations(params, gxe) if shape else out
+    return out + _shape_expectations(params, gxe, present) if shape else out
 
 
-def _shape_expectations(params: ValidateParams, gxe: Any) -> list[tuple[Check, Any]]:
+def _shape_expectations(params: ValidateParams, gxe: Any, present: set[str] | None = None
+                        ) -> list[tuple[Check, Any]]:
     """The shape checks (`gxe`: great_expectations.expectations): every example has a turn type, each split's row
-    count and turn-type shares within params.rows / params.turn_share."""
+    count and turn-type shares within params.rows / params.turn_share (no shares of an empty split allowed to be
+    empty: an imported data set without test_env, say; there is nothing to measure)."""
     out = [expectation(Check("shape.turn_type_present", "every example has a turn_type (needed for the turn-type "
                              "shares)", reason="turn_type is missing"),
                        gxe.ExpectColumnValuesToNotBeNull, column="turn_type", row_condition=_readable())]
@@ -145,7 +149,9 @@ def _shape_expectations(params: ValidateParams, gxe: Any) -> list[tuple[Check, A
         out.append(expectation(Check(f"shape.rows.{split}", f"{split} has {r.min:,} to {r.max:,} rows"),
                                gxe.ExpectTableRowCountToBeBetween, min_value=r.min, max_value=r.max,
                                row_condition=_in_split(split)))
-    for split in params.rows:
+    for split, rows in params.rows.items():
+        if present is not None and split not in present and rows.min == 0:
+            continue
         for turn, r in params.turn_share.items():
             out.append(expectation(Check(f"shape.turn_share.{split}.{turn}",
                                          f"share of {turn} turns in {split} is {r.min:g} to {r.max:g}"),
@@ -180,7 +186,8 @@ def run_suite(df: Any, params: ValidateParams, shape: bool, docs_dir: Path | Non
     if docs_dir is not None:
         ctx.add_data_docs_site(site_name="thinkact", site_config=_docs_site(Path(docs_dir)))
     source = ctx.data_sources.add_pandas("thinkact")
-    tables = [Table("examples", SUITE_NAME, df, build_expectations(params, shape)), *extra]
+    present = {s for s in df["split"] if isinstance(s, str)} if "split" in df else None
+    tables = [Table("examples", SUITE_NAME, df, build_expectations(params, shape, present)), *extra]
     outcomes = [o for t in tables for o in _run_table(gx, ctx, source, t, params.show_ids, docs_dir is not None)]
     if docs_dir is not None:
         make_offline(docs_dir)  # GX's pages load their scripts and styles from CDNs: rewritten to need none
