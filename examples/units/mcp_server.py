@@ -43,7 +43,7 @@ def _reporting(fn: Callable[..., Any]) -> Callable[..., Any]:
 def mcp_tool(fn: Callable[..., Any]) -> Tool:
     """The SDK's tool for one function of tools.py, with the schema get_json_schema reads from its docstring."""
     function = get_json_schema(fn)["function"]
-    return Tool.from_function(_reporting(fn)).model_copy(
+    return Tool.from_function(_reporting(fn), structured_output=True).model_copy(
         update={"description": function["description"], "parameters": function["parameters"]})
 
 

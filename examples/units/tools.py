@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from fractions import Fraction
+from typing import Any
 
 # Each unit's size in its dimension's base unit (metre, kilogram, litre): exact by definition.
 _INCH = Fraction(254, 10000)                # 0.0254 m
@@ -72,7 +73,7 @@ def _date(text: str, name: str) -> dt.date:
         raise ValueError(f"{name} must be a date written YYYY-MM-DD, e.g. 2026-03-14, not {text!r}") from None
 
 
-def convert_units(value: float, from_unit: str, to_unit: str) -> dict:
+def convert_units(value: float, from_unit: str, to_unit: str) -> dict[str, Any]:
     """Convert a quantity from one unit to another of the same kind (length, mass, volume or temperature).
 
     Args:
@@ -99,7 +100,7 @@ def convert_units(value: float, from_unit: str, to_unit: str) -> dict:
     return {"value": _number(exact), "from_unit": from_unit, "result": _number(result), "to_unit": to_unit}
 
 
-def days_between(start_date: str, end_date: str) -> dict:
+def days_between(start_date: str, end_date: str) -> dict[str, Any]:
     """Count the days from one date to another (negative when end_date comes first).
 
     Args:
@@ -113,7 +114,7 @@ def days_between(start_date: str, end_date: str) -> dict:
     return {"start_date": start.isoformat(), "end_date": end.isoformat(), "days": (end - start).days}
 
 
-def add_days(date: str, days: int) -> dict:
+def add_days(date: str, days: int) -> dict[str, Any]:
     """Find the date a number of days after (or, when negative, before) a date.
 
     Args:
@@ -133,7 +134,7 @@ def add_days(date: str, days: int) -> dict:
     return {"date": start.isoformat(), "days": days, "result_date": result.isoformat()}
 
 
-def weekday(date: str) -> dict:
+def weekday(date: str) -> dict[str, Any]:
     """Tell which day of the week a date falls on.
 
     Args:
