@@ -17,7 +17,7 @@ from thinkact.project import PROJECT_ROOT, params_path
 from thinkact.config import load_params
 from thinkact.errors import ConfigError
 
-SHIPPED = ["default", "gpu-qwen3", "quick", "smollm2"]
+SHIPPED = ["default", "gpu-qwen3", "quick", "smollm2", "units"]
 
 
 @pytest.fixture
@@ -197,3 +197,15 @@ def test_a_saved_models_card_keeps_its_prompt(tmp_path):
     assert card_prompt(tmp_path) == {"system": "S", "tool_json": "compact"}
     (tmp_path / "thinkact-card.json").write_text("{broken")
     assert card_prompt(tmp_path) is None
+
+
+def test_the_stages_that_run_tools_depend_on_the_profiles_tool_files():
+    """A profile whose tools are a Python module (and a schemas file): validate, grpo and evaluate rerun when they
+    change; builtin and MCP tool sets add nothing (an MCP server's code is not the project's to track)."""
+    from thinkact.profiles import tool_files
+    python = {"episodes": {"tools": {"source": "python", "module": "examples/units/tools.py",
+                                     "schemas": "examples/units/tools.json"}}}
+    assert tool_files(python) == ["examples/units/tools.py", "examples/units/tools.json"]
+    assert tool_files({"episodes": {"tools": {"source": "python", "module": "my_pkg.tools"}}}) == []  # an installed module
+    assert tool_files({"episodes": {"tools": {"source": "mcp", "command": "python server.py"}}}) == []
+    assert tool_files({}) == []

@@ -190,11 +190,26 @@ def _substitute(value: Any, variables: dict[str, str]) -> Any:
     return value
 
 
+# The stages that run tool calls (the gate replays gold calls; GRPO's episodes and evaluation's play them).
+TOOL_STAGES = ("validate", "grpo", "evaluate")
+
+
+def tool_files(raw: dict[str, Any]) -> list[str]:
+    """The files of a profile's own tool set (`episodes.tools` module and schemas, when they are files): the stages
+    that run tools depend on them, so changing a tool reruns them."""
+    tools = ((raw.get("episodes") or {}).get("tools") or {})
+    if tools.get("source") != "python":
+        return []
+    return [str(f) for f in (tools.get("module"), tools.get("schemas")) if f and str(f).endswith((".py", ".json"))]
+
+
 def pipeline_for(name: str, root: Path = PROJECT_ROOT) -> dict[str, Any]:
     """dvc.yaml rewritten for the profile: paths interpolated with the profile's, each stage run from the project
-    root (wdir) on the profile's params file; the check stage also writes that file from params.yaml + overlay."""
+    root (wdir) on the profile's params file; the check stage also writes that file from params.yaml + overlay;
+    the stages that run tools also depend on the profile's tool files (`tool_files`)."""
     root = Path(root)
     raw = profile_raw(name, root)
+    tools = tool_files(raw)
     paths = {**{"data": "data", "outputs": "outputs", "models_cache": ".cache/models"}, **(raw.get("paths") or {})}
     variables = {f"paths.{k}": str(v) for k, v in paths.items()}
     source = _read_yaml(root / PIPELINE_FILE) or {}
@@ -211,6 +226,8 @@ def pipeline_for(name: str, root: Path = PROJECT_ROOT) -> dict[str, Any]:
                 value = [{rel: [str(v) for v in value]}]
             elif key == "deps" and stage == "check":
                 value = [d for d in value if d != PARAMS_FILE] + [PARAMS_FILE, f"{PROFILES_DIR}/{name}.yaml"]
+            elif key == "deps" and stage in TOOL_STAGES:
+                value = list(value) + [f for f in tools if f not in value]
             out[key] = value
         if stage == "check":  # the merged file is the check stage's output: every later stage's params
             out["outs"] = [{rel: {"cache": False, "persist": True}}]
