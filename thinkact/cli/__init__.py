@@ -216,7 +216,7 @@ def evaluate(
                           "episodes per split, default evaluate.episodes.max_examples; 0: all).")] = None,
     episodes: Annotated[bool, typer.Option(
         "--episodes", metavar="",
-        help="Play agent episodes (tools run by the simulators) instead of per-turn examples: success (greedy) "
+        help="Play agent episodes (tools run by the tool set of episodes.tools) instead of per-turn examples: success (greedy) "
              "and pass^k per split.")] = False,
     episode_splits: Annotated[Optional[list[str]], typer.Option(
         "--episode-splits", metavar="SPLIT",
