@@ -36,8 +36,9 @@ def _tools_module():
 def test_committed_conversations_and_data_are_what_the_generator_and_importer_make(tmp_path):
     from thinkact.importers import import_with_episodes
 
-    subprocess.run([sys.executable, str(EXAMPLE / "make_conversations.py"), "--out", str(tmp_path / "conv")],
-                   check=True, capture_output=True, cwd=PROJECT_ROOT)
+    subprocess.run([sys.executable, str(EXAMPLE / "make_conversations.py"), "--out", str(tmp_path / "conv"),
+                    "--tools-json", str(tmp_path / "tools.json")], check=True, capture_output=True, cwd=PROJECT_ROOT)
+    assert (tmp_path / "tools.json").read_bytes() == (EXAMPLE / "tools.json").read_bytes()
     for split in SPLITS:
         assert (tmp_path / "conv" / f"{split}.jsonl").read_bytes() == \
             (EXAMPLE / "conversations" / f"{split}.jsonl").read_bytes(), split

@@ -10,8 +10,12 @@ with other values, and none of its opening messages occurs in train.
 
 Deterministic (a fixed seed): rerunning it rewrites the same bytes.
 
-    python examples/units/make_conversations.py            # writes examples/units/conversations/
-    python examples/units/make_conversations.py --out DIR
+    python examples/units/make_conversations.py            # writes examples/units/conversations/ and tools.json
+    python examples/units/make_conversations.py --out DIR --tools-json FILE
+
+It also writes the tools' schemas, as every conversation offers them, to examples/units/tools.json (a JSON list of
+OpenAI function schemas): what `thinkact chat --tools` and an OpenAI client send, and what
+`episodes.tools: {source: python, module: examples/units/tools.py, schemas: examples/units/tools.json}` declares.
 """
 from __future__ import annotations
 
@@ -304,8 +308,12 @@ def conversations(split: str, seen: set[str], small_talk: list[tuple[str, str]])
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(HERE / "conversations"), help="folder for {train,test_id}.jsonl")
-    out = Path(parser.parse_args(argv).out)
+    parser.add_argument("--tools-json", default=str(HERE / "tools.json"), help="file for the tools' schemas")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    Path(args.tools_json).write_text(json.dumps(tool_schemas(), indent=2) + "\n", encoding="utf-8")
+    print(f"{args.tools_json}: {len(units.TOOLS)} tools")
     seen: set[str] = set()
     small_talk = list(NO_TOOL)
     for split in SIZES:
