@@ -40,6 +40,7 @@ from thinkact.chat_format.parsing import END_MARKERS, action_text, parse
 from thinkact.env.settings import EpisodesParams
 from thinkact.env.spec import EpisodeSpec
 from thinkact.env.tool_env import CallRecord, ToolEnvironment, TurnRecord
+from thinkact.generation import generate_rows
 from thinkact.progress import Progress
 from thinkact.tools.registry import open_tools
 
@@ -217,14 +218,11 @@ def _cut(row: list[int], limit: int, stop: list[int], pad: int) -> list[int]:
 
 def _generate(model: Any, contexts: list[list[int]], limits: list[int], stop: list[int], pad: int,
               sampling: dict[str, Any]) -> list[list[int]]:
-    """One assistant turn per context (left-padded together), each cut at its stop token or its limit."""
-    width = max(map(len, contexts))
-    ids = torch.tensor([[pad] * (width - len(c)) + c for c in contexts], device=model.device)
-    mask = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in contexts], device=model.device)
-    with torch.inference_mode():
-        out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max(limits), eos_token_id=stop,
-                             pad_token_id=pad, use_cache=True, **sampling)
-    return [_cut(row.tolist(), limit, stop, pad) for row, limit in zip(out[:, width:], limits)]
+    """One assistant turn per context (left-padded together), each cut at its stop token or its limit; contexts
+    sharing a prefix (the samples of one episode) have its keys and values computed once (thinkact.generation)."""
+    out = generate_rows(model, contexts, max_new_tokens=max(limits), eos_token_id=stop, pad_token_id=pad,
+                        use_cache=True, **sampling)
+    return [_cut(row.tolist(), limit, stop, pad) for row, limit in zip(out, limits)]
 
 
 @contextlib.contextmanager

@@ -1,0 +1,107 @@
+"""Shared-prefix KV reuse in generation (issue #24 item 1): rows that begin with the same tokens (the G samples of a
+GRPO group, an evaluation batch's system line and tools header) have that prefix computed once, and the output is
+token-identical to plain batched generation, greedy and seeded sampling; a cache that cannot be assembled exactly
+falls back to plain generation. builtin:tiny (quick size), and SmolLM2-135M (slow)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import QUICK
+from thinkact import generation
+from thinkact.generation import generate_rows, prefix_groups
+from thinkact.models.loading import load_model
+from thinkact.world.catalog import TOOLS_BY_NAME
+
+OFFERED = ("get_order_status", "track_shipment", "cancel_order")
+USERS = ("Where is my order ORD-12345?", "Please cancel order ORD-55555, I changed my mind.",
+         "Track shipment TRK-0042 for me.", "Hi! Can you check on my order status?")
+
+
+def prompts(tokenizer, users=USERS, tools=OFFERED) -> list[list[int]]:
+    """Chat-template prompts over the same tools: they share the system line and every tool schema."""
+    schemas = [TOOLS_BY_NAME[n].schema() for n in tools]
+    return [tokenizer.apply_chat_template([{"role": "user", "content": u}], tools=schemas, tokenize=False,
+                                          add_generation_prompt=True) for u in users]
+
+
+def ids(tokenizer, texts) -> list[list[int]]:
+    return tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+
+def both(model, tokenizer, rows, seed=None, **kwargs):
+    """(plain, shared) new tokens for the same rows and settings, each from the same seed when sampling."""
+    out = []
+    for share in (False, True):
+        if seed is not None:
+            torch.manual_seed(seed)
+        out.append(generate_rows(model, rows, eos_token_id=[tokenizer.eos_token_id],
+                                 pad_token_id=tokenizer.pad_token_id, share_prefix=share, **kwargs))
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield load_model("builtin:tiny", tmp_path_factory.mktemp("models"), tiny_size=QUICK["model"]["tiny"])
+    torch.set_num_threads(threads)
+
+
+def test_groups_share_copies_whole_and_a_batch_its_common_prefix():
+    a, b, c = [1] * 100 + [2, 3], [1] * 100 + [4], [9] * 50
+    # copies: the whole prompt but its last token; an unrelated row prefills alone (no padding)
+    assert prefix_groups([a, a, a, c]) == [([0, 1, 2], 101), ([3], 49)]
+    # rows that share only a header: one group over it
+    assert prefix_groups([a, b, a[:90] + [7]]) == [([0, 1, 2], 90)]
+    # too little shared: plain generation
+    assert prefix_groups([a, c]) is None and prefix_groups([[1] * 40 + [2], [1] * 40 + [3]]) is None
+
+
+def test_tiny_greedy_and_sampled_are_token_identical(tiny, monkeypatch):
+    model, tokenizer = tiny
+    texts = prompts(tokenizer)
+    group = [t for t in texts[:2] for _ in range(3)] + texts[2:]  # two groups of copies and two singletons
+    calls = []
+    real = generation._shared_inputs
+    monkeypatch.setattr(generation, "_shared_inputs", lambda *a: calls.append(out := real(*a)) or out)
+    # greedy, the quick tiny model repeats one token on these prompts; the sampled run below and the SmolLM2 test
+    # check real choices
+    for rows in (ids(tokenizer, texts), ids(tokenizer, group)):
+        plain, shared = both(model, tokenizer, rows, max_new_tokens=24, do_sample=False)
+        assert torch.equal(plain, shared)
+    plain, shared = both(model, tokenizer, ids(tokenizer, group), seed=7, max_new_tokens=24, do_sample=True,
+                         temperature=1.0, top_k=0, top_p=1.0)
+    assert torch.equal(plain, shared)
+    assert min(len(set(row.tolist())) for row in plain) > 5  # varied tokens, not one over and over
+    assert len(calls) == 3 and all(c is not None for c in calls)  # the shared path ran every time
+
+
+def test_tiny_unsupported_cache_falls_back_to_plain(tiny, monkeypatch):
+    model, tokenizer = tiny
+    rows = ids(tokenizer, prompts(tokenizer)[:2]) * 2
+    plain = both(model, tokenizer, rows, max_new_tokens=8, do_sample=False)[0]
+    monkeypatch.setattr(generation, "DynamicLayer", type("OtherLayer", (), {}))  # "not a plain full-attention layer"
+    calls = []
+    real = generation._shared_inputs
+    monkeypatch.setattr(generation, "_shared_inputs", lambda *a: calls.append(out := real(*a)) or out)
+    shared = both(model, tokenizer, rows, max_new_tokens=8, do_sample=False)[1]
+    assert calls == [None] and torch.equal(plain, shared)
+
+
+@pytest.mark.slow
+def test_smollm2_greedy_is_token_identical(tmp_path):
+    from thinkact.config import load_params
+    from thinkact.project import PROJECT_ROOT
+
+    cache = PROJECT_ROOT / load_params(PROJECT_ROOT / "params.yaml").paths.models_cache
+    model, tokenizer = load_model("builtin:smollm2-135m", cache)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        texts = prompts(tokenizer)
+        for rows in (ids(tokenizer, texts), ids(tokenizer, [texts[0]] * 2 + [texts[1]] * 2)):
+            plain, shared = both(model, tokenizer, rows, max_new_tokens=16, do_sample=False)
+            assert torch.equal(plain, shared)
+    finally:
+        torch.set_num_threads(threads)
