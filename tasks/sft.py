@@ -41,12 +41,14 @@ def episode_cuts(params: Params) -> tuple[list[Example], Path | None]:
         return [], None
     from thinkact.data.episode_gen import gold_examples
     from thinkact.env.spec import episode_path, read_episodes
+    from thinkact.tools.registry import open_tools
 
     path = episode_path(params.paths.data, "train")
     if not path.is_file():
         raise ConfigError("sft.episode_cuts", f"is true but {path} does not exist: generate the episodes (`thinkact "
                                               "data generate`) or set sft.episode_cuts: false")
-    return [cut for spec in kept_episodes(params.dev, read_episodes(path)) for cut in gold_examples(spec)], path
+    tools = open_tools(params.episodes.tools)  # the gold calls run on the project's tools, as in GRPO and evaluation
+    return [cut for spec in kept_episodes(params.dev, read_episodes(path)) for cut in gold_examples(spec, tools)], path
 
 
 def run(params: Params) -> dict:

@@ -286,22 +286,26 @@ def _snapshot(folder: Path, skip: str) -> dict[str, bytes]:
 def test_a_profile_runs_on_a_work_pool_worker_and_leaves_the_defaults_outputs_alone(project, tmp_path):
     """prefect.yaml's work-pool deployment, as a user deploys it from this checkout (flows/ and prefect.yaml added):
     params.yaml's cron and timezone, the process pool, the checkout as its working directory; started with `--param
-    profile=quick` (the shipped profiles/quick.yaml) and run by a process worker against the module's Prefect
-    server: every real stage a COMPLETED task run, in the profile's dvc.yaml order; its own
-    dvc.yaml, dvc.lock and outputs; the default's outputs byte for byte as they were; every MLflow run and the
+    profile=units` (the shipped worked example, profiles/units.yaml with examples/units/: its own data folder, its
+    Python tools answering GRPO's and the evaluation's episodes — issue #26's "the worked example end to end on its
+    profile") and run by a process worker against the module's Prefect server: every real stage a COMPLETED task
+    run, in the profile's dvc.yaml order; its own dvc.yaml, dvc.lock and outputs; the default's outputs byte for byte as they were; every MLflow run and the
     registry version tagged with the profile, in the project's one store; a second run skips every stage."""
     from prefect.settings import PREFECT_API_URL
 
     deployable(project)
     (project / "profiles").mkdir(exist_ok=True)
-    shutil.copy(PROJECT_ROOT / "profiles" / "quick.yaml", project / "profiles")
-    subprocess.run([*GIT, "add", "flows", "prefect.yaml", "profiles"], cwd=project, check=True, capture_output=True)
+    shutil.copy(PROJECT_ROOT / "profiles" / "units.yaml", project / "profiles")
+    shutil.copytree(PROJECT_ROOT / "examples" / "units", project / "examples" / "units",
+                    ignore=shutil.ignore_patterns("__pycache__"))   # its data (paths.data) and tools (episodes.tools)
+    subprocess.run([*GIT, "add", "flows", "prefect.yaml", "profiles", "examples"], cwd=project, check=True,
+                   capture_output=True)
     subprocess.run([*GIT, "commit", "-q", "-m", "deployable"], cwd=project, check=True)
     before = _snapshot(project / "outputs", "profiles")
     api = PREFECT_API_URL.value()   # the harness's server
     env = {**_env(), "PREFECT_API_URL": api, "PREFECT_HOME": str(tmp_path / "home"),
            "MLFLOW_TRACKING_URI": os.environ["MLFLOW_TRACKING_URI"]}
-    flow_run_id, worker = deploy_and_run_on_a_worker(project, env, "--param", "profile=quick", timeout=1800)
+    flow_run_id, worker = deploy_and_run_on_a_worker(project, env, "--param", "profile=units", timeout=1800)
 
     deployment = prefect_call(api, "GET", "/deployments/name/thinkact-pipeline/scheduled-gpu")
     (schedule,) = deployment["schedules"]   # params.yaml's schedule (FLOW_QUICK), not a default
@@ -310,27 +314,27 @@ def test_a_profile_runs_on_a_work_pool_worker_and_leaves_the_defaults_outputs_al
     assert deployment["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]["directory"] == str(project)
     flow_run = prefect_call(api, "GET", f"/flow_runs/{flow_run_id}")
     assert flow_run["state"]["type"] == "COMPLETED", worker
-    assert flow_run["parameters"] == {"profile": "quick"}
-    order = stage_order(project / "profiles" / "quick" / "dvc.yaml")  # the profile's pipeline, written by the flow
+    assert flow_run["parameters"] == {"profile": "units"}
+    order = stage_order(project / "profiles" / "units" / "dvc.yaml")  # the profile's pipeline, written by the flow
     assert order == ["check", "validate", "sft", "grpo", "evaluate", "register"]
     tasks = prefect_call(api, "POST", "/task_runs/filter", flow_runs={"id": {"any_": [flow_run_id]}},
                          sort="EXPECTED_START_TIME_ASC")
     assert [(t["name"], t["state_type"]) for t in tasks] == [(stage, "COMPLETED") for stage in order], worker
     markdown = flow_run_artifact(flow_run_id)
-    assert "(profile quick)" in markdown and "**Decision:** version " in markdown, markdown
-    assert "outputs/profiles/quick/evaluate/report.md" in markdown
+    assert "(profile units)" in markdown and "**Decision:** version " in markdown, markdown
+    assert "outputs/profiles/units/evaluate/report.md" in markdown
     assert all(f"| {stage} | ran |" in markdown for stage in order), markdown
     assert _snapshot(project / "outputs", "profiles") == before
-    quick = project / "outputs" / "profiles" / "quick"
-    assert (quick / "grpo" / "model" / "config.json").is_file() and (quick / "register" / "decision.json").is_file()
-    assert (project / "profiles" / "quick" / "dvc.lock").is_file()
+    units = project / "outputs" / "profiles" / "units"
+    assert (units / "grpo" / "model" / "config.json").is_file() and (units / "register" / "decision.json").is_file()
+    assert (project / "profiles" / "units" / "dvc.lock").is_file()
     client, runs = _mlflow(project)
     (parent,) = [r for r in runs if r.data.tags.get("prefect.flow_run_id") == flow_run_id]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    assert len(children) == 5 and {r.data.tags["thinkact.profile"] for r in [parent, *children]} == {"quick"}
-    assert not (project / "profiles" / "quick" / "mlflow").exists()   # the project's one store, not one per profile
-    assert client.get_model_version_by_alias("thinkact-agent-quick", "challenger").tags["thinkact.profile"] == "quick"
-    again = pipeline(project=str(project), profile="quick")
+    assert len(children) == 5 and {r.data.tags["thinkact.profile"] for r in [parent, *children]} == {"units"}
+    assert not (project / "profiles" / "units" / "mlflow").exists()   # the project's one store, not one per profile
+    assert client.get_model_version_by_alias("thinkact-agent-units", "challenger").tags["thinkact.profile"] == "units"
+    again = pipeline(project=str(project), profile="units")
     assert set(again["stages"].values()) == {"skipped"}
 
 

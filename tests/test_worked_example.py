@@ -43,7 +43,7 @@ def test_committed_conversations_and_data_are_what_the_generator_and_importer_ma
         assert (tmp_path / "conv" / f"{split}.jsonl").read_bytes() == \
             (EXAMPLE / "conversations" / f"{split}.jsonl").read_bytes(), split
         found = import_with_episodes(EXAMPLE / "conversations" / f"{split}.jsonl", tmp_path / f"{split}.jsonl",
-                                     tmp_path / "episodes" / f"{split}.jsonl", split=split)
+                                     tmp_path / "episodes" / f"{split}.jsonl", split=split, domain="units")
         assert not found.skipped and len(found.episodes) == found.conversations
         for name in (f"{split}.jsonl", f"episodes/{split}.jsonl"):
             assert (tmp_path / name).read_bytes() == (EXAMPLE / "data" / name).read_bytes(), name
@@ -164,3 +164,21 @@ def test_two_grpo_episode_steps_and_an_episode_evaluation_against_the_examples_m
     assert transcript["messages"][3]["content"] == json.dumps(real.weekday("2026-08-28"))  # Friday, from the server
     assert len(answered) > len(in_grpo)
     assert ev.rows["grpo"]["test_id"][0]["episode_call_recall"] == 1.0
+
+
+def test_episode_cuts_run_the_examples_own_tools():
+    """sft.episode_cuts plays each gold episode on the project's tools: an imported episode's cuts carry the
+    results its own tools compute (as logged), not the built-in world's 'not available' errors."""
+    from thinkact.data.episode_gen import gold_examples
+    from thinkact.env.spec import read_episodes
+    from thinkact.tools.params import ToolsParams
+    from thinkact.tools.python_tools import PythonTools
+
+    spec = next(s for s in read_episodes(EXAMPLE / "data" / "episodes" / "train.jsonl") if s.gold_calls)
+    tools = PythonTools.from_params(ToolsParams(source="python", module="examples/units/tools.py"))
+    last = gold_examples(spec, tools)[-1]
+    results = [m["content"] for m in last.messages if m["role"] == "tool"]
+    assert len(results) == len(spec.gold_calls) and not any('"error"' in r for r in results), results
+    assert all(fact in " ".join(results) for fact in spec.facts), (spec.facts, results)
+    builtin = [m["content"] for m in gold_examples(spec)[-1].messages if m["role"] == "tool"]
+    assert all('"kind": "tool_error"' in r for r in builtin)   # what the cuts held before: the world lacks these tools

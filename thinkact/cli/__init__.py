@@ -96,6 +96,9 @@ def data_import(
     episodes: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Also write the conversations' agent "
                                                                           "episodes here (openai; e.g. "
                                                                           "data/episodes/train.jsonl).")] = None,
+    domain: Annotated[Optional[str], typer.Option(metavar="NAME", help="Domain written into each example and "
+                                                                       "episode (openai; default: the file's "
+                                                                       "name).")] = None,
 ) -> None:
     """Convert BFCL (from the installed bfcl-eval package) or OpenAI-style chat JSONL to contract JSONL; with
     --episodes, logged conversations also become agent episodes (those that cannot are listed with the reason).
@@ -103,18 +106,18 @@ def data_import(
     \b
     Examples:
     thinkact data import chats.jsonl --out my_train.jsonl
-    thinkact data import chats.jsonl --out data/train.jsonl --episodes data/episodes/train.jsonl
+    thinkact data import chats.jsonl --out data/train.jsonl --episodes data/episodes/train.jsonl --domain units
     thinkact data import --format bfcl --category simple_python --out bfcl_simple.jsonl
     """
     from thinkact.importers import import_to_file, import_with_episodes
 
     if episodes is None:
-        n = import_to_file(format.value, out, category=category, source=source, split=split)
+        n = import_to_file(format.value, out, category=category, source=source, split=split, domain=domain)
         console.print(f"{out}: {n} examples")
         return
     if format is not ImportFormat.openai or source is None:
         raise ThinkactError("--episodes needs --format openai and an input FILE of logged conversations")
-    found = import_with_episodes(source, out, episodes, split=split)
+    found = import_with_episodes(source, out, episodes, split=split, domain=domain)
     skipped, shown = found.skipped, 20
     console.print(f"{found.conversations} conversations → {len(found.examples)} turns, {len(found.episodes)} episodes"
                   f"; {len(skipped)} not episodes" + (":" if skipped else ""), highlight=False, soft_wrap=True)

@@ -26,6 +26,7 @@ from typing import Any
 
 from thinkact.env.spec import EPISODE_KINDS, EpisodeSpec, opening_key
 from thinkact.env.tool_env import ToolEnvironment
+from thinkact.tools.base import ToolSet
 from thinkact.data.params import DataParams
 from thinkact.contract import SPLITS, Example, Target, ToolCall
 from thinkact.world import phrasings as P
@@ -206,9 +207,11 @@ def _turn_type(spec: EpisodeSpec, message: dict[str, Any], calls_before: int, as
     return "answer" if spec.gold_calls else "no_tool"
 
 
-def gold_examples(spec: EpisodeSpec) -> list[Example]:
-    """The gold conversation cut at each assistant turn: one contract Example per turn (`<id>.t<n>`)."""
-    messages, out, calls, asked = gold_conversation(spec), [], 0, False
+def gold_examples(spec: EpisodeSpec, tools: ToolSet | None = None) -> list[Example]:
+    """The gold conversation cut at each assistant turn: one contract Example per turn (`<id>.t<n>`); the gold calls
+    run on `tools` (None: the built-in world), so imported episodes get their own tools' results."""
+    env = ToolEnvironment(max_turns=2, max_tool_calls=max(1, len(spec.gold_calls)), tools=tools)
+    messages, out, calls, asked = gold_conversation(spec, env), [], 0, False
     for i, m in enumerate(messages):
         if m["role"] != "assistant":
             continue

@@ -26,9 +26,11 @@ FORMATS = ("bfcl", "openai")
 
 
 def import_to_file(fmt: str, out: str | os.PathLike, *, category: str | None = None,
-                   source: str | os.PathLike | None = None, split: str | None = None) -> int:
+                   source: str | os.PathLike | None = None, split: str | None = None,
+                   domain: str | None = None) -> int:
     """Import `category` (bfcl) or the file `source` (openai) and write contract JSONL atomically to `out`;
-    returns the number of examples written. `split` overrides each importer's default split."""
+    returns the number of examples written. `split` overrides each importer's default split; `domain` (openai)
+    the file stem as each example's domain."""
 
     output_file(out, create=False)  # a folder at `out` fails now, not after the import
     kwargs = {} if split is None else {"split": split}
@@ -39,14 +41,14 @@ def import_to_file(fmt: str, out: str | os.PathLike, *, category: str | None = N
     elif fmt == "openai":
         if source is None:
             raise ThinkactError("the openai format needs an input JSONL file")
-        examples = import_openai(source, **kwargs)
+        examples = import_openai(source, domain=domain, **kwargs)
     else:
         raise ThinkactError(f"unknown import format {fmt!r}; valid: {', '.join(FORMATS)}")
     return write_jsonl(out, examples)
 
 
 def import_with_episodes(source: str | os.PathLike, out: str | os.PathLike, episodes: str | os.PathLike, *,
-                         split: str | None = None) -> Imported:
+                         split: str | None = None, domain: str | None = None) -> Imported:
     """Import the OpenAI-style chat file `source`: its turns to `out` (contract JSONL) and its episodes to
     `episodes` (EpisodeSpec JSONL), both written atomically once the whole file was read (a malformed line raises
     DataError and writes nothing). Returns what was imported, with the conversations that are not episodes."""
@@ -54,7 +56,7 @@ def import_with_episodes(source: str | os.PathLike, out: str | os.PathLike, epis
         raise ThinkactError(f"{out}: the turns and the episodes need two different files")
     output_file(out, create=False)
     output_file(episodes, create=False)
-    found = import_openai_episodes(source, split or "train")
+    found = import_openai_episodes(source, split or "train", domain)
     write_jsonl(out, found.examples)
     atomic_write_text(episodes, episode_lines(found.episodes))
     return found

@@ -306,9 +306,9 @@ class McpTools(ToolSet):
         """The OpenAI-style schemas of the listed tools, each usable (thinkact.tool_schemas), else ConfigError."""
         schemas = []
         for tool in tools:
-            fn = {"name": tool.name, "parameters": tool.input_schema}
-            if tool.description:
-                fn["description"] = tool.description
+            fn = {"name": tool.name, "description": tool.description, "parameters": tool.input_schema}
+            if not tool.description:  # the key order of get_json_schema's and the data's schemas: name, description
+                del fn["description"]
             schemas.append({"type": "function", "function": fn})
         if not schemas:
             raise ConfigError(self.key, f"the {self.where} lists no tools; an episode needs at least one")

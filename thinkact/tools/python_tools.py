@@ -190,7 +190,8 @@ def derived_schema(f: Callable[..., Any], key: str | None, where: str) -> dict[s
     if not isinstance(schema["function"].get("description"), str):
         raise _Refused(key, f"{at}: the docstring has no description before Args:; add one line saying what the "
                             "tool does")
-    return schema
+    fn = schema["function"]  # what the model is offered: no "return" (get_json_schema adds it from a Returns: line)
+    return {"type": "function", "function": {k: fn[k] for k in ("name", "description", "parameters") if k in fn}}
 
 
 def read_schemas(path: str) -> list[dict[str, Any]]:
