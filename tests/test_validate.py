@@ -285,7 +285,8 @@ def _dvc_project(root: Path) -> dict[str, str]:
     validate = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]["validate"]
     (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"validate": validate}}, sort_keys=False) + DOWNSTREAM)
     (root / "downstream.py").write_text(DOWNSTREAM_PY)
-    (root / "params.yaml").write_text("paths:\n  data: data\n  outputs: outputs\n" + TEST_PARAMS_YAML)
+    (root / "params.yaml").write_text("paths:\n  data: data\n  outputs: outputs\n" + TEST_PARAMS_YAML
+                                      + "episodes:\n  tools: {source: builtin}\n")   # validate's params: the gate replays calls
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", "THINKACT_TRACKING": "0",
            "DVC_NO_ANALYTICS": "1", "GX_ANALYTICS_ENABLED": "false"}
     env.pop("THINKACT_PARAMS", None)

@@ -26,6 +26,13 @@ except ImportError:  # pragma: no cover - optional speed-up
     _orjson = None
 
 _MAX_MESSAGE = 300
+FUNCTION_KEYS = ("name", "description", "parameters")  # what a function schema offers the model, in this order
+
+
+def offered_function(fn: dict[str, Any]) -> dict[str, Any]:
+    """A function schema as the model is offered it: FUNCTION_KEYS only, in that order (an importer's or
+    get_json_schema's extra keys, such as `return`, left out)."""
+    return {k: fn[k] for k in FUNCTION_KEYS if k in fn}
 _TOOL_CONTRACT = Draft202012Validator(EXAMPLE_SCHEMA["properties"]["tools"]["items"])
 
 

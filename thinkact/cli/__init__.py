@@ -89,16 +89,13 @@ def data_import(
                                                                                     "bfcl.")] = ImportFormat.openai,
     category: Annotated[Optional[str], typer.Option(metavar="CATEGORY", help="BFCL category, e.g. simple_python, "
                                                                              "parallel, live_simple.")] = None,
-    split: Annotated[Optional[str], typer.Option(metavar="SPLIT", help="Split written into each example and "
-                                                                       "episode (bfcl: test_task, openai: "
-                                                                       "train).")] = None,
+    split: Annotated[Optional[str], typer.Option(metavar="SPLIT", help="Split of each example and episode (bfcl: "
+                                                                       "test_task, openai: train).")] = None,
     out: Annotated[Path, typer.Option(metavar="FILE", help="Output contract JSONL.")] = Path("imported.jsonl"),
     episodes: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Also write the conversations' agent "
-                                                                          "episodes here (openai; e.g. "
-                                                                          "data/episodes/train.jsonl).")] = None,
-    domain: Annotated[Optional[str], typer.Option(metavar="NAME", help="Domain written into each example and "
-                                                                       "episode (openai; default: the file's "
-                                                                       "name).")] = None,
+                                                                          "episodes here (openai).")] = None,
+    domain: Annotated[Optional[str], typer.Option(metavar="NAME", help="Domain of each example and episode (openai; "
+                                                                       "default: the file's name).")] = None,
 ) -> None:
     """Convert BFCL (from the installed bfcl-eval package) or OpenAI-style chat JSONL to contract JSONL; with
     --episodes, logged conversations also become agent episodes (those that cannot are listed with the reason).
@@ -219,7 +216,7 @@ def evaluate(
                           "episodes per split, default evaluate.episodes.max_examples; 0: all).")] = None,
     episodes: Annotated[bool, typer.Option(
         "--episodes", metavar="",
-        help="Play agent episodes (tools run by the tool set of episodes.tools) instead of per-turn examples: success (greedy) "
+        help="Play agent episodes (tools: episodes.tools) instead of per-turn examples: success (greedy) "
              "and pass^k per split.")] = False,
     episode_splits: Annotated[Optional[list[str]], typer.Option(
         "--episode-splits", metavar="SPLIT",

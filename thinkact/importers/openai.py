@@ -26,6 +26,7 @@ from typing import Any
 
 from thinkact.contract import MAX_DEPTH, ROLES, Example, iter_json_lines, loads_strict, too_deep
 from thinkact.errors import DataError
+from thinkact.tool_schemas import offered_function
 
 _JSON_NAME = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 _HINT = "see the OpenAI chat format: messages with role, content, tool_calls"
@@ -80,7 +81,7 @@ def _tools(raw: Any) -> list[dict[str, Any]]:
         fn = tool.get("function", tool) if tool.get("type", "function") == "function" else None
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
             raise _Bad(f"tools.{i}", 'expected {"type": "function", "function": {"name", "parameters"}}')
-        fn = {k: fn[k] for k in ("name", "description", "parameters") if k in fn}
+        fn = offered_function(fn)
         fn.setdefault("parameters", {"type": "object", "properties": {}})
         out.append({"type": "function", "function": fn})
     return out

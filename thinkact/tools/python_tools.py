@@ -63,7 +63,7 @@ from typing import Any
 
 from thinkact.errors import ConfigError, ThinkactError
 from thinkact.project import PROJECT_ROOT
-from thinkact.tool_schemas import openai_tools, schema_error, tool_infos
+from thinkact.tool_schemas import offered_function, openai_tools, schema_error, tool_infos
 from thinkact.tools.base import ToolFailure, ToolSet, result_text
 from thinkact.tools.params import ToolsParams
 
@@ -190,8 +190,8 @@ def derived_schema(f: Callable[..., Any], key: str | None, where: str) -> dict[s
     if not isinstance(schema["function"].get("description"), str):
         raise _Refused(key, f"{at}: the docstring has no description before Args:; add one line saying what the "
                             "tool does")
-    fn = schema["function"]  # what the model is offered: no "return" (get_json_schema adds it from a Returns: line)
-    return {"type": "function", "function": {k: fn[k] for k in ("name", "description", "parameters") if k in fn}}
+    # what the model is offered: no "return" (get_json_schema adds it from a Returns: line)
+    return {"type": "function", "function": offered_function(schema["function"])}
 
 
 def read_schemas(path: str) -> list[dict[str, Any]]:
