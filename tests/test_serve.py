@@ -1,6 +1,7 @@
 """`thinkact serve` (issue #26 item 1): the `openai` SDK against a real server on loopback — a tool call, a streamed
 tool call, a three-turn conversation with a tool result, 400s in OpenAI's error shape — and the served prompt is
-byte-for-byte the prompt evaluation renders (per-turn examples and agent episodes).
+byte-for-byte the prompt evaluation renders (per-turn examples and agent episodes). Streams are token by token: their
+deltas join into the non-stream reply, and a client that leaves early stops its generation.
 
 One server for the module: uvicorn in a thread of this process (thinkact.serving.server.running) serving a
 builtin:tiny folder. No test fixture holds a trained model, so the served model is taught here, in place and through
@@ -11,6 +12,7 @@ the server's own prompt rendering, the two turns the tests ask for (as tests/tes
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -28,8 +30,9 @@ from thinkact.generation import generate_completions, prompt_text
 from thinkact.importers.openai import import_openai
 from thinkact.models.loading import load_model
 from thinkact.project import PROJECT_ROOT
-from thinkact.serving.engine import ServedModel
+from thinkact.serving.engine import Cancelled, ServedModel
 from thinkact.serving.request import MAX_BODY_BYTES, chat_request
+from thinkact.serving.response import Deltas, message_of
 from thinkact.serving.server import check_port, running
 from thinkact.world.catalog import TOOLS_BY_NAME
 
@@ -145,6 +148,97 @@ def test_a_streamed_tool_call(server):
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
 
 
+def _joined(chunks: list) -> dict:
+    """A streamed reply put together as the SDK's chunks give it: reasoning, content, the tool calls (name and
+    arguments), the finish reason, the `thinkact` object, and how many deltas carried reasoning and content."""
+    out = {"reasoning": "", "content": "", "calls": {}, "finish": None, "thinkact": None, "deltas": [0, 0]}
+    for chunk in chunks:
+        if not chunk.choices:
+            continue
+        delta = chunk.choices[0].delta
+        for i, key in enumerate(("reasoning", "content")):
+            text = getattr(delta, "reasoning_content", None) if key == "reasoning" else delta.content
+            out[key] += text or ""
+            out["deltas"][i] += bool(text)
+        for part in delta.tool_calls or []:
+            call = out["calls"].setdefault(part.index, ["", ""])
+            call[0] += part.function.name or ""
+            call[1] += part.function.arguments or ""
+        out["finish"] = chunk.choices[0].finish_reason or out["finish"]
+        out["thinkact"] = (chunk.model_extra or {}).get("thinkact") or out["thinkact"]
+    return out
+
+
+def test_a_stream_joins_into_the_non_stream_reply_token_by_token(server):
+    """Streamed as generated (a call turn, an answer turn, tool_choice "none"): the deltas join into exactly the
+    non-stream reply to the same request (greedy); the think block and the answer come in several deltas."""
+    client, _, served, _ = server
+    for ask, extra in ((ASK, {}), (_history(), {}), (ASK, {"tool_choice": "none"})):
+        args = {"model": served.id, "messages": ask, "tools": TOOLS, "max_tokens": 64, **extra}
+        reply = client.chat.completions.create(**args)
+        whole = reply.choices[0]
+        streamed = _joined(list(client.chat.completions.create(**args, stream=True)))
+        assert streamed["reasoning"] == (whole.message.reasoning_content or "")
+        assert streamed["content"] == (whole.message.content or "")
+        assert list(streamed["calls"].values()) == [[c.function.name, c.function.arguments]
+                                                    for c in whole.message.tool_calls or []]
+        assert streamed["finish"] == whole.finish_reason and streamed["thinkact"] == reply.model_extra["thinkact"]
+        if ask is ASK and not extra:
+            assert streamed["calls"] and streamed["deltas"][0] > 1  # the reasoning as it comes, the call at the end
+        if ask is not ASK:
+            assert streamed["content"] == ANSWER and streamed["deltas"][1] > 1
+
+
+def test_stream_deltas_hold_back_what_the_parser_may_still_cut():
+    """The streamed deltas of a completion fed one character at a time join into the parsed message's reasoning and
+    content: whitespace, an unfinished `<think>` or `</think>`, end-of-turn markers and a tool call are held back (a
+    completion without a think block is all action, as the parser reads it)."""
+    for raw in (CALL, ANSWER_TEXT, "  <think>  a < b </th </think>  The answer <|endoftext|>\n<|im_end|> ",
+                "<think>a</think> x <|im_e y <", "<think>a</think>\n<tool_call> broken </tool_call>",
+                " no think:\n\nall answer <|im_end|>", "\n" + CALL[CALL.index("<tool_call>"):], "<thinking> </think>"):
+        for calls_allowed in (True, False):
+            deltas, joined = Deltas(calls_allowed), {"reasoning_content": "", "content": ""}
+            for key, text in [d for c in raw for d in deltas.feed(c)]:
+                joined[key] += text
+            *_, rest = deltas.finish(raw)
+            for delta in rest:
+                for key in joined:
+                    joined[key] += delta.get(key, "")
+            message, _ = message_of(raw, calls_allowed)
+            assert joined == {key: message[key] or "" for key in joined}, raw
+
+
+def test_a_client_that_leaves_a_stream_early_stops_its_generation(server, monkeypatch):
+    """The stream is closed after its first reasoning delta: the generation is cancelled at its next token (not run
+    to max_tokens), the model is free again, and the next request is answered."""
+    client, url, served, _ = server
+    started, steps, forward = [], [], served.model.forward
+
+    def slow_forward(*args, **kwargs):  # 20 ms a token: cancelled early, the generation takes far fewer than 56
+        steps.append(1)
+        time.sleep(0.02)
+        return forward(*args, **kwargs)
+
+    def stream(request):
+        started.append(live := ServedModel.stream(served, request))
+        return live
+
+    monkeypatch.setattr(served.model, "forward", slow_forward)
+    monkeypatch.setattr(served, "stream", stream)
+    body = {"model": served.id, "messages": ASK, "tools": TOOLS, "max_tokens": 64, "stream": True}
+    with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=5) as answer:
+        assert answer.status_code == 200
+        for line in answer.iter_lines():
+            if '"reasoning_content"' in line:
+                break
+    [live] = started
+    assert live.finished.wait(5) and isinstance(live.error, Cancelled) and len(steps) < 40, len(steps)
+    monkeypatch.undo()
+    reply = client.with_options(timeout=10).chat.completions.create(model=served.id, messages=_history(), tools=TOOLS,
+                                                                    max_tokens=64)
+    assert reply.choices[0].message.content == ANSWER
+
+
 def test_a_three_turn_conversation_with_a_tool_result(server):
     """user -> the model calls the tool -> the tool's result -> the model answers from it; the assistant message
     goes back as the SDK returned it (a pydantic object, arguments as JSON text, reasoning_content)."""
@@ -188,6 +282,7 @@ def test_tool_choice_none_offers_no_tool_and_returns_no_call(server):
     ({"messages": ASK, "tool_choice": "required"}, "tool_choice"),
     ({"messages": [{"role": "robot", "content": "hi"}]}, "messages"),
     ({"messages": ASK, "max_tokens": 0}, "max_tokens"),
+    ({"messages": ASK, "max_tokens": 4096, "stream": True}, "messages"),  # over the context: a 400 before any event
 ])
 def test_a_bad_request_is_a_400_in_openai_error_shape(server, request_args, param):
     client, _, served, _ = server
@@ -234,3 +329,5 @@ def test_the_served_prompt_is_evaluations_byte_for_byte(server, params):
                   {"role": "assistant", "content": ANSWER, "reasoning": ""}, {"role": "user", "content": "Thanks!"}]
     transcript[1].pop("reasoning_content")
     assert _served_prompt(client, served.id, transcript, TOOLS) == render(tokenizer, spec, transcript, True)
+
+

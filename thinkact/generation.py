@@ -41,9 +41,13 @@ def prompt_text(tokenizer: Any, example: Example) -> str:
 
 def generate_completions(model: Any, tokenizer: Any, examples: Sequence[Example], *, max_new_tokens: int = 128,
                          batch_size: int = 16, temperature: float = 0.0, progress: bool = True,
-                         desc: str = "generate", share_prefix: bool = True) -> list[str]:
+                         desc: str = "generate", share_prefix: bool = True, streamer: Any = None) -> list[str]:
     """One completion per example, in the examples' order; with `progress`, a line every few seconds (elapsed, ETA)
-    and one at the end, labelled `desc` (thinkact.progress). `share_prefix`: see `generate_rows`."""
+    and one at the end, labelled `desc` (thinkact.progress). `share_prefix`: see `generate_rows`. `streamer` (one
+    example only): passed to `model.generate` as is (a transformers `BaseStreamer`: the prompt's ids, then each new
+    token as it is generated); the completion returned is the same with or without it."""
+    if streamer is not None and len(examples) != 1:
+        raise ValueError("a streamer takes the tokens of one example: generate one at a time")
     texts = [prompt_text(tokenizer, ex) for ex in examples]
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out: list[str] = [""] * len(texts)
@@ -57,7 +61,8 @@ def generate_completions(model: Any, tokenizer: Any, examples: Sequence[Example]
             idx = order[start:start + batch_size]
             rows = tokenizer([texts[i] for i in idx], add_special_tokens=False)["input_ids"]
             new = generate_rows(model, rows, max_new_tokens=max_new_tokens, eos_token_id=stop,
-                                pad_token_id=tokenizer.pad_token_id, share_prefix=share_prefix, **sampling)
+                                pad_token_id=tokenizer.pad_token_id, share_prefix=share_prefix, **sampling,
+                                **({"streamer": streamer} if streamer is not None else {}))
             for i, row in zip(idx, new):
                 out[i] = _decode(tokenizer, row, stop)
             bar.update(len(idx))

@@ -6,17 +6,27 @@ byte-for-byte evaluation's. One generation at a time (a lock: generation changes
 requests that arrive while one generates wait, and the next generation answers all that wait with the same
 max_tokens and temperature in one batch (left-padded, as evaluation batches), up to `max_batch`.
 
+A streamed request (`stream`) is generated alone, a batch of 1 under the same lock, with a streamer: its text comes
+out piece by piece while a thread generates, and its completion is the very text `generate_completions` returns for
+it (the streamer only watches). A client that goes away cancels it: the streamer stops the generation at its next
+token, and the lock is released however the generation ends.
+
     served = ServedModel.load("sft", load_params())
     done = served.complete(chat_request(body, served.ids))   # a Completion: raw text, prompt, token counts
+    live = served.stream(request)                            # a LiveCompletion: BadRequest before anything is generated
+    for piece in live: ...                                   # text as generated; then live.completion()
 """
 from __future__ import annotations
 
+import queue
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jinja2.exceptions import TemplateError
+from transformers.generation.streamers import BaseStreamer
 
 from thinkact.chat import load_chat_model, resolve_chat_model
 from thinkact.contract import Example
@@ -42,6 +52,77 @@ class _Ticket:
     @property
     def answered(self) -> bool:
         return self.raw is not None or self.error is not None
+
+
+class Cancelled(Exception):
+    """Raised inside `model.generate` (from the streamer) to stop a streamed generation nobody reads any more."""
+
+
+_END = object()  # the last item of a live completion's queue
+
+
+class _Streamer(BaseStreamer):
+    """Turns the tokens `generate` hands over (the prompt's ids once, then one token per step, batch 1) into text
+    pieces on `out`: the new tokens are decoded whole, as `generate_completions` decodes them (special tokens kept,
+    cut at the first stop or pad token), and a piece is sent only when it extends what was sent, without a trailing
+    replacement character (half a UTF-8 character) or whitespace (a tokenizer's clean-up may still change it)."""
+
+    def __init__(self, tokenizer: Any, out: queue.Queue, cancelled: threading.Event):
+        self.tokenizer, self.out, self.cancelled = tokenizer, out, cancelled
+        # the tokens generate_completions stops on (its `stop`), and padding: where its decode cuts a completion
+        self.stop = {t for t in {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>"),
+                                 tokenizer.pad_token_id} if isinstance(t, int)}
+        self.ids: list[int] = []
+        self.sent = ""
+        self.prompt_seen = self.stopped = False
+
+    def put(self, value: Any) -> None:
+        if self.cancelled.is_set():
+            raise Cancelled()
+        if not self.prompt_seen:  # the first call hands over the prompt
+            self.prompt_seen = True
+            return
+        if self.stopped:
+            return
+        for token in value.reshape(-1).tolist():
+            if token in self.stop:
+                self.stopped = True
+                break
+            self.ids.append(token)
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=False).rstrip().rstrip("\ufffd").rstrip()
+        if len(text) > len(self.sent) and text.startswith(self.sent):
+            self.out.put(text[len(self.sent):])
+            self.sent = text
+
+    def end(self) -> None:
+        pass  # the generating thread ends the queue, however generate ends
+
+
+class LiveCompletion:
+    """A streamed generation under way: iterate it for the text as it is generated (pieces whose concatenation is a
+    prefix of the completion), then `completion()` is the Completion (or raises what stopped the generation).
+    `cancel()` (the client went away) stops the generation at its next token."""
+
+    def __init__(self) -> None:
+        self.pieces: queue.Queue = queue.Queue()  # unbounded: the generating thread never waits for a reader
+        self.cancelled = threading.Event()
+        self.finished = threading.Event()
+        self.result: Completion | None = None
+        self.error: BaseException | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        while (piece := self.pieces.get()) is not _END:
+            yield piece
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def completion(self) -> Completion:
+        self.finished.wait()
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
 
 
 @dataclass
@@ -96,6 +177,48 @@ class ServedModel:
             raise ticket.error
         return Completion(ticket.raw, ticket.prompt, ticket.prompt_tokens, ticket.completion_tokens)
 
+    def stream(self, request: ChatRequest) -> LiveCompletion:
+        """Start generating the reply to `request` alone (batch 1) with a streamer, in a thread that holds `lock`
+        until the generation ends; returns once it has started. The BadRequests of `complete` are raised here,
+        before anything is generated (the lock is then released at once)."""
+        prompt = self.prompt(request.example)
+        live = LiveCompletion()
+        self.lock.acquire()
+        try:
+            prompt_tokens = self._prompt_tokens(prompt, request.max_tokens)
+            thread = threading.Thread(target=self._stream, args=(request, prompt, prompt_tokens, live),
+                                      name="thinkact-serve-stream", daemon=True)
+            thread.start()
+        except BaseException:
+            self.lock.release()
+            raise
+        return live
+
+    def _stream(self, request: ChatRequest, prompt: str, prompt_tokens: int, live: LiveCompletion) -> None:
+        """The generating thread of `stream`: holds `lock` (taken by `stream`) and releases it when done."""
+        try:
+            streamer = _Streamer(self.tokenizer, live.pieces, live.cancelled)
+            [raw] = generate_completions(self.model, self.tokenizer, [request.example], batch_size=1,
+                                         max_new_tokens=request.max_tokens, temperature=request.temperature,
+                                         progress=False, streamer=streamer)
+            completion_tokens = len(self.tokenizer(raw, add_special_tokens=False).input_ids)  # as `_generate` counts
+            live.result = Completion(raw, prompt, prompt_tokens, completion_tokens)
+        except BaseException as e:  # Cancelled, or a bug: the reader gets it from completion()
+            live.error = e
+        finally:
+            self.lock.release()
+            live.finished.set()
+            live.pieces.put(_END)
+
+    def _prompt_tokens(self, prompt: str, max_tokens: int) -> int:
+        """The prompt's length in tokens, or a BadRequest when it and `max_tokens` exceed the context; under `lock`."""
+        tokens = len(self.tokenizer(prompt, add_special_tokens=False).input_ids)
+        limit = self.context_length
+        if limit and tokens + max_tokens > limit:
+            raise BadRequest(f"the prompt has {tokens} tokens and max_tokens is {max_tokens}: more than the model's "
+                             f"context of {limit} tokens", "messages", "context_length_exceeded")
+        return tokens
+
     def _generate(self, ticket: _Ticket) -> None:
         """Answer `ticket` and the waiting tickets with its settings (at most max_batch) in one batch; under `lock`."""
         key = (ticket.request.max_tokens, ticket.request.temperature)
@@ -105,11 +228,10 @@ class ServedModel:
             self.waiting = [t for t in self.waiting if t not in batch]
         ready = []
         for t in batch:
-            t.prompt_tokens = len(self.tokenizer(t.prompt, add_special_tokens=False).input_ids)
-            limit = self.context_length
-            if limit and t.prompt_tokens + key[0] > limit:
-                t.error = BadRequest(f"the prompt has {t.prompt_tokens} tokens and max_tokens is {key[0]}: more "
-                                     f"than the model's context of {limit} tokens", "messages", "context_length_exceeded")
+            try:
+                t.prompt_tokens = self._prompt_tokens(t.prompt, key[0])
+            except BadRequest as e:
+                t.error = e
             else:
                 ready.append(t)
         if not ready:

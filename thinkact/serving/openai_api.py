@@ -10,21 +10,24 @@ Every error has OpenAI's shape, {"error": {"message", "type", "param", "code"}}:
 (no messages, a tool whose parameters are not an object schema, a model not served here, a body over
 `MAX_BODY_BYTES`, bad JSON, an unsupported value) is a 400 naming the field, an unknown path a 404, a bug a 500 with
 the exception's text. Generation runs in a worker thread, one request at a time (ServedModel's lock), so the server
-keeps answering /health while it generates; a streamed reply is sent once its completion is generated.
+keeps answering /health while it generates. A streamed reply is sent as it is generated (ServedModel.stream, a batch
+of 1); its 400s come before the first event, and a client that goes away cancels its generation.
 
     app = create_app(ServedModel.load("sft", params))     # uvicorn.run(app, ...): thinkact.serving.server
 """
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from thinkact.serving.engine import ServedModel
+from thinkact.serving.engine import LiveCompletion, ServedModel
 from thinkact.serving.request import MAX_BODY_BYTES, BadRequest, chat_request, json_body
 from thinkact.serving.response import completion_body, stream_events
 
@@ -80,12 +83,26 @@ def create_app(served: ServedModel, *, max_body_bytes: int = MAX_BODY_BYTES) -> 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Any:
         chat = chat_request(json_body(await read_body(request, max_body_bytes)), served.ids)
-        done = await run_in_threadpool(served.complete, chat)
         if chat.stream:
-            return StreamingResponse(stream_events(done, chat, model=served.id), media_type="text/event-stream")
+            live = await run_in_threadpool(served.stream, chat)  # its BadRequests: a 400, before any event
+            return StreamingResponse(_events(live, stream_events(live, live.completion, chat, model=served.id)),
+                                     media_type="text/event-stream")
+        done = await run_in_threadpool(served.complete, chat)
         return JSONResponse(completion_body(done, chat, model=served.id))  # plain JSON: no encoder pass needed
 
     return app
+
+
+async def _events(live: LiveCompletion, events: Any) -> AsyncIterator[str]:
+    """`events` (blocking on the generation) read in worker threads; when the response ends early (the client went
+    away: Starlette cancels the response), the read is abandoned at once and the generation cancelled: it stops at its
+    next token and releases the model."""
+    events, done = iter(events), object()
+    try:
+        while (event := await anyio.to_thread.run_sync(next, events, done, abandon_on_cancel=True)) is not done:
+            yield event
+    finally:
+        live.cancel()
 
 
 def _error_handlers(app: FastAPI) -> None:
