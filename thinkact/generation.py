@@ -104,7 +104,8 @@ def prefix_groups(rows: Sequence[Sequence[int]], minimum: int = PREFIX_MIN) -> l
     """Rows grouped by a shared prefix: [(row indices, prefix length)], each prefix at most the group's shortest row
     minus one token (every row keeps a token to feed). A row joins the group it shares most with when that is at least
     `minimum` tokens and half the group's prefix so far (so a group of copies keeps its whole prompt); else it starts
-    its own. One group of all rows over their common prefix instead, when that saves more. None when the groups save fewer than `minimum` prefill tokens in all: plain generation then."""
+    its own. One group of all rows over their common prefix instead, when that saves more. None when the groups save
+    fewer than `minimum` prefill tokens in all: plain generation then."""
     groups: list[list[Any]] = []  # [first row, prefix length, members]
     for i, row in enumerate(rows):
         best, best_len = None, 0

@@ -81,8 +81,8 @@ def completion_body(done: Completion, request: ChatRequest, *, model: str) -> di
     """The `chat.completion` object for one completion."""
     message, check = message_of(done.raw, request.calls_allowed)
     return {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
-            "model": model, "choices": [{"index": 0, "message": message, "finish_reason": _finish(message, done, request),
-                                         "logprobs": None}],
+            "model": model, "choices": [{"index": 0, "message": message, "logprobs": None,
+                                         "finish_reason": _finish(message, done, request)}],
             "usage": _usage(done), "thinkact": _extension(done, request, check)}
 
 
