@@ -88,3 +88,26 @@ def test_tiny_unsupported_cache_falls_back_to_plain(tiny, monkeypatch):
     monkeypatch.setattr(generation, "_shared_inputs", lambda *a: calls.append(out := real(*a)) or out)
     shared = both(model, tokenizer, rows, max_new_tokens=8, do_sample=False)[1]
     assert calls == [None] and torch.equal(plain, shared)
+
+
+def test_grpo_group_generation_gives_trls_tokens(tiny, tmp_path):
+    """GRPO's turn-mode generation through generate_rows (thinkact.training.shared_prefix) samples exactly the tokens
+    TRL's own plain path samples from the same seed: two prompts, four samples each, temperature 1."""
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from thinkact.training.shared_prefix import SharedPrefixGRPOTrainer
+
+    model, tokenizer = tiny
+    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=4,
+                      max_completion_length=12, temperature=1.0, report_to=[], use_cpu=True, save_strategy="no")
+    data = Dataset.from_list([{"prompt": "hello"}] * 4)
+    rows = [r for r in ids(tokenizer, prompts(tokenizer)[:2]) for _ in range(4)]
+    out, calls = [], []
+    for kind in (GRPOTrainer, SharedPrefixGRPOTrainer):
+        trainer = kind(model=model, reward_funcs=lambda completions, **_: [0.0] * len(completions), args=args,
+                       train_dataset=data, processing_class=tokenizer)
+        torch.manual_seed(7)
+        out.append(trainer._generate_single_turn(rows, None, {}, 4)[0])
+    assert out[0] == out[1] and len(out[1]) == 8 and len({tuple(c) for c in out[1]}) > 1, out
+    assert generation.prefix_groups(rows) is not None   # the groups did share their prompts

@@ -24,8 +24,9 @@ import random
 from typing import Any
 
 import torch
-from trl import GRPOTrainer
 from trl.trainer.utils import nanstd
+
+from thinkact.training.shared_prefix import SharedPrefixGRPOTrainer
 
 LEFT = {"prompt_ids", "prompt_mask"}  # TRL pads prompts on the left, everything per completion token on the right
 
@@ -70,7 +71,7 @@ def merge(parts: list[tuple[dict[str, Any], torch.Tensor]], groups: int, group: 
     return out, sum(not parts[p][1][g] for p, g in picks)
 
 
-class DynamicSamplingTrainer(GRPOTrainer):
+class DynamicSamplingTrainer(SharedPrefixGRPOTrainer):
     """GRPOTrainer that drops zero-spread groups and refills the batch (the module docstring); `max_rounds` 0: TRL's
     own behaviour, unchanged."""
 

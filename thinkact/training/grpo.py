@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from datasets import Dataset
 from transformers import PrinterCallback
-from trl import GRPOConfig, GRPOTrainer
+from trl import GRPOConfig
 
 from thinkact.env.spec import EpisodeSpec
 from thinkact import distributed
@@ -47,6 +47,7 @@ from thinkact.training import difficulty
 from thinkact.training.callbacks import CompletionSamples, TrackingCallback
 from thinkact.training.checkpoints import CARD, STEPS, fingerprint, resume_point, save_final
 from thinkact.training.dynamic_sampling import DynamicSamplingTrainer
+from thinkact.training.shared_prefix import SharedPrefixGRPOTrainer
 from thinkact.training.episode_rollouts import EpisodeRollouts, episode_rows
 from thinkact.training.params import init_step
 from thinkact.training.trl_config import device_defaults, lora_config, trl_config
@@ -201,9 +202,10 @@ def _drop_samples_after(staged: Path, done: int) -> None:
 
 def _trainer(params: RunParams, model: Any, tokenizer: Any, rows: list[dict[str, Any]], examples: list,
              config: Any, peft_config: Any, rewards: list[Any], callbacks: list[Any]) -> Any:
-    """TRL's GRPOTrainer, or with `grpo.dynamic_sampling` its subclass that drops zero-spread groups and refills."""
+    """TRL's GRPOTrainer with shared-prefix generation (thinkact.training.shared_prefix), or with
+    `grpo.dynamic_sampling` its subclass that drops zero-spread groups and refills."""
     extra = {"max_rounds": params.grpo.dynamic_sampling.max_rounds} if params.grpo.dynamic_sampling else {}
-    kind = DynamicSamplingTrainer if extra else GRPOTrainer
+    kind = DynamicSamplingTrainer if extra else SharedPrefixGRPOTrainer
     rollout = EpisodeRollouts(examples, rows, params.episodes) if params.grpo.mode == "episodes" else None
     trainer = kind(model=model, reward_funcs=rewards, args=config, train_dataset=Dataset.from_list(rows),
                    processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks, rollout_func=rollout,
