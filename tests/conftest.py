@@ -130,6 +130,20 @@ QUICK = _merge({k: v for k, v in yaml.safe_load((PROJECT_ROOT / "profiles" / "qu
                {"data": {"sizes": {"train": 240, "test_id": 60, "test_env": 60, "test_task": 60}}})
 
 
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """(model, tokenizer): builtin:tiny at the quick size, on one thread for the module (token by token, a tiny model
+    is fastest on one), restored after it."""
+    import torch
+
+    from thinkact.models.loading import load_model
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield load_model("builtin:tiny", tmp_path_factory.mktemp("models"), tiny_size=QUICK["model"]["tiny"])
+    torch.set_num_threads(threads)
+
+
 def write_params(folder, overrides: dict | None = None):
     """params.yaml with the quick profile (and `overrides`), writing under `folder`; returns its path."""
     raw = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())

@@ -8,10 +8,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import QUICK
 from thinkact import generation
 from thinkact.generation import generate_rows, prefix_groups
-from thinkact.models.loading import load_model
 from thinkact.world.catalog import TOOLS_BY_NAME
 
 OFFERED = ("get_order_status", "track_shipment", "cancel_order")
@@ -40,13 +38,6 @@ def both(model, tokenizer, rows, seed=None, **kwargs):
                                  pad_token_id=tokenizer.pad_token_id, share_prefix=share, **kwargs))
     return out
 
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield load_model("builtin:tiny", tmp_path_factory.mktemp("models"), tiny_size=QUICK["model"]["tiny"])
-    torch.set_num_threads(threads)
 
 
 def test_groups_share_copies_whole_and_a_batch_its_common_prefix():
@@ -90,7 +81,7 @@ def test_tiny_unsupported_cache_falls_back_to_plain(tiny, monkeypatch):
     assert calls == [None] and torch.equal(plain, shared)
 
 
-def test_grpo_group_generation_gives_trls_tokens(tiny, tmp_path):
+def test_grpo_group_generation_gives_trls_tokens(tiny, tmp_path, monkeypatch):
     """GRPO's turn-mode generation through generate_rows (thinkact.training.shared_prefix) samples exactly the tokens
     TRL's own plain path samples from the same seed: two prompts, four samples each, temperature 1."""
     from datasets import Dataset
@@ -104,6 +95,8 @@ def test_grpo_group_generation_gives_trls_tokens(tiny, tmp_path):
     data = Dataset.from_list([{"prompt": "hello"}] * 4)
     rows = [r for r in ids(tokenizer, prompts(tokenizer)[:2]) for _ in range(4)]
     out, calls = [], []
+    real = generation._shared_inputs
+    monkeypatch.setattr(generation, "_shared_inputs", lambda *a: calls.append(got := real(*a)) or got)
     for kind in (GRPOTrainer, SharedPrefixGRPOTrainer):
         trainer = kind(model=model, reward_funcs=lambda completions, **_: [0.0] * len(completions), args=args,
                        train_dataset=data, processing_class=tokenizer)
@@ -111,3 +104,4 @@ def test_grpo_group_generation_gives_trls_tokens(tiny, tmp_path):
         out.append(trainer._generate_single_turn(rows, None, {}, 4)[0])
     assert out[0] == out[1] and len(out[1]) == 8 and len({tuple(c) for c in out[1]}) > 1, out
     assert generation.prefix_groups(rows) is not None   # the groups did share their prompts
+    assert len(calls) == 1 and calls[0] is not None      # ...in the subclass only, through an assembled cache

@@ -9,7 +9,6 @@ import json
 import pytest
 import torch
 
-from conftest import QUICK
 from thinkact.chat_format.template import render_target
 from thinkact.contract import ToolCall
 from thinkact.env.rollout import play_episodes, render, trl_output
@@ -17,7 +16,6 @@ from thinkact.env.settings import EpisodesParams
 from thinkact.env.spec import EpisodeSpec
 from thinkact.world.catalog import TOOLS_BY_NAME
 from thinkact.world.simulators import simulate
-from thinkact.models.loading import load_model
 from thinkact.rewards import build
 
 OFFERED = ("get_order_status", "track_shipment", "cancel_order")
@@ -34,14 +32,6 @@ def spec(i=0, held=None, gold=(("get_order_status", ORDER),), facts=("ORD-12345"
 def call_text(*calls, think="I call get_order_status."):
     return render_target({"tool_calls": [{"name": n, "arguments": a} for n, a in calls]}, think)
 
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """builtin:tiny at the quick size, on one thread (token by token, a tiny model is fastest on one)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield load_model("builtin:tiny", tmp_path_factory.mktemp("models"), tiny_size=QUICK["model"]["tiny"])
-    torch.set_num_threads(threads)
 
 
 def teach(model, pairs, steps=60):

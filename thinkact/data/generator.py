@@ -16,6 +16,7 @@ from typing import Any
 
 from thinkact.data.params import DataParams
 from thinkact.contract import SPLITS, TURN_TYPES, Example, Target, ToolCall
+from thinkact.tools.base import RESULT_SEPARATORS
 from thinkact.world import phrasings as P
 from thinkact.world.catalog import DOMAINS, TOOLS, ToolDef, domain_tools
 from thinkact.world.simulators import simulate
@@ -84,7 +85,7 @@ class SplitBuilder:
 
     @staticmethod
     def _tool_msg(tool: ToolDef, result: dict[str, Any]) -> dict[str, Any]:
-        return {"role": "tool", "name": tool.name, "content": json.dumps(result, separators=(", ", ": "))}
+        return {"role": "tool", "name": tool.name, "content": json.dumps(result, separators=RESULT_SEPARATORS)}
 
     # -- turn types: each returns (domain, messages, target, reasoning) ----------------------------------
     def call(self, tool: ToolDef):

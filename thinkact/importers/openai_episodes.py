@@ -40,7 +40,7 @@ from thinkact.contract import Example, loads_strict
 from thinkact.env.spec import EpisodeSpec
 from thinkact.errors import DataError
 from thinkact.importers.openai import Conversation, read_conversations
-from thinkact.world.slots import render_value
+from thinkact.world.slots import json_leaves, render_value
 
 _WORD = re.compile(r"\S+")
 _EDGE = "\"'.,;:!?()[]{}<>"
@@ -166,14 +166,6 @@ def _stated(value: str, text: str) -> bool:
     return re.search(pattern, text, re.IGNORECASE) is not None
 
 
-def _leaves(value: Any) -> list[Any]:
-    if isinstance(value, dict):
-        return [x for v in value.values() for x in _leaves(v)]
-    if isinstance(value, list):
-        return [x for v in value for x in _leaves(v)]
-    return [value]
-
-
 def _values(result: str) -> list[str]:
     """The values of one logged result, rendered as an answer states them: JSON leaves (no booleans or nulls), or
     the words of a plain-text result that carry a digit or a capital letter."""
@@ -182,7 +174,7 @@ def _values(result: str) -> list[str]:
     except (ValueError, RecursionError):
         value = None
     if isinstance(value, (dict, list)) or (value is not None and not isinstance(value, str)):
-        return [render_value(v) for v in _leaves(value) if v is not None and not isinstance(v, bool)]
+        return [render_value(v) for v in json_leaves(value) if v is not None and not isinstance(v, bool)]
     text = value if isinstance(value, str) else result
     words = (w.strip(_EDGE) for w in _WORD.findall(text))
     return [w for w in words if w and any(ch.isdigit() or ch.isupper() for ch in w)]
@@ -203,7 +195,7 @@ def _held(shape: _Shape) -> dict[str, Any]:
     for step in shape.steps:
         for call, _ in step:
             for key, value in call["function"]["arguments"].items():
-                leaves = [v for v in _leaves(value) if v is not None and not isinstance(v, bool)]
+                leaves = [v for v in json_leaves(value) if v is not None and not isinstance(v, bool)]
                 if key in held or not leaves:
                     continue
                 given = all(_stated(render_value(v), shape.reply or "") for v in leaves)
@@ -221,7 +213,7 @@ def _chained(shape: _Shape) -> bool:
     seen: list[str] = []
     for step in shape.steps:
         for call, _ in step:
-            for v in _leaves(call["function"]["arguments"]):
+            for v in json_leaves(call["function"]["arguments"]):
                 if v is None or isinstance(v, bool) or _stated(render_value(v), said):
                     continue
                 if any(render_value(v).casefold() == s.casefold() for s in seen):

@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 FAILURE_KINDS = ("tool_error", "unavailable")
-RESULT_SEPARATORS = (", ", ": ")  # how a JSON result is written: as the tool messages of the generated data
+RESULT_SEPARATORS = (", ", ": ")  # how a JSON result is written: the tool messages of the generated data too
 
 
 class ToolFailure(Exception):

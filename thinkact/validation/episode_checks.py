@@ -34,7 +34,7 @@ from thinkact.tools.base import ToolSet
 from thinkact.tools.params import ToolsParams
 from thinkact.tools.registry import open_tools
 from thinkact.contract import SPLITS, TRAIN_SPLIT, json_object
-from thinkact.world.slots import render_value
+from thinkact.world.slots import json_leaves, render_value
 from thinkact.errors import DataError
 from thinkact import tool_schemas as tool_checks
 from thinkact.validation.rows import EMPTY_FILE, empty_file_row
@@ -73,17 +73,9 @@ def _calls_error(infos: list, calls: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def _leaves(value: Any) -> list[Any]:
-    if isinstance(value, dict):
-        return [x for v in value.values() for x in _leaves(v)]
-    if isinstance(value, list):
-        return [x for v in value for x in _leaves(v)]
-    return [value]
-
-
 def _in_results(fact: str, results: list[Any]) -> bool:
     """A fact is a value of a result as the answer renders it (or part of a text value)."""
-    for leaf in (x for r in results for x in _leaves(r)):
+    for leaf in (x for r in results for x in json_leaves(r)):
         if fact in (render_value(leaf), json.dumps(leaf)) or (isinstance(leaf, str) and fact in leaf):
             return True
     return False
@@ -112,7 +104,7 @@ def _played(spec: EpisodeSpec, tools: ToolSet | None = None) -> tuple[str | None
 def _held_error(spec: EpisodeSpec) -> str | None:
     said = spec.user.casefold()
     for key, value in spec.held.items():
-        stated = [v for v in _leaves(value) if isinstance(v, str) and v and v.casefold() in said]
+        stated = [v for v in json_leaves(value) if isinstance(v, str) and v and v.casefold() in said]
         if stated:
             return f"held.{key}: the opening message already states {stated[0]!r}"
         if not any(key in c.arguments and c.arguments[key] == value for c in spec.gold_calls):

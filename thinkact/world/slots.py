@@ -162,6 +162,17 @@ def can_sample(name: str, schema: dict[str, Any], vocabulary: dict[str, Slot] | 
         can_sample(k, s, vocabulary) for k, s in schema.get("properties", {}).items())
 
 
+def json_leaves(value: Any) -> list[Any]:
+    """The scalar values of a JSON value, in order (an object's values, an array's items, depth first); a scalar is
+    its own one leaf. What an answer may state (`render_value`): the episode importer takes facts from them, the
+    gate checks facts against them."""
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in json_leaves(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in json_leaves(v)]
+    return [value]
+
+
 def render_value(value: Any) -> str:
     """How a slot value reads inside a user message."""
     if isinstance(value, bool):
