@@ -21,6 +21,8 @@ data/episodes/train.jsonl). Run from the project root after `source scripts/env.
     python experiments/rl_study.py --force grpo_band    # redo one (--force all: every selected arm)
     python experiments/rl_study.py --report             # the table of the finished arms
     python experiments/rl_study.py --smoke              # every arm at the quick profile's sizes, a few minutes
+    python experiments/rl_study.py --profile smollm2 --dev-examples 120 --dev-episodes 0 \
+        --arms sft,grpo_lr0,grpo,grpo_lr5e-5               # a profile's recipes (issue #24), records in results/smollm2
 
 Writes, per finished arm, experiments/results/rl_study_<arm>.json (atomically: overlay, git commit, dev cut,
 figures, GRPO diagnostics, seconds per stage); a rerun skips the arms whose record exists for the same dev cut.
@@ -51,6 +53,7 @@ DEV = "dev"
 WORK, SMOKE_WORK = Path("/tmp/thinkact-study"), Path("/tmp/thinkact-study-smoke")
 PREFIX = "rl_study_"
 GROUPS = ("single", "chain", "parallel", "clarify", "no_tool", "tool_needing")  # episode_kinds.GROUPS
+TURN_METRICS = ("answer", "format", "reasoning_present")  # also paired per arm: what moved besides calls
 GRPO_KEYS = ("steps", "examples", "seconds_per_step", "reward_first", "reward_last", "zero_spread_first",
              "zero_spread_last", "entropy_first", "entropy_last")
 
@@ -110,7 +113,9 @@ def figures(params: Any, arm_eval: Path, arm_model: str, ref_eval: Path, ref_mod
     a = score(examples, read_completions(arm_eval / "predictions" / arm_model, [DEV]), params)
     b = score(examples, read_completions(ref_eval / "predictions" / ref_model, [DEV]), params)
     out = {m: _pair(compare(a, b, m, boot, 0.0, ref_model))
-           for m in dict.fromkeys(("tool_call_exact", params.register.primary_metric))}
+           for m in dict.fromkeys(("tool_call_exact", params.register.primary_metric, *TURN_METRICS))}
+    if not params.evaluate.episodes.splits:  # a cut without episodes (--dev-episodes 0)
+        return out
     specs = episode_splits(params, [DEV])[DEV]
     rows = {"arm": _episode_rows(arm_eval, arm_model, specs), "ref": _episode_rows(ref_eval, ref_model, specs)}
     keyed = {k: {f"{DEV}/{s.id}": r for s, r in zip(specs, v)} for k, v in rows.items()}
@@ -254,14 +259,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                     "compares greedy success, so 1 keeps the episode time low)")
     ap.add_argument("--init-step", type=int, help="the SFT step kept for grpo.init: sft@STEP (default: half of "
                     "sft.trainer.max_steps)")
+    ap.add_argument("--profile", help="run the study on a profile (profiles/<name>.yaml over params.yaml), e.g. "
+                    "smollm2; its records go to experiments/results/<name>/, its outputs to /tmp/thinkact-study-<name>")
     ap.add_argument("--work", type=Path, help="the stages' outputs (default /tmp/thinkact-study)")
     ap.add_argument("--results", type=Path, help="the records (default experiments/results; smoke: <work>/results)")
     args = ap.parse_args(argv)
     unknown = [a for a in (args.arms + "," + args.force).split(",") if a and a != "all" and a not in BY_NAME]
     if unknown:
         ap.error(f"unknown arm(s) {', '.join(unknown)}; arms: {', '.join(BY_NAME)}")
-    args.work = args.work or (SMOKE_WORK if args.smoke else WORK)
-    args.results = args.results or (args.work / "results" if args.smoke else ROOT / "experiments" / "results")
+    suffix = f"-{args.profile}" if args.profile else ""
+    args.work = args.work or Path(f"{SMOKE_WORK if args.smoke else WORK}{suffix}")
+    args.results = args.results or (args.work / "results" if args.smoke else
+                                    ROOT / "experiments" / "results" / (args.profile or ""))
     return args
 
 
@@ -280,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         if not (ROOT / "data" / needed).is_file():
             raise SystemExit(f"data/{needed} is missing: generate the built-in data first (`thinkact data generate`)")
     run_arms(args)
-    return main([*(["--smoke"] if args.smoke else []), "--work", str(args.work), "--results", str(args.results),
+    return main([*(["--smoke"] if args.smoke else []), *(["--profile", args.profile] if args.profile else []),
+                 "--work", str(args.work), "--results", str(args.results),
                  "--report"])
 
 
@@ -289,7 +299,7 @@ def run_arms(args: argparse.Namespace) -> None:
     from thinkact.io import atomic_write_json
 
     raw = base_raw(ROOT, smoke=args.smoke, dev_examples=args.dev_examples, dev_episodes=args.dev_episodes,
-                   episode_k=args.episode_k, init_step=args.init_step)
+                   episode_k=args.episode_k, init_step=args.init_step, profile=args.profile)
     records = {k: r for k, r in read_records(args.results).items() if r["dev"] == raw["dev"]}
     selected, forced = set(args.arms.split(",")), set(args.force.split(","))
     args.results.mkdir(parents=True, exist_ok=True)

@@ -96,6 +96,13 @@ ARMS = (
         {"sft": {"keep_steps": [], "trainer": {"max_steps": 4500}}}),
     Arm("sft_9000", "sft", "SFT's learning curve on dev episodes: 9,000 steps - still rising past sft_more?",
         {"sft": {"keep_steps": [], "trainer": {"max_steps": 9000}}}),
+    # Levers for a pretrained model's LoRA GRPO (issue #24: `--profile smollm2`), each from the sft arm's model.
+    Arm("grpo_lr5e-5", "grpo", "GRPO at learning rate 5e-5 (TRL's 'LoRA without regret': LoRA GRPO near 1e-5 to "
+        "1e-4; the smollm2 profile's 2e-4 moved the policy towards answering)",
+        {"grpo": {"trainer": {"learning_rate": 5.0e-5}}}),
+    Arm("grpo_lr2e-5", "grpo", "GRPO at learning rate 2e-5", {"grpo": {"trainer": {"learning_rate": 2.0e-5}}}),
+    Arm("grpo_base", "grpo", "RL without SFT (grpo.init: base, the paper's and ToolRL's other arm), the same "
+        "rewards and steps, paired with sft", {"grpo": {"init": "base"}}),
     Arm("sft_more_ep", "sft", "compute-matched control of grpo_ep: SFT retrained with extra steps costing its "
         "training seconds", {"sft": {"keep_steps": []}}, needs=("sft", "grpo_ep"), match="grpo_ep"),
 )
@@ -109,12 +116,15 @@ SMOKE_BAND = {"band": [0.0, 1.0]}
 
 
 def base_raw(root: Path, *, smoke: bool, dev_examples: int | None, dev_episodes: int | None, episode_k: int,
-             init_step: int | None) -> dict[str, Any]:
-    """The study's base params (a raw mapping): params.yaml (+ profiles/quick.yaml and SMOKE with `smoke`), the
-    dev cut, the repo's data and model cache, SFT keeping the init step, evaluation on dev only (greedy episodes
-    plus `episode_k` samples). paths.outputs is set per arm (`arm_raw`)."""
+             init_step: int | None, profile: str | None = None) -> dict[str, Any]:
+    """The study's base params (a raw mapping): params.yaml (+ profiles/<profile>.yaml; + profiles/quick.yaml and
+    SMOKE with `smoke`), the dev cut, the repo's data and model cache, SFT keeping the init step, evaluation on the
+    whole dev cut only (greedy episodes plus `episode_k` samples; no episodes when the cut holds none; never BFCL,
+    a test set). paths.outputs is set per arm (`arm_raw`)."""
     from thinkact.profiles import read_overlay
     raw = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
+    if profile:
+        raw = merge(raw, read_overlay(profile, root))
     if smoke:
         raw = merge(merge(raw, read_overlay("quick", root)), SMOKE)
     dev = {"examples": dev_examples if dev_examples is not None else raw["dev"]["examples"] if smoke else 240,
@@ -123,9 +133,11 @@ def base_raw(root: Path, *, smoke: bool, dev_examples: int | None, dev_episodes:
     init = init_step if init_step is not None else max(1, steps // 2)
     if not 1 <= init < steps:
         raise SystemExit(f"--init-step {init}: must be a step before sft.trainer.max_steps ({steps})")
+    episodes = ["dev"] if dev["episodes"] else []
     return merge(raw, {"dev": dev, "paths": {"data": str(root / "data"), "models_cache": str(root / ".cache/models")},
                        "sft": {"keep_steps": [init]},
-                       "evaluate": {"splits": ["dev"], "episodes": {"splits": ["dev"], "k": episode_k}}})
+                       "evaluate": {"splits": ["dev"], "max_examples": 0, "bfcl": {"categories": []},
+                                    "episodes": {"splits": episodes, "k": episode_k}}})
 
 
 def init_step(raw: dict[str, Any]) -> int:

@@ -54,7 +54,7 @@ def load_for_eval(spec: str, params: RunParams, train: Sequence[Example] | None 
     folder = resolve_spec(spec, params)
     # a model a stage trained keeps the prompt it was trained with (its card); any other model gets params' prompt
     prompt = (card_prompt(folder) if Path(folder).is_dir() else None) or params.prompt
-    return load_model(folder, params.paths.models_cache, prompt=prompt)
+    return load_model(folder, params.paths.models_cache, prompt=prompt, cpu_dtype=params.model.cpu_dtype)
 
 
 def predict_splits(model: Any, tokenizer: Any, examples: Mapping[str, Sequence[Example]], settings: EvaluateParams,

@@ -43,7 +43,7 @@ def load_base(params: RunParams, train: Sequence[Example]) -> tuple[Any, Any]:
     size = tiny_size(params)
     corpus = tiny_corpus(train) if size is not None else None
     return load_model(params.model.base, params.paths.models_cache, corpus=corpus, seed=params.model.seed,
-                      tiny_size=size, prompt=params.prompt)
+                      tiny_size=size, prompt=params.prompt, cpu_dtype=params.model.cpu_dtype)
 
 
 def set_cpu_threads(threads: int) -> None:

@@ -14,6 +14,7 @@ from thinkact.errors import ConfigError
 from thinkact.typed_yaml import build, check_rules, number, text, whole
 
 PRETOKEN_RECIPES = ("words", "compact", "copy")  # thinkact.models.tiny.PRETOKENS has one regex for each
+CPU_DTYPES = ("float32", "bfloat16")  # model.cpu_dtype: the weights' dtype on a CPU (a GPU takes bf16 where it can)
 MIN_VOCAB = 512  # the 256 byte tokens and the 9 template tokens are always in; below this BPE has almost no merges
 
 
@@ -62,6 +63,7 @@ class ModelParams:
     base: str = "builtin:tiny"
     seed: int = 0
     tiny: dict[str, Any] = field(default_factory=dict)  # TinySize fields; the ones left out take its defaults
+    cpu_dtype: str = "float32"  # one of CPU_DTYPES; a trained model keeps its own (its card)
 
     def __post_init__(self):
         if not self.base.strip():
@@ -69,4 +71,6 @@ class ModelParams:
                                             "the local cache or a folder with a saved model")
         if self.seed < 0:
             raise ConfigError("model.seed", "must be >= 0")
+        if self.cpu_dtype not in CPU_DTYPES:
+            raise ConfigError("model.cpu_dtype", f"must be one of {', '.join(CPU_DTYPES)}, not {self.cpu_dtype!r}")
         TinySize.of(self.tiny)  # its rules, with the key named from the root

@@ -51,6 +51,7 @@ import thinkact
 from thinkact.chat_format.parsing import action_text, parse
 from thinkact.contract import Example, Target
 from thinkact.generation import generate_completions, prompt_text
+from thinkact.models.loading import card_cpu_dtype
 from thinkact.tool_schemas import openai_tools
 from thinkact.world.catalog import TOOLS_BY_NAME
 
@@ -230,7 +231,7 @@ def completion_response(raw: str, *, model: str, prompt_tokens: int, completion_
 # ---- the pyfunc --------------------------------------------------------------------------------------------------
 class ThinkactChatModel(mlflow.pyfunc.PythonModel):
     """The pyfunc MLflow loads (`chat_pyfunc_entry.py`): the model folder from `context.artifacts["model"]` on CUDA
-    (bf16 where supported) or the CPU (fp32), one request at a time (a lock: generation changes tokenizer state)."""
+    (bf16 where supported) or the CPU (its card's model.cpu_dtype, else fp32), one request at a time (a lock: generation changes tokenizer state)."""
 
     def load_context(self, context: Any) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -241,7 +242,9 @@ class ThinkactChatModel(mlflow.pyfunc.PythonModel):
         self.max_tokens = int(config.get("max_tokens", MAX_TOKENS))
         self.temperature = float(config.get("temperature", TEMPERATURE))
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+        # on a CPU: the dtype the model was trained and evaluated in (its card's model.cpu_dtype), fp32 without one
+        dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32) if device == "cuda" else \
+            getattr(torch, card_cpu_dtype(folder) or "float32")
         self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         if self.tokenizer.pad_token is None:  # as thinkact.models does
             self.tokenizer.pad_token = self.tokenizer.eos_token

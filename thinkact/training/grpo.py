@@ -40,7 +40,7 @@ from thinkact.errors import ConfigError, ThinkactError
 from thinkact.generation import prompt_text
 from thinkact.io import atomic_dir, atomic_write_json
 from thinkact.models.base import load_base, set_cpu_threads
-from thinkact.models.loading import load_model
+from thinkact.models.loading import load_model, resolve_device
 from thinkact.project import RunParams
 from thinkact.rewards import build
 from thinkact.training import difficulty
@@ -187,7 +187,9 @@ def _start_model(params: RunParams, examples: list, episodes: bool) -> tuple[Any
         model, tokenizer = load_base(params, corpus)
         model.train()
         return model, tokenizer, None, ""
-    model, tokenizer = load_model(str(start_dir), params.paths.models_cache, prompt=params.prompt)
+    # trained in params' model.cpu_dtype (what its card records), whatever the start model's card says
+    model, tokenizer = load_model(str(start_dir), params.paths.models_cache, prompt=params.prompt,
+                                  device=resolve_device(cpu_dtype=params.model.cpu_dtype))
     card = (start_dir / CARD).read_text() if (start_dir / CARD).is_file() else ""
     return model, tokenizer, start_dir, card
 
