@@ -14,7 +14,7 @@ from thinkact.contract import Example
 from thinkact.errors import DataError
 from thinkact.evaluation import (Bootstrap, bootstrap_ci, describe_metrics, evaluate_completions, metric_names,
                                  paired_delta, render_markdown, score_examples, score_file, write_evaluation)
-from thinkact.evaluation.metrics import DERIVED, predicted_action
+from thinkact.evaluation.metrics import DERIVED, UNBOUNDED, predicted_action
 from thinkact.evaluation.report import METRICS_FILE, PLOTS_DIR, PREDICTIONS_DIR, REPORT_FILE
 from thinkact.evaluation.score import summary_path
 from thinkact.rewards import EPISODE_NAMES, build, names
@@ -96,7 +96,7 @@ def test_metrics_on_hand_built_predictions(i):
     for metric, value in expected.items():
         assert row[metric] == (None if value is None else pytest.approx(value)), metric
     assert row["output_length"] == len(completion)
-    assert all(v is None or 0 <= v <= 1 for k, v in row.items() if k != "output_length")
+    assert all(v is None or 0 <= v <= 1 for k, v in row.items() if k not in UNBOUNDED)
 
 
 def test_reward_metrics_are_the_reward_functions_themselves():
@@ -122,7 +122,7 @@ def test_gold_completions_score_full_marks_on_the_builtin_data(builtin_examples)
     examples = builtin_examples["test_env"]
     rows = score_examples(examples, [render_target(e.target.to_dict(), e.reasoning) for e in examples])
     for metric in metric_names():
-        if metric != "output_length":
+        if metric not in UNBOUNDED:
             assert all(r[metric] in (None, 1.0) for r in rows), metric
 
 

@@ -72,6 +72,10 @@ def test_an_overlay_changes_only_its_keys(root):
     ("data:\n  seed: 3\n", "data"),                                # another data set needs its own paths.data
     ("grpo:\n  init: bogus\n", "grpo.init"),                       # a value check, as in params.yaml
     ("model: builtin:tiny\n", "model"),                            # not a mapping where params.yaml has one
+    # an arm the model cannot run (issue #24): a start checkpoint sft does not keep, a thought with no think block
+    ("grpo:\n  init: sft@7\n", "grpo.init"),
+    ("prompt:\n  think_start: The user wants\n", "prompt.think_start"),
+    ("model:\n  cpu_dtype: float16\n", "model.cpu_dtype"),
 ])
 def test_a_bad_overlay_key_names_the_key_and_the_profile_file(root, text, key):
     overlay(root, "bad", text)

@@ -27,6 +27,7 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
+from thinkact.chat_format.template import assistant_opening
 from thinkact.contract import Example
 from thinkact.progress import Progress
 
@@ -45,7 +46,8 @@ def generate_completions(model: Any, tokenizer: Any, examples: Sequence[Example]
     """One completion per example, in the examples' order; with `progress`, a line every few seconds (elapsed, ETA)
     and one at the end, labelled `desc` (thinkact.progress). `share_prefix`: see `generate_rows`. `streamer` (one
     example only): passed to `model.generate` as is (a transformers `BaseStreamer`: the prompt's ids, then each new
-    token as it is generated); the completion returned is the same with or without it."""
+    token as it is generated); the completion returned is the same with or without it. A completion is the whole
+    assistant turn: what the generation prompt opened of it (prompt.open_think: `assistant_opening`) + new text."""
     if streamer is not None and len(examples) != 1:
         raise ValueError("a streamer takes the tokens of one example: generate one at a time")
     texts = [prompt_text(tokenizer, ex) for ex in examples]
@@ -54,6 +56,7 @@ def generate_completions(model: Any, tokenizer: Any, examples: Sequence[Example]
     was_training = model.training
     model.eval()
     stop = [t for t in {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")} if isinstance(t, int)]
+    opened = assistant_opening(tokenizer)
     sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
     try:
         bar = Progress(desc, len(texts), unit="ex", enabled=progress)
@@ -64,7 +67,7 @@ def generate_completions(model: Any, tokenizer: Any, examples: Sequence[Example]
                                 pad_token_id=tokenizer.pad_token_id, share_prefix=share_prefix, **sampling,
                                 **({"streamer": streamer} if streamer is not None else {}))
             for i, row in zip(idx, new):
-                out[i] = _decode(tokenizer, row, stop)
+                out[i] = opened + _decode(tokenizer, row, stop)
             bar.update(len(idx))
         bar.close()
     finally:

@@ -44,27 +44,44 @@ def _load_trl_template(name: str) -> str:
 CHAT_TEMPLATE: str = _load_trl_template(TEMPLATE_FILE)
 PROMPT_KEY = "prompt"  # the model card's key for the prompt settings the model was trained with
 _TOOL_JSON = "{{- tool | tojson }}"
+_GENERATION_PROMPT = "{{- '<|im_start|>assistant\\n' }}\n    {%- if enable_thinking"
 _SYSTEM_WITH_TOOLS = "{%- if messages[0].role == 'system' %}\n        {{- messages[0].content + '\\n\\n' }}\n    {%- endif %}"
 _SYSTEM_NO_TOOLS = ("{%- if messages[0].role == 'system' %}\n        {{- '<|im_start|>system\\n' + messages[0].content + "
                     "'<|im_end|>\\n' }}\n    {%- endif %}")
 
 
-def prompt_settings(prompt: Any = None) -> dict[str, str]:
-    """{"system", "tool_json"} from params' `prompt` section (a PromptParams, or a mapping such as a model card's,
-    whose missing keys take PromptParams' defaults); PromptParams' defaults for None."""
+def prompt_settings(prompt: Any = None) -> dict[str, Any]:
+    """{"system", "tool_json", "open_think", "think_start"} from params' `prompt` section (a PromptParams, or a
+    mapping such as a model card's, whose missing keys take PromptParams' defaults); the defaults for None."""
     defaults = PromptParams()
     if prompt is None:
         prompt = defaults
     get = prompt.get if isinstance(prompt, dict) else (lambda k, d: getattr(prompt, k, d))
-    return {key: str(get(key, getattr(defaults, key)) or getattr(defaults, key)) for key in ("system", "tool_json")}
+    out: dict[str, Any] = {key: str(get(key, getattr(defaults, key)) or getattr(defaults, key))
+                           for key in ("system", "tool_json", "think_start")}
+    out["open_think"] = get("open_think", defaults.open_think) is True
+    return out
+
+
+def opening(prompt: Any = None) -> str:
+    """What the generation prompt writes of the assistant turn for params' `prompt` section: "" normally;
+    with open_think, `<think>\n` and think_start (the model goes on from there)."""
+    settings = prompt_settings(prompt)
+    return THINK_OPEN + "\n" + settings["think_start"] if settings["open_think"] else ""
 
 
 def chat_template(prompt: Any = None) -> str:
     """The project template for params' `prompt` section: with no settings (or the defaults) TRL's template
-    unchanged; `system` adds that system line before a conversation that has no system turn of its own, and
-    `tool_json: compact` writes each offered tool schema as JSON without spaces after "," and ":"."""
+    unchanged; `system` adds that system line before a conversation that has no system turn of its own,
+    `tool_json: compact` writes each offered tool schema as JSON without spaces after "," and ":", and
+    `open_think` ends the generation prompt inside the think block (`opening`)."""
     settings = prompt_settings(prompt)
     text = CHAT_TEMPLATE
+    if settings["open_think"]:
+        if _GENERATION_PROMPT not in text:
+            raise RuntimeError(f"TRL's {TEMPLATE_FILE} changed: no `{_GENERATION_PROMPT}` to open the think block in")
+        text = text.replace(_GENERATION_PROMPT, "{{- '<|im_start|>assistant\\n' + " + json.dumps(opening(prompt))
+                            + " }}\n    {%- if enable_thinking")
     if settings["tool_json"] == "compact":
         if _TOOL_JSON not in text:
             raise RuntimeError(f"TRL's {TEMPLATE_FILE} changed: no `{_TOOL_JSON}` to make compact")
@@ -86,6 +103,18 @@ def apply_template(tokenizer: Any, prompt: Any = None) -> Any:
     and return it."""
     tokenizer.chat_template = chat_template(prompt)
     return tokenizer
+
+
+def assistant_opening(tokenizer: Any) -> str:
+    """The part of the assistant turn `tokenizer`'s chat template writes in the generation prompt ("" unless
+    prompt.open_think): a completion generated after that prompt is `assistant_opening(tokenizer) + new text`.
+    Read off the template itself, so every stage, `thinkact chat` and the served model agree with what it renders."""
+    probe = [{"role": "user", "content": "x"}]
+    head = tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=False)
+    full = tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True)
+    tail = full[len(head):] if full.startswith(head) else ""
+    marker = "<|im_start|>assistant\n"
+    return tail[tail.index(marker) + len(marker):] if marker in tail else ""
 
 
 def add_response_parsing(tokenizer: Any) -> Any:

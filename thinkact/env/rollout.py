@@ -36,6 +36,7 @@ from typing import Any
 
 import torch
 
+from thinkact.chat_format.template import assistant_opening
 from thinkact.chat_format.parsing import END_MARKERS, action_text, parse
 from thinkact.env.settings import EpisodesParams
 from thinkact.env.spec import EpisodeSpec
@@ -137,6 +138,7 @@ class _Episode:
         self.out = EpisodeRollout(spec, sample, messages, list(ids), max_turns=max_turns,
                                   max_tool_calls=max_tool_calls)
         self.finished = False
+        self.opened = assistant_opening(tokenizer)  # what every generation prompt opens of the turn (open_think)
 
     @property
     def context(self) -> list[int]:
@@ -149,7 +151,7 @@ class _Episode:
         out.env_mask += [1] * len(new_ids)
         out.assistant_turns += 1
         before = len(out.messages)
-        self._act(_strip_end(tokenizer.decode(new_ids, skip_special_tokens=False)))
+        self._act(self.opened + _strip_end(tokenizer.decode(new_ids, skip_special_tokens=False)))
         env = self.env
         out.calls, out.turns, out.final_answer, out.done, out.failed = (
             env.calls, env.turns, env.final_answer, env.done, env.failed)

@@ -11,6 +11,7 @@ function itself, under its own name (`tool_call_exact`, `tool_call`, `answer`, `
 | `argument_accuracy` | call targets | gold calls paired with same-name predictions to maximise it; each gold call scores the share of its compared arguments (required gold ones and any extra predicted ones) whose value is accepted, 0 when unpaired; mean over gold calls |
 | `action_type_accuracy` | every example | 1 when the predicted action equals the gold action (`Example.action`) |
 | `reasoning_present` | every example | 1 when a leading `<think>` block holds non-blank text |
+| `reasoning_words` | every example | words in the leading `<think>` block (0 without one): how long the thought is |
 | `output_length` | every example | characters of the completion text, end-of-turn markers stripped (model-independent, unlike tokens) |
 
 Predicted action: `call` when the completion holds a `<tool_call>` block (parsed or not: the action type is
@@ -36,17 +37,19 @@ from thinkact.rewards import EPISODE_NAMES, build, describe, names as reward_nam
 from thinkact.rewards.compare import pair_score
 from thinkact.rewards.functions import text_of
 
-DERIVED = ("tool_name_accuracy", "argument_accuracy", "action_type_accuracy", "reasoning_present", "output_length")
+DERIVED = ("tool_name_accuracy", "argument_accuracy", "action_type_accuracy", "reasoning_present", "reasoning_words",
+           "output_length")
 OFFERS = re.compile(r"\b(how (can|may|could) i (help|assist)|what can i (do|help)|anything else|is there anything"
                     r"|what do you need|what would you like|how can i be of)\b")
 _LAST_SENTENCE = re.compile(r"(?:^|[.!?]\s)([^.!?]*\?)\s*$")
-UNBOUNDED = frozenset({"output_length"})  # not a score in [0, 1]: reported as is, never as a percentage
+UNBOUNDED = frozenset({"reasoning_words", "output_length"})  # not a score in [0, 1]: reported as is, never as a percentage
 DESCRIPTIONS = {  # the derived metrics; a reward's description is the first line of its docstring
     "tool_name_accuracy": "Call targets: multiset Jaccard of predicted vs gold function names.",
     "argument_accuracy": "Call targets: share of each gold call's arguments given with an accepted value "
                          "(best same-name pairing), mean over gold calls.",
     "action_type_accuracy": "Predicted action (call / answer / clarify) equals the gold action.",
     "reasoning_present": "A leading <think> block with non-blank text.",
+    "reasoning_words": "Words in the leading <think> block (0 without one).",
     "output_length": "Characters of the completion (end-of-turn markers stripped).",
 }
 
@@ -140,6 +143,7 @@ def score_examples(examples: Sequence[Example], completions: Sequence[Any],
             row["tool_name_accuracy"] = row["argument_accuracy"] = None
         row["action_type_accuracy"] = float(predicted_action(text) == ex.action)
         row["reasoning_present"] = float(bool(p.think and p.think.strip()))
+        row["reasoning_words"] = float(len((p.think or "").split()))
         row["output_length"] = float(_length(text))
         rows.append(row)
     return rows

@@ -24,6 +24,7 @@ from thinkact import distributed
 from thinkact.evaluation.params import EvaluateParams
 from thinkact.contract import Example, read_jsonl
 from thinkact.errors import ThinkactError
+from thinkact.chat_format.template import assistant_opening
 from thinkact.generation import generate_completions, prompt_text
 from thinkact.models.base import load_base, set_cpu_threads
 from thinkact.models.loading import load_model, load_tokenizer
@@ -82,7 +83,8 @@ def predict_vllm(folder: str, tokenizer: Any, examples: Mapping[str, Sequence[Ex
     llm = LLM(model=folder, dtype="bfloat16", seed=0)
     outputs = llm.generate(prompts, SamplingParams(temperature=0.0, max_tokens=settings.max_new_tokens,
                                                    stop=["<|im_end|>"], skip_special_tokens=False))
-    texts = [o.outputs[0].text for o in outputs]
+    opened = assistant_opening(tokenizer)  # the turn from its start, as generate_completions returns it
+    texts = [opened + o.outputs[0].text for o in outputs]
     del llm, outputs  # vLLM holds most of the GPU's memory; the episode evaluation loads the model next
     gc.collect()
     torch.cuda.empty_cache()

@@ -29,6 +29,7 @@ from jinja2.exceptions import TemplateError
 from transformers.generation.streamers import BaseStreamer
 
 from thinkact.chat import load_chat_model, resolve_chat_model
+from thinkact.chat_format.template import assistant_opening
 from thinkact.contract import Example
 from thinkact.generation import generate_completions, prompt_text
 from thinkact.serving.request import BadRequest, ChatRequest
@@ -65,10 +66,13 @@ class _Streamer(BaseStreamer):
     """Turns the tokens `generate` hands over (the prompt's ids once, then one token per step, batch 1) into text
     pieces on `out`: the new tokens are decoded whole, as `generate_completions` decodes them (special tokens kept,
     cut at the first stop or pad token), and a piece is sent only when it extends what was sent, without a trailing
-    replacement character (half a UTF-8 character) or whitespace (a tokenizer's clean-up may still change it)."""
+    replacement character (half a UTF-8 character) or whitespace (a tokenizer's clean-up may still change it). What
+    the generation prompt opened of the turn (prompt.open_think: `assistant_opening`) goes first, as it begins the
+    completion."""
 
     def __init__(self, tokenizer: Any, out: queue.Queue, cancelled: threading.Event):
         self.tokenizer, self.out, self.cancelled = tokenizer, out, cancelled
+        self.opened = assistant_opening(tokenizer)
         # the tokens generate_completions stops on (its `stop`), and padding: where its decode cuts a completion
         self.stop = {t for t in {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>"),
                                  tokenizer.pad_token_id} if isinstance(t, int)}
@@ -81,6 +85,9 @@ class _Streamer(BaseStreamer):
             raise Cancelled()
         if not self.prompt_seen:  # the first call hands over the prompt
             self.prompt_seen = True
+            if self.opened:
+                self.out.put(self.opened)
+                self.sent = self.opened
             return
         if self.stopped:
             return
@@ -89,7 +96,8 @@ class _Streamer(BaseStreamer):
                 self.stopped = True
                 break
             self.ids.append(token)
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=False).rstrip().rstrip("\ufffd").rstrip()
+        new = self.tokenizer.decode(self.ids, skip_special_tokens=False).rstrip().rstrip("\ufffd").rstrip()
+        text = self.opened + new
         if len(text) > len(self.sent) and text.startswith(self.sent):
             self.out.put(text[len(self.sent):])
             self.sent = text

@@ -12,6 +12,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from thinkact.chat_format.template import assistant_opening
 from thinkact.io import atomic_write_text
 
 
@@ -73,6 +74,7 @@ class CompletionSamples(TrainerCallback):
         rewards = {name: list(values) for name, values in (logs.get("rewards") or {}).items()}
         advantages = list(logs.get("advantages", ()))
         weights = self.weights or [1.0] * len(rewards)
+        opened = assistant_opening(self.trainer.processing_class)  # the turn from its start, as the rewards saw it
         out = []
         for i, (prompt, completion) in enumerate(zip(prompts, completions)):
             scores = {n: (None if v[i] is None or math.isnan(v[i]) else round(float(v[i]), 4))
@@ -82,7 +84,7 @@ class CompletionSamples(TrainerCallback):
             known = self.examples.get(text, {})
             out.append({"step": step, "id": known.get("id"), "target": known.get("target"),
                         "prompt_tail": self.tail(text),
-                        "completion": completion if isinstance(completion, str) else json.dumps(completion),
+                        "completion": opened + completion if isinstance(completion, str) else json.dumps(completion),
                         "rewards": scores, "reward": round(sum(w * s for w, s in applied), 4) if applied else None,
                         "advantage": round(float(advantages[i]), 4) if i < len(advantages) else None})
         return out

@@ -8,6 +8,9 @@ times (issue #24 item 1; benchmarks/bench_prefix_cache.py, docs/experiments.md "
 first end-of-sequence token as TRL does. Every other branch (vLLM on a GPU, multimodal prompts) is TRL's. The
 tokens are those of TRL's path (`generate_rows` is token-identical to plain left-padded generation, greedy and
 seeded sampling: tests/test_prefix_cache.py); `grpo.py` builds this trainer (and the dynamic-sampling one on it).
+The rewards judge the whole assistant turn, as evaluation does: what the generation prompt opened of it
+(prompt.open_think; `assistant_opening`) + the completion (`_calculate_rewards`, which the dynamic-sampling trainer
+and the difficulty pre-pass go through too).
 
     trainer = SharedPrefixGRPOTrainer(model=..., reward_funcs=..., args=GRPOConfig(...), train_dataset=...)
 """
@@ -20,6 +23,7 @@ from trl import GRPOTrainer
 from trl.extras.profiling import profiling_context
 from trl.models import unwrap_model_for_generation
 
+from thinkact.chat_format.template import assistant_opening
 from thinkact.generation import generate_rows
 
 
@@ -55,3 +59,9 @@ class SharedPrefixGRPOTrainer(GRPOTrainer):
                                 eos_token_id=list(self.eos_token_ids), pad_token_id=self._tokenizer.pad_token_id,
                                 generation_config=config)
         return cut_after_eos(new.cpu(), list(self.eos_token_ids)), None
+
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        opened = assistant_opening(self.processing_class)
+        if opened:  # the prompt ends inside the think block: the rewards see the turn from its start
+            completions = [opened + c if isinstance(c, str) else c for c in completions]
+        return super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
