@@ -33,6 +33,9 @@ EPISODES = {"grpo": {"mode": "episodes", "rewards": EP_REWARDS, "reward_options"
                      "trainer": {"reward_weights": [1.0, 0.5, 0.5, 0.2], "max_completion_length": 640,
                                  "max_steps": 120, "learning_rate": 1.0e-4}}}
 
+# The opened think block of issue #24 item 4: the generation prompt ends with `<think>\nThe user wants`.
+THINK = {"open_think": True, "think_start": "The user wants"}
+
 # More exploration for episode GRPO: sampling at temperature 1.0, 8 episodes a group (2 groups a step), lr 3e-4.
 HOT = {"grpo": {"trainer": {"temperature": 1.0, "num_generations": 8, "learning_rate": 3.0e-4}}}
 
@@ -103,6 +106,11 @@ ARMS = (
     Arm("grpo_lr2e-5", "grpo", "GRPO at learning rate 2e-5", {"grpo": {"trainer": {"learning_rate": 2.0e-5}}}),
     Arm("grpo_base", "grpo", "RL without SFT (grpo.init: base, the paper's and ToolRL's other arm), the same "
         "rewards and steps, paired with sft", {"grpo": {"init": "base"}}),
+    Arm("grpo_think", "grpo", "GRPO with the think block opened (prompt.open_think, think_start 'The user wants'): "
+        "every sample writes a thought, so format's think part and reasoning_consistency have something to shape; "
+        "evaluated with the same opened prompt (its card), paired with sft's closed one", {"prompt": THINK}),
+    Arm("sft_reasoning", "sft", "SFT on the gold reasoning (sft.with_reasoning: true): thinking seeded by behaviour "
+        "cloning, the comparison for grpo_think", {"sft": {"keep_steps": [], "with_reasoning": True}}),
     Arm("sft_more_ep", "sft", "compute-matched control of grpo_ep: SFT retrained with extra steps costing its "
         "training seconds", {"sft": {"keep_steps": []}}, needs=("sft", "grpo_ep"), match="grpo_ep"),
 )

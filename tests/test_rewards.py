@@ -76,7 +76,10 @@ def test_answer_exact_and_f1():
 def test_format_and_consistency():
     assert score("format", [RIGHT, ANSWER, "Order shipped.", MALFORMED[3]], [CALL_T] * 4) == [1.0, 0.5, 0.0, 0.75]
     inconsistent = call("get_order_status", {"order_id": "ORD-12345"}, think="I will look at the weather.")
-    assert score("reasoning_consistency", [RIGHT, ANSWER, inconsistent, "Order shipped."], [CALL_T] * 4) == [1.0, 1.0, 0.0, 0.0]
+    assert score("reasoning_consistency", [RIGHT, ANSWER, inconsistent, "Order shipped."], [CALL_T] * 4) == [1.0, 0.0, 0.0, 0.0]
+    # the same answer, with its no-tool thought, is consistent on an answer turn; a call there is the wrong kind
+    assert score("reasoning_consistency", [ANSWER, RIGHT], [ANS_T] * 2) == [1.0, 0.0]
+    assert score("reasoning_consistency", [ANSWER, RIGHT], None) == [1.0, 1.0]  # no target: the kind is not judged
 
 
 BROKEN_CALL = '<think>\nget_order_status\n</think>\n\n<tool_call>\n{"name": "get_order_status", "arguments": {"order_id"\n</tool_call>'

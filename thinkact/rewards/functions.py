@@ -155,13 +155,22 @@ NO_TOOL_CUES = ("no tool", "without a tool", "not a task for a tool", "directly"
                 "returned", "result", "output", "can't", "cannot", "none of")
 
 
-def reasoning_consistency(completions: list[Any], **_: Any) -> list[float | None]:
-    """The thought names every tool it then calls (share named), or for an answer says no call is needed."""
+def reasoning_consistency(completions: list[Any], target: list[Any] | None = None, **_: Any) -> list[float | None]:
+    """The thought names every tool it then calls (share named), or for an answer says no call is needed; 0 when the
+    action is not the kind the target asks for, so a thought that argues for text never pays on a call turn.
+
+    Why the kind gate: with it off, text on a call turn whose thought held a no-tool cue ("directly", "required",
+    ...) earned 0.3 (at the weight 0.3) while a wrong-name call with an empty thought earned 0.2 from format alone:
+    GRPO could learn to stop calling tools, which is what the smollm2 profile's GRPO did with answers (issue #24).
+    Without a `target` column the kind is not judged."""
     out: list[float | None] = []
-    for completion in completions:
+    targets = target if target is not None else [None] * len(completions)
+    for completion, t in zip(completions, targets):
         p = _parsed(completion)
         thought = (p.think or "").lower()
         if not thought.strip() or not p.well_formed:
+            out.append(0.0)
+        elif t is not None and p.action != ("answer" if _target(_target_key(t))[0] is None else "call"):
             out.append(0.0)
         elif p.calls:
             names = {name for name, _ in p.calls}
