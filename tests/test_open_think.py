@@ -18,7 +18,7 @@ from thinkact.chat_format.prompt import PromptParams
 from thinkact.chat_format.template import apply_template, assistant_opening, opening
 from thinkact.contract import Example, Target
 from thinkact.errors import ConfigError
-from thinkact.generation import generate_completions, prompt_text
+from thinkact.generation import generate_completions, generated_tokens, prompt_text
 
 OPEN = {"system": "Think first.", "tool_json": "compact", "open_think": True, "think_start": "The user wants"}
 OPENED = "<think>\nThe user wants"
@@ -96,6 +96,8 @@ def test_completions_are_the_whole_turn_in_generation_streaming_and_grpo_rewards
     joined = "".join(pieces.queue)
     assert text == streamed and text.startswith(OPENED) and len(text) > len(OPENED)
     assert joined.startswith(OPENED) and text.startswith(joined)
+    # usage counts what the model generated: the opening came with the prompt (max_new_tokens=6 bounds the rest)
+    assert generated_tokens(tokenizer, text) <= 6 < len(tokenizer(text, add_special_tokens=False).input_ids)
     seen: list[str] = []
 
     def reward(completions, **_):

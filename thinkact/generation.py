@@ -75,6 +75,14 @@ def generate_completions(model: Any, tokenizer: Any, examples: Sequence[Example]
     return out
 
 
+def generated_tokens(tokenizer: Any, completion: str) -> int:
+    """How many tokens the model generated for a `generate_completions` completion: the text re-encoded (about
+    exact), less what the generation prompt opened of the turn (`assistant_opening`), which it did not generate."""
+    opened = assistant_opening(tokenizer)
+    text = completion[len(opened):] if opened and completion.startswith(opened) else completion
+    return len(tokenizer(text, add_special_tokens=False).input_ids)
+
+
 def generate_rows(model: Any, rows: Sequence[Sequence[int]], *, max_new_tokens: int, eos_token_id: Any,
                   pad_token_id: int, share_prefix: bool = True, **generate_kwargs: Any) -> torch.Tensor:
     """`model.generate` on prompts given as token ids (left-padded together); returns the new tokens only, one row

@@ -31,7 +31,7 @@ from transformers.generation.streamers import BaseStreamer
 from thinkact.chat import load_chat_model, resolve_chat_model
 from thinkact.chat_format.template import assistant_opening
 from thinkact.contract import Example
-from thinkact.generation import generate_completions, prompt_text
+from thinkact.generation import generate_completions, generated_tokens, prompt_text
 from thinkact.serving.request import BadRequest, ChatRequest
 from thinkact.serving.response import Completion
 
@@ -209,7 +209,7 @@ class ServedModel:
             [raw] = generate_completions(self.model, self.tokenizer, [request.example], batch_size=1,
                                          max_new_tokens=request.max_tokens, temperature=request.temperature,
                                          progress=False, streamer=streamer)
-            completion_tokens = len(self.tokenizer(raw, add_special_tokens=False).input_ids)  # as `_generate` counts
+            completion_tokens = generated_tokens(self.tokenizer, raw)  # as `_generate` counts
             live.result = Completion(raw, prompt, prompt_tokens, completion_tokens)
         except BaseException as e:  # Cancelled, or a bug: the reader gets it from completion()
             live.error = e
@@ -247,5 +247,5 @@ class ServedModel:
         raws = generate_completions(self.model, self.tokenizer, [t.request.example for t in ready],
                                     max_new_tokens=key[0], batch_size=len(ready), temperature=key[1], progress=False)
         for t, raw in zip(ready, raws):
-            t.completion_tokens = len(self.tokenizer(raw, add_special_tokens=False).input_ids)  # re-encoded: ~exact
+            t.completion_tokens = generated_tokens(self.tokenizer, raw)
             t.raw = raw

@@ -50,7 +50,7 @@ from mlflow.types.schema import AnyType, Array, ColSpec, DataType, Object, Prope
 import thinkact
 from thinkact.chat_format.parsing import action_text, parse
 from thinkact.contract import Example, Target
-from thinkact.generation import generate_completions, prompt_text
+from thinkact.generation import generate_completions, generated_tokens, prompt_text
 from thinkact.models.loading import card_cpu_dtype
 from thinkact.tool_schemas import openai_tools
 from thinkact.world.catalog import TOOLS_BY_NAME
@@ -273,7 +273,7 @@ class ThinkactChatModel(mlflow.pyfunc.PythonModel):
             raw = generate_completions(self.model, self.tokenizer, [turn], max_new_tokens=max_tokens, batch_size=1,
                                        temperature=temperature, progress=False)[0]
             prompt_tokens = len(self.tokenizer(prompt_text(self.tokenizer, turn), add_special_tokens=False).input_ids)
-            completion_tokens = len(self.tokenizer(raw, add_special_tokens=False).input_ids)  # re-encoded: ~exact
+            completion_tokens = generated_tokens(self.tokenizer, raw)
         return completion_response(raw, model=self.name, prompt_tokens=prompt_tokens,
                                    completion_tokens=completion_tokens, max_tokens=max_tokens)
 
