@@ -109,6 +109,9 @@ ARMS = (
     Arm("grpo_think", "grpo", "GRPO with the think block opened (prompt.open_think, think_start 'The user wants'): "
         "every sample writes a thought, so format's think part and reasoning_consistency have something to shape; "
         "evaluated with the same opened prompt (its card), paired with sft's closed one", {"prompt": THINK}),
+    Arm("grpo_think_lr0", "grpo", "grpo_think's control: learning rate 0 for one step (the weights stay sft's) with "
+        "the opened prompt - what opening the think block does without any RL",
+        {"prompt": THINK, "grpo": {"trainer": {"learning_rate": 0.0, "max_steps": 1}}}),
     Arm("sft_reasoning", "sft", "SFT on the gold reasoning (sft.with_reasoning: true): thinking seeded by behaviour "
         "cloning, the comparison for grpo_think", {"sft": {"keep_steps": [], "with_reasoning": True}}),
     Arm("sft_more_ep", "sft", "compute-matched control of grpo_ep: SFT retrained with extra steps costing its "
