@@ -55,3 +55,28 @@ def test_markdown_shows_each_arm_with_its_paired_deltas_in_points():
     assert "| think (grpo) | 50.0 [25, 75] |" in text and "| 12.2 |" in text   # words as is, not in %
     assert "think − sft: paired delta in points" in text
     assert "| test_id | +25.0 [-12.5, +50.0] | – |" in text
+
+
+def test_each_smollm2_arm_reaches_the_stage_as_written(tmp_path):
+    """The published profile's arms, checked where the stages read them (no model loads): GRPO's TRL config is the
+    profile's grpo.trainer unchanged, base_grpo starts from no folder (the base model), think's rows end inside the
+    think block, sft_reasoning's SFT keeps the reasoning."""
+    from thinkact.chat_format.template import chat_template
+    from thinkact.config import params_from_raw
+    from thinkact.errors import ThinkactError
+    from thinkact.training.grpo import grpo_config, start_folder
+
+    raw = profiles.profile_raw("smollm2")
+    for arm in bench.ARMS:
+        params = params_from_raw(bench.arm_raw(raw, arm, str(tmp_path)), f"arm {arm}")
+        config = grpo_config(params, tmp_path / arm)
+        fields = {k: v for k, v in params.grpo.trainer.items() if k != "report_to"}  # TRL turns "none" into []
+        assert {k: getattr(config, k) for k in fields} == fields, arm
+        assert params.model.cpu_dtype == "bfloat16"
+        if arm == "base_grpo":
+            assert start_folder(params) is None
+        else:  # the sft stage's model: not trained here, so named as missing
+            with pytest.raises(ThinkactError, match=f"arms/{arm}/sft/model has no saved model"):
+                start_folder(params)
+        assert ("The user wants" in chat_template(params.prompt)) == (arm == "think")
+        assert params.sft.with_reasoning == (arm == "sft_reasoning")
