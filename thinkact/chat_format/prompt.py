@@ -23,7 +23,7 @@ class PromptParams:
     # think_start), so every sample writes its thought from there; the completion is that opening + what the model
     # wrote, in every stage, `thinkact chat` and the served model (thinkact.chat_format.template.assistant_opening).
     open_think: bool = False
-    think_start: str = ""        # with open_think: the words every thought begins with (e.g. "The user wants"); "": none
+    think_start: str = ""        # with open_think: the words every thought begins with ("The user wants"); "": none
 
     def __post_init__(self):
         if self.tool_json not in TOOL_JSON_STYLES:

@@ -42,7 +42,7 @@ DERIVED = ("tool_name_accuracy", "argument_accuracy", "action_type_accuracy", "r
 OFFERS = re.compile(r"\b(how (can|may|could) i (help|assist)|what can i (do|help)|anything else|is there anything"
                     r"|what do you need|what would you like|how can i be of)\b")
 _LAST_SENTENCE = re.compile(r"(?:^|[.!?]\s)([^.!?]*\?)\s*$")
-UNBOUNDED = frozenset({"reasoning_words", "output_length"})  # not a score in [0, 1]: reported as is, never as a percentage
+UNBOUNDED = frozenset({"reasoning_words", "output_length"})  # not scores in [0, 1]: reported as is, never in %
 DESCRIPTIONS = {  # the derived metrics; a reward's description is the first line of its docstring
     "tool_name_accuracy": "Call targets: multiset Jaccard of predicted vs gold function names.",
     "argument_accuracy": "Call targets: share of each gold call's arguments given with an accepted value "

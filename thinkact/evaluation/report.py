@@ -124,7 +124,8 @@ def render_markdown(ev: Evaluation, title: str = "Evaluation") -> str:
                          + (f"; external benchmark: {external[s]})" if s in external else ")") for s in ev.splits)
              + ".",
              f"Cells: mean per example ± the larger side of its {ci}; scores in [0, 1] shown as %, "
-             "`reasoning_words` in words, `output_length` in characters. Best model per column in bold; n = examples the metric applies to.",
+             "`reasoning_words` in words, `output_length` in characters. Best model per column in bold; n = examples "
+             "the metric applies to.",
              "", "## Summary", "", render_headline(ev)]
     if external:
         lines += [f"{EXTERNAL_NOTE} Splits: {', '.join(external)}.", ""]

@@ -231,7 +231,8 @@ def completion_response(raw: str, *, model: str, prompt_tokens: int, completion_
 # ---- the pyfunc --------------------------------------------------------------------------------------------------
 class ThinkactChatModel(mlflow.pyfunc.PythonModel):
     """The pyfunc MLflow loads (`chat_pyfunc_entry.py`): the model folder from `context.artifacts["model"]` on CUDA
-    (bf16 where supported) or the CPU (its card's model.cpu_dtype, else fp32), one request at a time (a lock: generation changes tokenizer state)."""
+    (bf16 where supported) or the CPU (its card's model.cpu_dtype, else fp32), one request at a time (a lock:
+    generation changes tokenizer state)."""
 
     def load_context(self, context: Any) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
