@@ -174,6 +174,9 @@ def run_arm(arm: Arm, raw: dict, work: Path, records: dict[str, dict], smoke: bo
               "figures": figs, "train": train, "seconds": seconds, "work": str(folder)}
     if arm.trains == "grpo":
         record["grpo"] = {**{k: train.get(k) for k in GRPO_KEYS}, "difficulty": train.get("difficulty")}
+        # GRPO - base as well (issue #24's target for grpo.init: base): the base model's dev completions of the sft arm
+        record["vs_base"] = figures(params, outputs / "evaluate", evaluated(arm), work / "sft" / "outputs" / "evaluate",
+                                    "base")
     if arm.match:
         record["matched"] = {"arm": arm.match, **matched_steps(records["sft"], records[arm.match])}
     return record
@@ -238,6 +241,9 @@ def report(records: dict[str, dict]) -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "Means on dev (%, arm vs its reference):", ""]
     lines += [f"- {name} vs {r['vs']}: {_means(r['figures'])}" for name, r in records.items()]
+    lines += ["", "GRPO arms vs the base model (tool_call_exact; answer):", ""]
+    lines += [f"- {name}: {pp(r['vs_base'].get('tool_call_exact'))}; {pp(r['vs_base'].get('answer'))}"
+              for name, r in records.items() if r.get("vs_base")]
     for name, r in records.items():
         if "matched" in r:
             m = r["matched"]
