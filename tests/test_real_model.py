@@ -16,7 +16,7 @@ from conftest import make_project
 LORA = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "target_modules": "all-linear"}
 SYSTEM = "First think briefly, then call a tool or answer."
 REAL = {
-    "model": {"base": "builtin:smollm2-135m", "cpu_dtype": "bfloat16"},   # as the smollm2 profile: ~1.8x faster
+    "model": {"base": "builtin:smollm2-135m", "cpu_dtype": "bfloat16"},  # as the smollm2 profile: faster
     "data": {"distractors": {"min": 1, "max": 1}},   # one other tool in a prompt: shorter forward passes
     "prompt": {"system": SYSTEM, "tool_json": "compact"},
     "sft": {"max_examples": 4, "lora": LORA, "trainer": {"max_steps": 1, "per_device_train_batch_size": 2,
@@ -49,8 +49,9 @@ def test_smollm2_sft_grpo_evaluate_register_then_chat(tmp_path, monkeypatch):
     assert (params.paths.stage_dir("grpo") / "samples" / "step-00001.jsonl").is_file()
     evaluate.run(params)
     metrics = json.loads((params.paths.stage_dir("evaluate") / "metrics.json").read_text())
-    assert {m: metrics[m]["test_id"]["tool_call_n"] + metrics[m]["test_id"]["answer_n"] for m in ("base", "sft", "grpo")} \
-        == {"base": 1, "sft": 1, "grpo": 1}
+    test_id = {m: metrics[m]["test_id"] for m in ("base", "sft", "grpo")}
+    scored = {m: split["tool_call_n"] + split["answer_n"] for m, split in test_id.items()}
+    assert scored == {"base": 1, "sft": 1, "grpo": 1}
     decision = register.run(params)
     assert decision["challenger"]
 
