@@ -1,5 +1,6 @@
 """What the RL study's models did on dev, per kind of target (issue #24: "read transcripts per kind"): for each arm's
-evaluated model, the action it took against the action the target wanted (call / answer), the think-block measures
+evaluated model, the action it took against the action the target wanted (a call, or text: answer, clarify), the
+think-block measures
 (reasoning_present, reasoning_words, reasoning_consistency) and the task scores per kind, plus a few transcripts.
 
 Reads the evaluate stage's stored completions of an rl_study run (`<work>/<arm>/outputs/evaluate/predictions/<model>/
@@ -32,11 +33,12 @@ def mean(values: list) -> str:
 
 def summary(rows: list[dict]) -> str:
     """One Markdown row: actions per gold kind, think measures, task scores."""
-    acts = Counter((r["gold_action"], r["predicted_action"]) for r in rows)
-    calls = sum(v for (g, _), v in acts.items() if g == "call")
-    answers = len(rows) - calls
+    calls = [r for r in rows if r["gold_action"] == "call"]
+    texts = [r for r in rows if r["gold_action"] != "call"]   # answer, clarify, no-tool targets
     sc = [r["scores"] for r in rows]
-    return (f"{calls} | {acts[('call', 'call')]} | {answers} | {acts[('answer', 'answer')]} | "
+    return (f"{len(calls)} | {sum(r['predicted_action'] == 'call' for r in calls)} | {len(texts)} | "
+            f"{sum(r['predicted_action'] == 'call' for r in texts)} | "
+            f"{sum(r['predicted_action'] == r['gold_action'] for r in texts)} | "
             f"{mean([s['tool_call_exact'] for s in sc])} | {mean([s['answer'] for s in sc])} | "
             f"{mean([s['format'] for s in sc])} | {mean([s['reasoning_present'] for s in sc])} | "
             f"{mean([s['reasoning_words'] for s in sc])} | {mean([s['reasoning_consistency'] for s in sc])}")
@@ -50,13 +52,13 @@ def main() -> None:
     found = rows_of(args.work)
     if not found:
         raise SystemExit(f"{args.work}: no evaluated arm (run experiments/rl_study.py first)")
-    print("| arm/model | call targets | called | answer targets | answered | exact | answer F1 | format | "
+    print("| arm/model | call targets | called | text targets | called | right kind | exact | answer F1 | format | "
           "reasoning_present | reasoning_words | reasoning_consistency |")
-    print("|---" * 11 + "|")
+    print("|---" * 12 + "|")
     for name, rows in found.items():
         print(f"| {name} | {summary(rows)} |")
     for name, rows in found.items():
-        for kind in ("call", "answer"):
+        for kind in ("call", "answer", "clarify"):
             for r in [r for r in rows if r["gold_action"] == kind][:args.show]:
                 print(f"\n--- {name}, {kind} target {r['id']} (did: {r['predicted_action']}):\n{r['completion'][:400]}")
 
