@@ -264,7 +264,7 @@ def test_grpo_init_base_starts_from_the_base_model_without_an_sft_model(tmp_path
     assert result["steps"] == 1
     card = json.loads((params.paths.stage_model("grpo") / "thinkact-card.json").read_text())
     assert card["init"] == "base" and card["start"] == params.model.base
-    assert card["prompt"] == {"system": "Think first.", "tool_json": "spaced"}
+    assert card["prompt"] == {"system": "Think first.", "tool_json": "spaced", "open_think": False, "think_start": ""}
     template = (params.paths.stage_model("grpo") / "chat_template.jinja").read_text()
     assert '"Think first."' in template
 
