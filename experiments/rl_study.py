@@ -11,7 +11,8 @@ retrains SFT with as many extra steps as the `grpo` arm's training seconds buy (
 `evaluate.splits` and `evaluate.episodes.splits` are [dev] only. Each arm is then paired with its reference arm (sft,
 sft_faults or sft_more; sft itself with base) on the very same
 dev rows and episodes, reusing the register gate's code (thinkact.promotion: completions re-scored, paired
-bootstrap by example id) and the evaluate stage's per-kind episode summary (thinkact.evaluation.episode_kinds).
+bootstrap by example id) and the evaluate stage's per-kind episode summary (thinkact.evaluation.episode_kinds); a
+GRPO arm is also paired with the base model (the sft arm's base completions: the record's `vs_base`).
 
 Needs the built-in data in data/ (`thinkact data generate`, README; dev is cut from data/train.jsonl and
 data/episodes/train.jsonl). Run from the project root after `source scripts/env.sh`:
@@ -22,7 +23,7 @@ data/episodes/train.jsonl). Run from the project root after `source scripts/env.
     python experiments/rl_study.py --report             # the table of the finished arms
     python experiments/rl_study.py --smoke              # every arm at the quick profile's sizes, a few minutes
     python experiments/rl_study.py --profile smollm2 --dev-examples 120 --dev-episodes 0 \
-        --arms sft,grpo_lr0,grpo,grpo_lr5e-5               # a profile's recipes (issue #24), records in results/smollm2
+        --arms sft,grpo,grpo_base,grpo_think,grpo_think_lr0  # a profile's recipes (issue #24): results/smollm2
 
 Writes, per finished arm, experiments/results/rl_study_<arm>.json (atomically: overlay, git commit, dev cut,
 figures, GRPO diagnostics, seconds per stage); a rerun skips the arms whose record exists for the same dev cut.
