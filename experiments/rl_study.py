@@ -233,9 +233,10 @@ def report(records: dict[str, dict]) -> str:
         lines.append(f"| {name}{stale} | {r['vs']} | {pp(f.get('tool_call_exact'))} | {pp(f.get('tool_call'))} | "
                      f"{pp(f.get('episode_success'))} | {pp(f.get('episode_success/tool_needing'))} | "
                      f"{_span(g, 'zero_spread')} | {_span(g, 'reward')} | {secs} |")
+    episodes = any("episode_success" in r["figures"] for r in records.values())  # none: a cut without episodes
     lines += ["", "Episode success per kind (greedy), paired delta in points [95 % CI] (n episodes):", "",
-              "| arm | " + " | ".join(GROUPS) + " |", "|---" * (len(GROUPS) + 1) + "|"]
-    for name, r in records.items():
+              "| arm | " + " | ".join(GROUPS) + " |", "|---" * (len(GROUPS) + 1) + "|"] if episodes else []
+    for name, r in records.items() if episodes else ():
         cells = [pp(r["figures"].get(f"episode_success/{g}"), n=False)
                  + (f" ({r['figures'][f'episode_success/{g}']['n']})" if f"episode_success/{g}" in r["figures"]
                     else "") for g in GROUPS]
