@@ -9,8 +9,8 @@ the mean reasoning length of the sampled completions (words inside <think>…</t
 samples/) — so "did reasoning emerge" is a number. Stages DVC skips count as skipped (rerun on a clean profile, or
 `rm -r outputs/profiles/NAME`, for a full timing).
 
-Then the arms (issue #24 item 6): each a params overlay on the profile that trains one stage again, measured as its
-own row and paired with the main run's models on the very same examples:
+Then the arms (issue #24 item 6; defined in benchmarks/profile_arms.py): each a params overlay on the profile that
+trains one stage again, measured as its own row and paired with the main run's models on the very same examples:
 
 - `base_grpo`: GRPO straight from the base model (grpo.init: base); vs the main run's base and sft;
 - `think`: GRPO from the main run's SFT model with the think block opened (prompt.open_think, think_start "The
@@ -43,33 +43,21 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from thinkact import profiles  # noqa: E402
-from thinkact.config import params_from_raw  # noqa: E402
-from thinkact.errors import ConfigError  # noqa: E402
 from thinkact.io import atomic_write_json  # noqa: E402
 from thinkact.chat_format.parsing import parse  # noqa: E402
+from profile_arms import ARMS, Arm, arm_raw, check_arm, select_arms  # noqa: E402,F401 (the arms: profile_arms.py)
 
 METRICS = {"exact": "tool_call_exact", "partial": "tool_call", "answer": "answer", "format": "format",
            "reasoning_present": "reasoning_present", "reasoning_consistency": "reasoning_consistency"}
 WORDS = "reasoning_words"  # words in the think block: unbounded, reported as is (not in %), never paired here
-
-
-class Arm(NamedTuple):
-    overlay: dict   # merged into the profile's params
-    trains: str     # the stage it trains again, and so the model it evaluates
-    vs: tuple       # the main run's models it is paired with
-
-
-ARMS = {"base_grpo": Arm({"grpo": {"init": "base"}}, "grpo", ("base", "sft")),
-        "think": Arm({"prompt": {"open_think": True, "think_start": "The user wants"}}, "grpo", ("sft", "grpo")),
-        "sft_reasoning": Arm({"sft": {"with_reasoning": True}}, "sft", ("sft",))}
 
 
 def stream(cmd: list[str], env: dict | None = None) -> tuple[int, str, float]:
@@ -146,32 +134,6 @@ def results(out: Path) -> dict:
                 for model, splits in (metrics.get("episodes") or {}).items() if isinstance(splits, dict)
                 and model in table}
     return {"models": table, "deltas": metrics.get("deltas"), "episodes": episodes}
-
-
-def select_arms(text: str) -> list[str]:
-    """The comma-separated arm names, in the order given ("" : none); an unknown one stops here."""
-    names = [a.strip() for a in text.split(",") if a.strip()]
-    unknown = [a for a in names if a not in ARMS]
-    if unknown:
-        raise SystemExit(f"unknown arm(s) {', '.join(unknown)}; arms: {', '.join(ARMS)}")
-    return list(dict.fromkeys(names))
-
-
-def arm_raw(base: dict, arm: str, outputs: str) -> dict:
-    """The profile's params with the arm's overlay, its own outputs folder and its one model to evaluate."""
-    spec = ARMS[arm]
-    raw = profiles.merge(base, spec.overlay)
-    raw["paths"] = {**(raw.get("paths") or {}), "outputs": f"{outputs}/arms/{arm}"}
-    raw["evaluate"] = {**(raw.get("evaluate") or {}), "models": [spec.trains]}
-    return raw
-
-
-def check_arm(raw: dict, profile: str, arm: str) -> None:
-    """Load the arm's params as a stage would: a bad overlay is one line, before any work."""
-    try:
-        params_from_raw(raw, f"{profiles.params_file(profile).relative_to(ROOT)} + bench_profile.py arm {arm}")
-    except ConfigError as e:
-        raise SystemExit(f"arm {arm}: {e}") from None
 
 
 def prepare_arm(profile: str, arm: str, outputs: str) -> Path:
